@@ -1,0 +1,86 @@
+// The Store interface: the node's source of truth for handle records and the audit log.
+import type { HandleValue } from '../handle/types.js';
+
+/** One handle record: one row, values as JSONB, so a resolution is one key lookup. */
+export interface HandleRecord {
+  /** the handle as first registered (original case kept) */
+  handle: string;
+  /** canonical lookup key (see handle/identifier.ts) */
+  key: string;
+  /** canonical prefix key */
+  prefixKey: string;
+  values: HandleValue[];
+  /** bumped on every change; starts at 1 */
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** Who did a write: an identity such as `300:0.NA/88.320924`, `system`, or `cli`, and from where. */
+export interface Actor {
+  id: string;
+  address?: string | undefined;
+}
+
+/** The handle a write is about, already parsed and normalised. */
+export interface HandleRef {
+  handle: string;
+  key: string;
+  prefixKey: string;
+}
+
+/**
+ * Decides the new values from the current record (null when absent): return the new value list to create or
+ * replace, `null` to delete the record, or throw a HandleError to abort with nothing written.
+ */
+export type Mutation = (current: HandleRecord | null) => HandleValue[] | null;
+
+export interface WriteResult {
+  before: HandleRecord | null;
+  after: HandleRecord | null;
+}
+
+export interface AuditEntry {
+  id: number;
+  at: Date;
+  actor: string;
+  address: string | null;
+  action: string;
+  handle: string;
+  before: HandleValue[] | null;
+  after: HandleValue[] | null;
+}
+
+export interface AuditQuery {
+  handleKey?: string;
+  actor?: string;
+  since?: Date;
+  until?: Date;
+  limit?: number;
+}
+
+export interface ListQuery {
+  /** 0-based page; with pageSize */
+  page?: number;
+  pageSize?: number;
+}
+
+export interface Store {
+  readonly kind: 'postgres' | 'pglite';
+  /** Apply the frozen migrations (idempotent). */
+  migrate(): Promise<void>;
+  /** One indexed key lookup: the hot path of every cache miss. */
+  getHandle(key: string): Promise<HandleRecord | null>;
+  /**
+   * Read-modify-write one handle in a single transaction (row locked), writing one audit row with the
+   * before/after values. A create that collides with an existing key (a concurrent create or a case variant)
+   * fails with HandleError(101). When the mutation returns the current values unchanged, nothing is written.
+   */
+  mutate(ref: HandleRef, action: string, actor: Actor, fn: Mutation): Promise<WriteResult>;
+  /** Handles whose prefix key equals `prefixKey`, ordered by key. */
+  listHandles(prefixKey: string, q?: ListQuery): Promise<{ total: number; handles: string[] }>;
+  listAudit(q: AuditQuery): Promise<AuditEntry[]>;
+  /** Throws when the database cannot be reached. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,57 @@
+// Contracts of the resolution pipeline: what it reads from, what it returns, and its statistics.
+import type { HandleValue } from '../handle/types.js';
+
+/** What the resolver needs from the store: one lookup by canonical key. The Store satisfies it. */
+export interface RecordSource {
+  getHandle(key: string): Promise<{ handle: string; values: HandleValue[] } | null>;
+}
+
+/** A cached record: parsed values for filtering, plus the pre-serialised public answer. */
+export interface ResolvedRecord {
+  /** the handle as stored (original case) */
+  readonly handle: string;
+  readonly key: string;
+  /** every value, for authorised callers and filters */
+  readonly values: readonly HandleValue[];
+  /** JSON array (Handle JSON codec) of the values with public read: the unfiltered anonymous answer */
+  readonly publicValuesJson: string;
+  /** smallest effective TTL of the values, seconds, before clamping */
+  readonly minTtl: number;
+}
+
+export type Tier = 'memory' | 'redis' | 'store';
+
+export type Resolution =
+  | { found: true; record: ResolvedRecord; tier: Tier; stale: boolean }
+  | { found: false; tier: Tier; stale: boolean };
+
+export interface ResolveOptions {
+  /** bypass every cache and read the store (Handle `auth=true`) */
+  authoritative?: boolean;
+}
+
+export interface CacheStats {
+  entries: number;
+  bytes: number;
+  maxBytes: number;
+  hits: number;
+  misses: number;
+  negativeHits: number;
+  staleServed: number;
+  redisHits: number;
+  redisMisses: number;
+  redisErrors: number;
+  storeReads: number;
+  evictions: number;
+}
+
+export interface Resolver {
+  resolve(key: string, opts?: ResolveOptions): Promise<Resolution>;
+  /**
+   * After a successful write: drop the key from this process and Redis and tell every other instance, waiting
+   * (bounded) until they have dropped it too. Never throws because Redis is down.
+   */
+  invalidate(keys: string[]): Promise<void>;
+  stats(): CacheStats;
+  close(): Promise<void>;
+}
