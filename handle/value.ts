@@ -1,0 +1,28 @@
+// Small pure helpers over the value model: TTLs, visibility, permission strings.
+import type { HandleValue, Permissions } from './types.js';
+
+/** Seconds a value may be cached from `nowSec` on: relative TTLs as given, absolute ones as time left (≥ 0). */
+export function effectiveTtl(v: HandleValue, nowSec: number): number {
+  if (v.ttlType === 'absolute') return Math.max(0, v.ttl - nowSec);
+  return Math.max(0, v.ttl);
+}
+
+/** Smallest effective TTL over values; `fallback` when there are none. */
+export function minEffectiveTtl(values: readonly HandleValue[], nowSec: number, fallback: number): number {
+  let min = Infinity;
+  for (const v of values) min = Math.min(min, effectiveTtl(v, nowSec));
+  return min === Infinity ? fallback : min;
+}
+
+export function isPublicReadable(v: HandleValue): boolean {
+  return v.permissions.publicRead;
+}
+
+/** The 4-character form Handle.Net prints: adminRead adminWrite publicRead publicWrite. */
+export function permissionsToString(p: Permissions): string {
+  return (p.adminRead ? '1' : '0') + (p.adminWrite ? '1' : '0') + (p.publicRead ? '1' : '0') + (p.publicWrite ? '1' : '0');
+}
+
+export function hasDefaultPermissions(p: Permissions): boolean {
+  return p.adminRead && p.adminWrite && p.publicRead && !p.publicWrite;
+}
