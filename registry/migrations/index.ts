@@ -1,0 +1,15 @@
+// The registry's migrations as a static record (no filesystem scanning, so it works from dist/ after tsc).
+import type { Migration, MigrationProvider } from 'kysely';
+import * as m001 from './001_handles.js';
+
+/**
+ * Every migration by name; kysely applies them in name order. Add new ones as `NNN_name.ts` and list them here —
+ * never edit or rename one that has shipped.
+ */
+export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
+  '001_handles': m001,
+});
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => ({ ...migrations }),
+};

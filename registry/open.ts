@@ -1,0 +1,46 @@
+// Store factories: PostgreSQL (kysely over a pg.Pool) and embedded PGlite (in memory or in a data folder).
+import { mkdir } from 'node:fs/promises';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { Database } from './db.js';
+import { PGliteDialect, SerialLock } from './pglite-dialect.js';
+import { GET_HANDLE_SQL, SqlStore, type HandleRow } from './sql-store.js';
+import type { Store } from './store.js';
+
+export interface PostgresStoreOptions {
+  /** pg.Pool `max`; default 10 */
+  poolSize?: number;
+}
+
+/** A Store on PostgreSQL. The caller runs `migrate()`. */
+export async function openPostgresStore(url: string, opts: PostgresStoreOptions = {}): Promise<Store> {
+  const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 });
+  // An idle client losing its connection must not crash the process; the next query gets a fresh client.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return new SqlStore({
+    kind: 'postgres',
+    db,
+    getHandleRow: async (key) => {
+      const res = await pool.query<HandleRow>({ name: 'idnode_get_handle', text: GET_HANDLE_SQL, values: [key] });
+      return res.rows[0];
+    },
+  });
+}
+
+/** A Store on PGlite: `null` keeps the database in memory, otherwise in `dataDir` (created if missing). */
+export async function openPgliteStore(dataDir: string | null): Promise<Store> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  if (dataDir !== null) await mkdir(dataDir, { recursive: true });
+  const pglite = dataDir === null ? new PGlite() : new PGlite(dataDir);
+  await pglite.waitReady;
+  // Shared with the fast path, so a lookup never runs inside another caller's open transaction.
+  const lock = new SerialLock();
+  const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite, lock }) });
+  return new SqlStore({
+    kind: 'pglite',
+    db,
+    getHandleRow: (key) => lock.run(async () => (await pglite.query<HandleRow>(GET_HANDLE_SQL, [key])).rows[0]),
+    onClose: () => pglite.close(),
+  });
+}
