@@ -1,0 +1,65 @@
+// The one configuration loader: the environment, validated with zod, into a typed Config.
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const schema = z.object({
+  PORT: int(0, 65535).default(8000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  /** the address other nodes and clients should use to reach this one (site info) */
+  ADVERTISED_HOST: z.string().min(1).optional(),
+  NODE_PREFIX: z
+    .string()
+    .regex(/^[0-9A-Za-z]+(\.[0-9A-Za-z_-]+)*$/, 'a dot-separated prefix such as 88.320924')
+    .max(64)
+    .default('88.320924'),
+  ADMIN_SECRET: z.string().min(8, 'at least 8 characters').max(1024).optional(),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'a postgres:// URL')
+    .optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'a redis:// URL')
+    .optional(),
+  REDIS_NAMESPACE: z.string().min(1).max(64).default('idnode:'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  DB_POOL_SIZE: int(1, 200).default(10),
+  CACHE_MAX_BYTES: int(0, 64 * 1024 ** 3).default(64 * 1024 * 1024),
+  CACHE_MIN_TTL: int(0, 86400).default(1),
+  CACHE_MAX_TTL: int(1, 7 * 86400).default(3600),
+  CACHE_NEGATIVE_TTL: int(0, 3600).default(5),
+  CACHE_STALE_TTL: int(0, 7 * 86400).default(3600),
+  CASE_SENSITIVE_SUFFIX: bool.default(false),
+  BODY_LIMIT: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = z.infer<typeof schema>;
+
+export class ConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`invalid configuration:\n  ${issues.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads the settings from an environment (default: process.env); empty strings count as unset. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const picked: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') picked[key] = v;
+  }
+  const parsed = schema.safeParse(picked);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
+  }
+  if (parsed.data.CACHE_MIN_TTL > parsed.data.CACHE_MAX_TTL) {
+    throw new ConfigError(['CACHE_MIN_TTL: must not exceed CACHE_MAX_TTL']);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,144 @@
+// Composition root: opens the store, the resolver and the services a node needs, and bootstraps the admin handle.
+import { adminValue, ALL_ADMIN_PERMISSIONS } from '../handle/admin.js';
+import { HandleError, RC } from '../handle/codes.js';
+import { isUnderPrefix, parseHandle, parsePrefix, prefixOfPrefixRecord, prefixRecordHandle, type CasePolicy, type HandleId } from '../handle/identifier.js';
+import { DEFAULT_TTL, INDEX, TYPE, type HandleValue } from '../handle/types.js';
+import { HandleService } from '../registry/handle-service.js';
+import { openPgliteStore, openPostgresStore } from '../registry/open.js';
+import { generateSecret, hashSecret, verifySecret } from '../registry/secrets.js';
+import type { Store } from '../registry/store.js';
+import { createResolver } from '../resolver/pipeline.js';
+import type { Resolver } from '../resolver/types.js';
+import { Authenticator } from './auth.js';
+import type { Config } from './config.js';
+
+export interface Logger {
+  info(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+}
+
+export interface IdNode {
+  config: Config;
+  policy: CasePolicy;
+  store: Store;
+  resolver: Resolver;
+  handles: HandleService;
+  auth: Authenticator;
+  /** the node's own prefix, as configured and as a key */
+  prefix: string;
+  prefixKey: string;
+  /** `0.NA/<NODE_PREFIX>`, holder of the node admin's HS_SECKEY at index 300 */
+  adminHandle: string;
+  isHomed(id: HandleId): boolean;
+  close(): Promise<void>;
+}
+
+export const quietLogger: Logger = { info() {}, warn() {}, error() {} };
+
+export async function openStore(config: Config): Promise<Store> {
+  return config.DATABASE_URL
+    ? openPostgresStore(config.DATABASE_URL, { poolSize: config.DB_POOL_SIZE })
+    : openPgliteStore(config.DATA_DIR === ':memory:' ? null : config.DATA_DIR);
+}
+
+/** Opens a node on the configured store (PGlite in DATA_DIR unless DATABASE_URL) and cache tiers. */
+export async function openNode(config: Config, log: Logger = quietLogger): Promise<IdNode> {
+  const policy: CasePolicy = { caseSensitiveSuffix: config.CASE_SENSITIVE_SUFFIX };
+  const { prefix, prefixKey } = parsePrefix(config.NODE_PREFIX);
+  const store = await openStore(config);
+  let resolver: Resolver | undefined;
+  try {
+    await store.migrate();
+    resolver = await createResolver({
+      source: store,
+      redis: config.REDIS_URL ? { url: config.REDIS_URL, namespace: config.REDIS_NAMESPACE } : null,
+      cache: {
+        maxBytes: config.CACHE_MAX_BYTES,
+        minTtl: config.CACHE_MIN_TTL,
+        maxTtl: config.CACHE_MAX_TTL,
+        negativeTtl: config.CACHE_NEGATIVE_TTL,
+        staleTtl: config.CACHE_STALE_TTL,
+      },
+    });
+    const r = resolver;
+    const adminId = parseHandle(prefixRecordHandle(prefix), policy);
+    const isHomed = (id: HandleId) => isUnderPrefix(prefixOfPrefixRecord(id) ?? id.prefixKey, prefixKey);
+    const handles = new HandleService(store, (keys) => r.invalidate(keys));
+    const auth = new Authenticator(r, policy, { key: adminId.key, index: INDEX.SECKEY }, isHomed);
+    const node: IdNode = {
+      config,
+      policy,
+      store,
+      resolver: r,
+      handles,
+      auth,
+      prefix,
+      prefixKey,
+      adminHandle: adminId.handle,
+      isHomed,
+      async close() {
+        await r.close();
+        await store.close();
+      },
+    };
+    await ensureAdmin(node, adminId, log);
+    return node;
+  } catch (err) {
+    await resolver?.close().catch(() => {});
+    await store.close().catch(() => {});
+    throw err;
+  }
+}
+
+function secretValue(hash: string, nowSec: number): HandleValue {
+  return {
+    index: INDEX.SECKEY,
+    type: TYPE.SECKEY,
+    data: { format: 'string', value: hash },
+    ttlType: 'relative',
+    ttl: DEFAULT_TTL,
+    timestamp: nowSec,
+    permissions: { adminRead: true, adminWrite: true, publicRead: false, publicWrite: false },
+    references: [],
+  };
+}
+
+/**
+ * First start: create `0.NA/<NODE_PREFIX>` with HS_ADMIN (100) and a hashed HS_SECKEY (300) from ADMIN_SECRET,
+ * generating and printing one secret when it is unset. Later starts with ADMIN_SECRET set rotate the secret if
+ * it no longer matches.
+ */
+async function ensureAdmin(node: IdNode, adminId: HandleId, log: Logger): Promise<void> {
+  const actor = { id: 'system' };
+  const nowSec = Math.floor(Date.now() / 1000);
+  const given = node.config.ADMIN_SECRET;
+  const current = await node.store.getHandle(adminId.key);
+  if (current === null) {
+    const secret = given ?? generateSecret();
+    const values = [
+      adminValue(adminId.handle, INDEX.SECKEY, ALL_ADMIN_PERMISSIONS, INDEX.ADMIN, nowSec),
+      secretValue(await hashSecret(secret), nowSec),
+    ];
+    try {
+      await node.handles.create(adminId, values, false, actor);
+    } catch (err) {
+      if (err instanceof HandleError && err.code === RC.HANDLE_ALREADY_EXISTS) return; // another instance won
+      throw err;
+    }
+    if (given === undefined) {
+      log.warn(
+        `ADMIN_SECRET was not set: generated the node admin secret below. It is shown once; only its hash is kept.\n` +
+          `  user ${INDEX.SECKEY}:${adminId.handle}   secret ${secret}`,
+      );
+    } else {
+      log.info(`created node admin ${INDEX.SECKEY}:${adminId.handle}`);
+    }
+    return;
+  }
+  if (given === undefined) return;
+  const seckey = current.values.find((v) => v.index === INDEX.SECKEY && v.type.toUpperCase() === TYPE.SECKEY);
+  if (seckey?.data.format === 'string' && (await verifySecret(seckey.data.value, given))) return;
+  await node.handles.addValues(adminId, [secretValue(await hashSecret(given), nowSec)], true, actor);
+  log.info(`ADMIN_SECRET changed: rotated the secret of ${INDEX.SECKEY}:${adminId.handle}`);
+}

@@ -1,0 +1,65 @@
+// The server apart from the app: builds fastify around the app plugin, listens, and shuts down gracefully.
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { RC } from '../handle/codes.js';
+import app from './app.js';
+import type { Config } from './config.js';
+import { openNode, type IdNode, type Logger } from './node.js';
+
+export function buildServer(node: IdNode, opts: { logger?: boolean } = {}): FastifyInstance {
+  const config = node.config;
+  const fastify = Fastify({
+    logger: opts.logger === false || config.LOG_LEVEL === 'silent' ? false : { level: config.LOG_LEVEL },
+    bodyLimit: config.BODY_LIMIT,
+    disableRequestLogging: true,
+    trustProxy: false,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    // A path find-my-way cannot decode still gets the face's own error (the routes decode paths themselves).
+    frameworkErrors: (err, req, res) => {
+      const reply = res as unknown as FastifyReply;
+      const api = (req.raw.url ?? '').startsWith('/api/');
+      const code = err.code === 'FST_ERR_BAD_URL' ? RC.INVALID_HANDLE : RC.PROTOCOL_ERROR;
+      const message = err.code === 'FST_ERR_BAD_URL' ? 'Invalid percent-encoding in URL' : err.message;
+      if (api) return void reply.code(400).type('application/json; charset=utf-8').send({ responseCode: code, message });
+      return void reply.code(400).type('text/plain; charset=utf-8').send(`${message}\n`);
+    },
+  });
+  fastify.register(app, { node });
+  return fastify;
+}
+
+export interface RunningServer {
+  node: IdNode;
+  server: FastifyInstance;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Opens the node, serves it, and returns a handle to stop both (server first, then caches and store). */
+export async function startServer(config: Config, log?: Logger, opts: { logger?: boolean } = {}): Promise<RunningServer> {
+  const node = await openNode(config, log);
+  const server = buildServer(node, opts);
+  try {
+    await server.listen({ port: config.PORT, host: config.HOST });
+  } catch (err) {
+    await server.close().catch(() => {});
+    await node.close();
+    throw err;
+  }
+  const addr = server.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.PORT;
+  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+  let closing: Promise<void> | undefined;
+  return {
+    node,
+    server,
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    close() {
+      closing ??= (async () => {
+        await server.close();
+        await node.close();
+      })();
+      return closing;
+    },
+  };
+}
