@@ -1,0 +1,209 @@
+// Cross-instance invalidation on Redis pub/sub: publish keys, every instance drops them and acks, the writer waits.
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+export interface InvalidationBusOptions {
+  /** command connection: PUBLISH of invalidations and acks */
+  cmd: Redis;
+  /** dedicated subscriber connection (this bus subscribes it; the caller owns and closes both connections) */
+  sub: Redis;
+  namespace: string;
+  instanceId: string;
+  /** the longest publish() waits for acks, ms (default 500) */
+  ackTimeoutMs?: number;
+  /** keys invalidated by another instance: drop them from the memory cache and mark in-flight fetches */
+  onInvalidate(keys: string[]): void;
+  /** the subscription was (re)established: invalidations may have been missed, drop everything */
+  onResync(): void;
+  onError(e: unknown): void;
+}
+
+export interface PublishResult {
+  /** subscribers PUBLISH reached (this instance included when subscribed); -1 when the publish failed */
+  receivers: number;
+  /** distinct instances that acknowledged */
+  acks: number;
+  timedOut: boolean;
+}
+
+interface Pending {
+  needed: number;
+  readonly acks: Set<string>;
+  done: () => void;
+}
+
+export class InvalidationBus {
+  readonly invChannel: string;
+  readonly ackChannel: string;
+  private readonly cmd: Redis;
+  private readonly sub: Redis;
+  private readonly instanceId: string;
+  private readonly ackTimeoutMs: number;
+  private readonly o: InvalidationBusOptions;
+  private readonly pending = new Map<string, Pending>();
+  private _subscribed = false;
+  private closed = false;
+  private subscribedWaiters: (() => void)[] = [];
+  private seq = 0;
+  private readonly idPrefix = randomBytes(6).toString('hex');
+
+  constructor(o: InvalidationBusOptions) {
+    this.o = o;
+    this.cmd = o.cmd;
+    this.sub = o.sub;
+    this.instanceId = o.instanceId;
+    this.ackTimeoutMs = o.ackTimeoutMs ?? 500;
+    this.invChannel = `${o.namespace}inv`;
+    this.ackChannel = `${o.namespace}ack`;
+  }
+
+  get subscribed(): boolean {
+    return this._subscribed;
+  }
+
+  /** Attaches the listeners and subscribes now if the connection is ready (else on its next 'ready'). */
+  start(): void {
+    this.sub.on('message', this.onMessage);
+    this.sub.on('ready', this.onReady);
+    this.sub.on('close', this.onClose);
+    if (this.sub.status === 'ready') void this.subscribe();
+  }
+
+  /** Resolves true once subscribed, false after `timeoutMs`. */
+  waitSubscribed(timeoutMs: number): Promise<boolean> {
+    if (this._subscribed) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const w = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.subscribedWaiters = this.subscribedWaiters.filter((x) => x !== w);
+        resolve(false);
+      }, timeoutMs);
+      this.subscribedWaiters.push(w);
+    });
+  }
+
+  /**
+   * Tells every instance (this one included) to drop `keys` and waits until as many instances acked as PUBLISH
+   * reported receivers, or the ack timeout. Never throws.
+   */
+  async publish(keys: readonly string[]): Promise<PublishResult> {
+    if (keys.length === 0 || this.closed) return { receivers: 0, acks: 0, timedOut: false };
+    if (this.cmd.status !== 'ready') {
+      this.o.onError(new Error('redis not connected'));
+      return { receivers: -1, acks: 0, timedOut: false };
+    }
+    const id = `${this.idPrefix}.${++this.seq}`;
+    let timedOut = false;
+    let timer: NodeJS.Timeout | undefined;
+    const p: Pending = { needed: -1, acks: new Set(), done: () => {} };
+    const finished = new Promise<void>((resolve) => {
+      p.done = resolve;
+    });
+    // Registered before PUBLISH: other instances' acks can arrive (on the subscriber socket) before its reply.
+    this.pending.set(id, p);
+    try {
+      const msg = JSON.stringify({ id, origin: this.instanceId, keys });
+      timer = setTimeout(() => {
+        timedOut = true;
+        p.done();
+      }, this.ackTimeoutMs);
+      let receivers: number;
+      try {
+        receivers = await this.cmd.publish(this.invChannel, msg);
+      } catch (e) {
+        this.o.onError(e);
+        return { receivers: -1, acks: p.acks.size, timedOut: false };
+      }
+      p.needed = receivers;
+      if (p.acks.size >= receivers) p.done();
+      await finished;
+      return { receivers, acks: p.acks.size, timedOut: timedOut && p.acks.size < receivers };
+    } finally {
+      clearTimeout(timer);
+      this.pending.delete(id);
+    }
+  }
+
+  /** Stops listening and releases waiting publishers; the connections are closed by their owner. */
+  close(): void {
+    this.closed = true;
+    this.sub.off('message', this.onMessage);
+    this.sub.off('ready', this.onReady);
+    this.sub.off('close', this.onClose);
+    for (const p of this.pending.values()) p.done();
+    this.pending.clear();
+    this._subscribed = false;
+  }
+
+  private readonly onReady = (): void => {
+    void this.subscribe();
+  };
+
+  private readonly onClose = (): void => {
+    this._subscribed = false;
+  };
+
+  private async subscribe(): Promise<void> {
+    try {
+      await this.sub.subscribe(this.invChannel, this.ackChannel);
+    } catch (e) {
+      this.o.onError(e);
+      // A live connection without the subscription would silently miss invalidations: force a reconnect.
+      if (!this.closed && this.sub.status === 'ready') this.sub.disconnect(true);
+      return;
+    }
+    if (this.closed) return;
+    this._subscribed = true;
+    // Only now can no invalidation be missed; whatever was cached before may be stale.
+    this.o.onResync();
+    const ws = this.subscribedWaiters;
+    this.subscribedWaiters = [];
+    for (const w of ws) w();
+  }
+
+  private readonly onMessage = (channel: string, message: string): void => {
+    if (channel === this.invChannel) this.onInvalidation(message);
+    else if (channel === this.ackChannel) this.onAck(message);
+  };
+
+  private onInvalidation(message: string): void {
+    let m: { id?: unknown; origin?: unknown; keys?: unknown };
+    try {
+      m = JSON.parse(message) as typeof m;
+    } catch (e) {
+      this.o.onError(e);
+      return;
+    }
+    if (typeof m.id !== 'string' || !Array.isArray(m.keys)) return;
+    // The publisher dropped its own keys before publishing; it still acks, PUBLISH counted its subscriber.
+    if (m.origin !== this.instanceId) {
+      const keys = (m.keys as unknown[]).filter((k): k is string => typeof k === 'string');
+      this.o.onInvalidate(keys);
+    }
+    if (this.cmd.status !== 'ready') {
+      this.o.onError(new Error('redis not connected (ack)'));
+      return;
+    }
+    this.cmd.publish(this.ackChannel, JSON.stringify({ id: m.id, instance: this.instanceId })).catch((e: unknown) => this.o.onError(e));
+  }
+
+  private onAck(message: string): void {
+    // Every instance sees every ack; skip the ones for other publishers without parsing them.
+    if (this.pending.size === 0 || !message.includes(this.idPrefix)) return;
+    let m: { id?: unknown; instance?: unknown };
+    try {
+      m = JSON.parse(message) as typeof m;
+    } catch (e) {
+      this.o.onError(e);
+      return;
+    }
+    if (typeof m.id !== 'string' || typeof m.instance !== 'string') return;
+    const p = this.pending.get(m.id);
+    if (p === undefined) return;
+    p.acks.add(m.instance);
+    if (p.needed >= 0 && p.acks.size >= p.needed) p.done();
+  }
+}

@@ -1,0 +1,185 @@
+// The in-process resolution cache: byte-bounded LRU of positive and negative entries with TTLs and a stale window.
+import type { ResolvedRecord } from './types.js';
+import type { Clock } from './clock.js';
+import { systemClock } from './clock.js';
+
+export interface TtlPolicyOptions {
+  /** seconds; a record's TTL is raised to at least this (default 1) */
+  minTtl?: number;
+  /** seconds; a record's TTL is lowered to at most this (default 3600) */
+  maxTtl?: number;
+  /** seconds a "not found" is cached (default 5, clamped to [0, maxTtl]) */
+  negativeTtl?: number;
+  /** seconds after expiry during which an entry may still be served when the source fails (default 3600) */
+  staleTtl?: number;
+}
+
+export interface MemoryCacheOptions extends TtlPolicyOptions {
+  /** bound on the estimated size of all entries; 0 disables the cache */
+  maxBytes: number;
+  clock?: Clock;
+}
+
+export interface CacheEntry {
+  readonly key: string;
+  /** `null` = the handle does not exist (negative entry) */
+  readonly record: ResolvedRecord | null;
+  /** ms (clock time): fresh while now < expiresAt */
+  readonly expiresAt: number;
+  /** ms: servable on source failure while now < staleUntil */
+  readonly staleUntil: number;
+  /** estimated bytes */
+  readonly size: number;
+}
+
+/** Estimated fixed cost of one entry: Map slot, entry and record objects, the key. */
+export const ENTRY_OVERHEAD_BYTES = 256;
+/** Estimated cost of one parsed value kept for filtering (objects, permissions, strings' headers). */
+export const VALUE_OVERHEAD_BYTES = 192;
+
+/** Estimated memory of an entry: UTF-16 bytes of the pre-serialised JSON and key, plus fixed overheads. */
+export function entrySize(key: string, record: ResolvedRecord | null): number {
+  let n = ENTRY_OVERHEAD_BYTES + key.length * 2;
+  if (record !== null) {
+    n += record.publicValuesJson.length * 2 + record.handle.length * 2 + record.values.length * VALUE_OVERHEAD_BYTES;
+  }
+  return n;
+}
+
+function seconds(name: string, v: number | undefined, dflt: number): number {
+  const x = v ?? dflt;
+  if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) throw new RangeError(`${name} must be a finite number ≥ 0, got ${x}`);
+  return x;
+}
+
+/** The TTL rules shared by the memory and Redis tiers (hickory-dns style clamping). */
+export class TtlPolicy {
+  readonly minTtl: number;
+  readonly maxTtl: number;
+  readonly negativeTtl: number;
+  readonly staleTtl: number;
+
+  constructor(o: TtlPolicyOptions = {}) {
+    this.minTtl = seconds('minTtl', o.minTtl, 1);
+    this.maxTtl = seconds('maxTtl', o.maxTtl, 3600);
+    if (this.maxTtl < this.minTtl) throw new RangeError(`maxTtl (${this.maxTtl}) < minTtl (${this.minTtl})`);
+    this.negativeTtl = Math.min(seconds('negativeTtl', o.negativeTtl, 5), this.maxTtl);
+    this.staleTtl = seconds('staleTtl', o.staleTtl, 3600);
+  }
+
+  /** Seconds to cache: the record's min TTL clamped to [minTtl, maxTtl], or the negative TTL for `null`. */
+  ttlFor(record: ResolvedRecord | null): number {
+    if (record === null) return this.negativeTtl;
+    const t = record.minTtl;
+    return t < this.minTtl ? this.minTtl : t > this.maxTtl ? this.maxTtl : t;
+  }
+}
+
+type Entry = CacheEntry;
+
+export class MemoryCache {
+  readonly maxBytes: number;
+  readonly policy: TtlPolicy;
+  private readonly clock: Clock;
+  private readonly map = new Map<string, Entry>();
+  private _bytes = 0;
+  private _evictions = 0;
+
+  constructor(o: MemoryCacheOptions) {
+    if (typeof o.maxBytes !== 'number' || !(o.maxBytes >= 0)) throw new RangeError(`maxBytes must be ≥ 0, got ${o.maxBytes}`);
+    this.maxBytes = o.maxBytes;
+    this.policy = new TtlPolicy(o);
+    this.clock = o.clock ?? systemClock;
+  }
+
+  get entries(): number {
+    return this.map.size;
+  }
+
+  get bytes(): number {
+    return this._bytes;
+  }
+
+  get evictions(): number {
+    return this._evictions;
+  }
+
+  /** A fresh entry (marked most recently used), or undefined. Entries past their stale window are dropped. */
+  lookup(key: string): CacheEntry | undefined {
+    const e = this.map.get(key);
+    if (e === undefined) return undefined;
+    const now = this.clock.now();
+    if (now < e.expiresAt) {
+      this.map.delete(key);
+      this.map.set(key, e);
+      return e;
+    }
+    if (now >= e.staleUntil) this.remove(e);
+    return undefined;
+  }
+
+  /** An entry that is fresh or within its stale window (for serve-stale when the source fails), or undefined. */
+  lookupStale(key: string): CacheEntry | undefined {
+    const e = this.map.get(key);
+    if (e === undefined) return undefined;
+    if (this.clock.now() >= e.staleUntil) {
+      this.remove(e);
+      return undefined;
+    }
+    this.map.delete(key);
+    this.map.set(key, e);
+    return e;
+  }
+
+  /**
+   * Caches `record` (or a negative entry for `null`) for its clamped TTL, at most `capMs` milliseconds when given
+   * (e.g. the time the shared tier still holds it). A TTL of 0 stores nothing and drops any older entry.
+   */
+  set(key: string, record: ResolvedRecord | null, capMs?: number): CacheEntry | undefined {
+    if (this.maxBytes === 0) return undefined;
+    let ttlMs = this.policy.ttlFor(record) * 1000;
+    if (capMs !== undefined && capMs < ttlMs) ttlMs = capMs;
+    const size = entrySize(key, record);
+    if (!(ttlMs > 0) || size > this.maxBytes) {
+      this.delete(key);
+      return undefined;
+    }
+    const expiresAt = this.clock.now() + ttlMs;
+    const e: Entry = { key, record, expiresAt, staleUntil: expiresAt + this.policy.staleTtl * 1000, size };
+    const old = this.map.get(key);
+    if (old !== undefined) {
+      this.map.delete(key);
+      this._bytes -= old.size;
+    }
+    this.map.set(key, e);
+    this._bytes += size;
+    if (this._bytes > this.maxBytes) this.evict();
+    return e;
+  }
+
+  delete(key: string): boolean {
+    const e = this.map.get(key);
+    if (e === undefined) return false;
+    this.remove(e);
+    return true;
+  }
+
+  clear(): void {
+    this.map.clear();
+    this._bytes = 0;
+  }
+
+  private remove(e: Entry): void {
+    this.map.delete(e.key);
+    this._bytes -= e.size;
+  }
+
+  /** Drops least recently used entries until the total fits. */
+  private evict(): void {
+    for (const e of this.map.values()) {
+      if (this._bytes <= this.maxBytes) break;
+      this.remove(e);
+      this._evictions++;
+    }
+  }
+}

@@ -1,0 +1,273 @@
+// The resolution pipeline: memory cache → single-flight → Redis → store, serve-stale, and cross-instance invalidation.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Redis } from 'ioredis';
+import type { CacheStats, RecordSource, ResolvedRecord, Resolution, ResolveOptions, Resolver } from './types.js';
+import type { Clock } from './clock.js';
+import { systemClock } from './clock.js';
+import { MemoryCache } from './memory-cache.js';
+import { buildRecord, decodeFromRedis, encodeForRedis } from './record.js';
+import type { RedisRead } from './redis-tier.js';
+import { RedisTier, closeRedisClient, createRedisClient, waitReady } from './redis-tier.js';
+import { InvalidationBus } from './bus.js';
+
+export interface ResolverRedisOptions {
+  url: string;
+  /** prefix of every key and channel (default `idnode:`) */
+  namespace?: string;
+  /** ms before a Redis command is given up (default 250) */
+  commandTimeout?: number;
+  /** ms to connect; createResolver waits at most this long for Redis before starting without it (default 1000) */
+  connectTimeout?: number;
+  /** ms invalidate() waits for other instances' acks (default 500) */
+  ackTimeoutMs?: number;
+  /** cap on the reconnect backoff, ms (default 2000) */
+  maxReconnectDelayMs?: number;
+}
+
+export interface CreateResolverOptions {
+  source: RecordSource;
+  clock?: Clock;
+  redis?: ResolverRedisOptions | null;
+  cache: { maxBytes: number; minTtl?: number; maxTtl?: number; negativeTtl?: number; staleTtl?: number };
+  /** unique per process; default `host:pid:random` */
+  instanceId?: string;
+}
+
+/** One store read (or Redis read) shared by every concurrent resolve of a key. */
+interface Flight {
+  /** set when the key was invalidated (or superseded) while the fetch ran: its result must not be cached */
+  invalidated: boolean;
+  promise: Promise<Resolution>;
+}
+
+const NEGATIVE_MEMORY: Resolution = Object.freeze({ found: false, tier: 'memory', stale: false } as const);
+const NEGATIVE_REDIS: Resolution = Object.freeze({ found: false, tier: 'redis', stale: false } as const);
+const NEGATIVE_STORE: Resolution = Object.freeze({ found: false, tier: 'store', stale: false } as const);
+const NEGATIVE_STALE: Resolution = Object.freeze({ found: false, tier: 'memory', stale: true } as const);
+
+function nowSec(clock: Clock): number {
+  return Math.floor(clock.now() / 1000);
+}
+
+function defaultInstanceId(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+}
+
+class PipelineResolver implements Resolver {
+  private readonly inflight = new Map<string, Flight>();
+  private hits = 0;
+  private misses = 0;
+  private negativeHits = 0;
+  private staleServed = 0;
+  private redisHits = 0;
+  private redisMisses = 0;
+  private redisErrors = 0;
+  private storeReads = 0;
+  private tier: RedisTier | null = null;
+  private bus: InvalidationBus | null = null;
+  private clients: Redis[] = [];
+  private closed = false;
+
+  readonly onRedisError = (_e: unknown): void => {
+    this.redisErrors++;
+  };
+
+  constructor(
+    private readonly source: RecordSource,
+    private readonly clock: Clock,
+    private readonly mem: MemoryCache,
+    readonly instanceId: string,
+  ) {}
+
+  attachRedis(tier: RedisTier, bus: InvalidationBus, clients: Redis[]): void {
+    this.tier = tier;
+    this.bus = bus;
+    this.clients = clients;
+  }
+
+  resolve(key: string, opts?: ResolveOptions): Promise<Resolution> {
+    if (opts !== undefined && opts.authoritative === true) return this.startFlight(key, true).promise;
+    const e = this.mem.lookup(key);
+    if (e !== undefined) {
+      this.hits++;
+      const record = e.record;
+      if (record === null) {
+        this.negativeHits++;
+        return Promise.resolve(NEGATIVE_MEMORY);
+      }
+      return Promise.resolve({ found: true, record, tier: 'memory', stale: false });
+    }
+    this.misses++;
+    const flight = this.inflight.get(key) ?? this.startFlight(key, false);
+    return flight.promise.catch((err: unknown) => this.serveStale(key, err));
+  }
+
+  async invalidate(keys: string[]): Promise<void> {
+    const uniq = [...new Set(keys)];
+    if (uniq.length === 0) return;
+    this.dropLocal(uniq);
+    const tier = this.tier;
+    const bus = this.bus;
+    if (tier === null || bus === null) return;
+    // Order matters: Redis first (gen bump + DEL), so an instance refetching after the bus message misses Redis.
+    await tier.invalidate(uniq);
+    await bus.publish(uniq);
+  }
+
+  stats(): CacheStats {
+    return {
+      entries: this.mem.entries,
+      bytes: this.mem.bytes,
+      maxBytes: this.mem.maxBytes,
+      hits: this.hits,
+      misses: this.misses,
+      negativeHits: this.negativeHits,
+      staleServed: this.staleServed,
+      redisHits: this.redisHits,
+      redisMisses: this.redisMisses,
+      redisErrors: this.redisErrors,
+      storeReads: this.storeReads,
+      evictions: this.mem.evictions,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.bus?.close();
+    this.bus = null;
+    this.tier = null;
+    const clients = this.clients;
+    this.clients = [];
+    await Promise.all(clients.map(closeRedisClient));
+  }
+
+  /** Keys changed elsewhere: forget them and make running fetches of them uncacheable (and unjoinable). */
+  dropLocal(keys: readonly string[]): void {
+    for (const k of keys) {
+      this.mem.delete(k);
+      const f = this.inflight.get(k);
+      if (f !== undefined) {
+        f.invalidated = true;
+        this.inflight.delete(k);
+      }
+    }
+  }
+
+  /** Invalidations may have been missed: forget everything. */
+  resync(): void {
+    this.mem.clear();
+    for (const f of this.inflight.values()) f.invalidated = true;
+    this.inflight.clear();
+  }
+
+  private startFlight(key: string, authoritative: boolean): Flight {
+    const prev = this.inflight.get(key);
+    // Only an authoritative read gets here with a fetch running; that older fetch must not overwrite its answer.
+    if (prev !== undefined) prev.invalidated = true;
+    const flight: Flight = { invalidated: false, promise: undefined as unknown as Promise<Resolution> };
+    this.inflight.set(key, flight);
+    flight.promise = this.run(key, flight, authoritative);
+    return flight;
+  }
+
+  private async run(key: string, flight: Flight, authoritative: boolean): Promise<Resolution> {
+    try {
+      const tier = this.tier;
+      // The generation must be read BEFORE the store read starts: that is what makes the guarded fill race-free.
+      let gen: string | null = null;
+      if (tier !== null) {
+        if (authoritative) {
+          gen = await tier.readGen(key);
+        } else {
+          const r = await tier.read(key);
+          if (r.kind === 'hit') {
+            const res = this.fromRedis(key, r, flight);
+            if (res !== null) return res;
+            gen = r.gen;
+          } else if (r.kind === 'miss') {
+            this.redisMisses++;
+            gen = r.gen;
+          }
+        }
+      }
+      this.storeReads++;
+      const stored = await this.source.getHandle(key);
+      const record = stored === null ? null : buildRecord(stored.handle, key, stored.values, nowSec(this.clock));
+      if (tier !== null && gen !== null && !flight.invalidated) {
+        await tier.fill(key, gen, encodeForRedis(record), this.mem.policy.ttlFor(record) * 1000);
+      }
+      if (!flight.invalidated) this.mem.set(key, record);
+      return record === null ? NEGATIVE_STORE : { found: true, record, tier: 'store', stale: false };
+    } finally {
+      if (this.inflight.get(key) === flight) this.inflight.delete(key);
+    }
+  }
+
+  /** A Redis hit as a resolution (cached in memory for no longer than Redis still keeps it); null if undecodable. */
+  private fromRedis(key: string, r: Extract<RedisRead, { kind: 'hit' }>, flight: Flight): Resolution | null {
+    let data: ReturnType<typeof decodeFromRedis>;
+    try {
+      data = decodeFromRedis(r.payload);
+    } catch (e) {
+      this.onRedisError(e);
+      return null; // read the store and overwrite it (the generation is unchanged)
+    }
+    this.redisHits++;
+    const record: ResolvedRecord | null =
+      data === null ? null : buildRecord(data.handle, key, data.values, nowSec(this.clock));
+    if (!flight.invalidated && r.pttl > 0) this.mem.set(key, record, r.pttl);
+    return record === null ? NEGATIVE_REDIS : { found: true, record, tier: 'redis', stale: false };
+  }
+
+  /** The source failed: answer from a memory entry still inside its stale window, or rethrow. */
+  private serveStale(key: string, err: unknown): Resolution {
+    const e = this.mem.lookupStale(key);
+    if (e === undefined) throw err;
+    const fresh = this.clock.now() < e.expiresAt; // refilled meanwhile by another fetch
+    if (fresh) this.hits++;
+    else this.staleServed++;
+    if (e.record === null) return fresh ? NEGATIVE_MEMORY : NEGATIVE_STALE;
+    return { found: true, record: e.record, tier: 'memory', stale: !fresh };
+  }
+}
+
+/**
+ * Builds a resolver over `source`. With `redis`, connects (waiting at most `connectTimeout` for it; Redis being
+ * down never fails creation or resolution) and joins the invalidation bus of `namespace`.
+ */
+export async function createResolver(opts: CreateResolverOptions): Promise<Resolver> {
+  const clock = opts.clock ?? systemClock;
+  const mem = new MemoryCache({ ...opts.cache, clock });
+  const instanceId = opts.instanceId ?? defaultInstanceId();
+  const resolver = new PipelineResolver(opts.source, clock, mem, instanceId);
+  const r = opts.redis;
+  if (r === undefined || r === null) return resolver;
+
+  const ns = r.namespace ?? 'idnode:';
+  const connectTimeout = r.connectTimeout ?? 1000;
+  const name = `${ns}${instanceId}`.replace(/[^\w.:-]/g, '_');
+  const conn = {
+    connectTimeout,
+    ...(r.commandTimeout !== undefined ? { commandTimeout: r.commandTimeout } : {}),
+    ...(r.maxReconnectDelayMs !== undefined ? { maxReconnectDelayMs: r.maxReconnectDelayMs } : {}),
+  };
+  const cmd = createRedisClient(r.url, { ...conn, connectionName: `${name}:cmd` });
+  const sub = createRedisClient(r.url, { ...conn, connectionName: `${name}:sub` });
+  const tier = new RedisTier(cmd, ns, resolver.onRedisError);
+  const bus = new InvalidationBus({
+    cmd,
+    sub,
+    namespace: ns,
+    instanceId,
+    ...(r.ackTimeoutMs !== undefined ? { ackTimeoutMs: r.ackTimeoutMs } : {}),
+    onInvalidate: (keys) => resolver.dropLocal(keys),
+    onResync: () => resolver.resync(),
+    onError: resolver.onRedisError,
+  });
+  resolver.attachRedis(tier, bus, [cmd, sub]);
+  bus.start();
+  await Promise.all([waitReady(cmd, connectTimeout), bus.waitSubscribed(connectTimeout)]);
+  return resolver;
+}

@@ -1,0 +1,132 @@
+// Building cached records (pre-serialised public answer, min TTL) and the compact Redis payload codec.
+import type { HandleValue, Permissions, ValueData, ValueReference } from '../handle/types.js';
+import { DEFAULT_TTL } from '../handle/types.js';
+import { valuesToJson } from '../handle/json.js';
+import { isPublicReadable, minEffectiveTtl } from '../handle/value.js';
+import type { ResolvedRecord } from './types.js';
+
+/** Builds the immutable cache record for `values` of `handle` (stored case) under canonical `key`. */
+export function buildRecord(handle: string, key: string, values: HandleValue[], nowSec: number): ResolvedRecord {
+  let allPublic = true;
+  for (const v of values) {
+    if (!isPublicReadable(v)) {
+      allPublic = false;
+      break;
+    }
+  }
+  const publicValuesJson = valuesToJson(allPublic ? values : values.filter(isPublicReadable));
+  return Object.freeze({
+    handle,
+    key,
+    values: Object.freeze(values.slice()),
+    publicValuesJson,
+    minTtl: minEffectiveTtl(values, nowSec, DEFAULT_TTL),
+  });
+}
+
+// ---- Redis payload -------------------------------------------------------------------------------------------
+//
+// "0"                      the handle does not exist (cached negative answer)
+// "1" + JSON [handle, [v…]] the record; each value is a tuple
+//                           [index, type, format, value, ttl, timestamp, flags, refs?]
+//                           flags: 1 publicWrite, 2 publicRead, 4 adminWrite, 8 adminRead, 16 absolute TTL
+//                           refs: [[handle, index], …], omitted when empty
+
+const NOT_FOUND = '0';
+const V1 = '1';
+
+const F_PUBLIC_WRITE = 1;
+const F_PUBLIC_READ = 2;
+const F_ADMIN_WRITE = 4;
+const F_ADMIN_READ = 8;
+const F_ABSOLUTE = 16;
+
+const FORMATS: ReadonlySet<string> = new Set(['string', 'base64', 'admin', 'vlist', 'site', 'key']);
+
+type ValueTuple = [number, string, string, unknown, number, number, number, ([string, number][] | undefined)?];
+
+function flagsOf(v: HandleValue): number {
+  const p = v.permissions;
+  return (
+    (p.publicWrite ? F_PUBLIC_WRITE : 0) |
+    (p.publicRead ? F_PUBLIC_READ : 0) |
+    (p.adminWrite ? F_ADMIN_WRITE : 0) |
+    (p.adminRead ? F_ADMIN_READ : 0) |
+    (v.ttlType === 'absolute' ? F_ABSOLUTE : 0)
+  );
+}
+
+/** The Redis value for a record, or the "not found" marker for `null`. */
+export function encodeForRedis(record: { handle: string; values: readonly HandleValue[] } | null): string {
+  if (record === null) return NOT_FOUND;
+  const vs: ValueTuple[] = record.values.map((v) => {
+    const t: ValueTuple = [v.index, v.type, v.data.format, v.data.value, v.ttl, v.timestamp, flagsOf(v)];
+    if (v.references.length > 0) t.push(v.references.map((r): [string, number] => [r.handle, r.index]));
+    return t;
+  });
+  return V1 + JSON.stringify([record.handle, vs]);
+}
+
+function bad(why: string): never {
+  throw new Error(`malformed Redis record payload: ${why}`);
+}
+
+function isInt(x: unknown): x is number {
+  return typeof x === 'number' && Number.isInteger(x);
+}
+
+function decodeValue(t: unknown): HandleValue {
+  if (!Array.isArray(t) || t.length < 7 || t.length > 8) bad('value is not a tuple');
+  const [index, type, format, value, ttl, timestamp, flags, refs] = t as unknown[];
+  if (!isInt(index) || typeof type !== 'string' || typeof format !== 'string' || !FORMATS.has(format)) bad('value head');
+  if (typeof ttl !== 'number' || !isInt(timestamp) || !isInt(flags)) bad('value ttl/timestamp/flags');
+  if ((format === 'string' || format === 'base64') && typeof value !== 'string') bad('string data');
+  if (format === 'vlist' && !Array.isArray(value)) bad('vlist data');
+  if ((format === 'admin' || format === 'site' || format === 'key') && (value === null || typeof value !== 'object')) {
+    bad('object data');
+  }
+  const references: ValueReference[] = [];
+  if (refs !== undefined) {
+    if (!Array.isArray(refs)) bad('references');
+    for (const r of refs) {
+      if (!Array.isArray(r) || typeof r[0] !== 'string' || !isInt(r[1])) bad('reference');
+      references.push({ handle: r[0], index: r[1] });
+    }
+  }
+  const permissions: Permissions = {
+    adminRead: (flags & F_ADMIN_READ) !== 0,
+    adminWrite: (flags & F_ADMIN_WRITE) !== 0,
+    publicRead: (flags & F_PUBLIC_READ) !== 0,
+    publicWrite: (flags & F_PUBLIC_WRITE) !== 0,
+  };
+  return {
+    index,
+    type,
+    data: { format, value } as ValueData,
+    ttlType: (flags & F_ABSOLUTE) !== 0 ? 'absolute' : 'relative',
+    ttl,
+    timestamp,
+    permissions,
+    references,
+  };
+}
+
+/**
+ * Decodes a Redis value: the handle and its values, or `null` for the cached "not found" marker.
+ * Throws on a payload it does not understand (callers treat that as a cache miss).
+ */
+export function decodeFromRedis(s: string): { handle: string; values: HandleValue[] } | null {
+  if (s === NOT_FOUND) return null;
+  if (!s.startsWith(V1)) bad('unknown version');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(s.slice(1));
+  } catch {
+    bad('not JSON');
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 2 || typeof parsed[0] !== 'string' || !Array.isArray(parsed[1])) {
+    bad('not [handle, values]');
+  }
+  const values = (parsed[1] as unknown[]).map(decodeValue);
+  return { handle: parsed[0] as string, values };
+}

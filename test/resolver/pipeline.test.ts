@@ -1,0 +1,210 @@
+// Resolution pipeline behaviour, memory-only and over real Redis: single-flight, negative caching, serve-stale,
+// authoritative reads, and invalidation of fetches already in flight.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { hasRedis, redisNamespace, redisUrl } from '../helpers/services.js';
+import { ManualClock } from '../../resolver/clock.js';
+import { createResolver, type CreateResolverOptions } from '../../resolver/pipeline.js';
+import type { Resolution, Resolver } from '../../resolver/types.js';
+import { TestSource, val } from './helpers.js';
+
+function handleOf(r: Resolution): string | null {
+  return r.found ? r.record.handle : null;
+}
+
+function urlOf(r: Resolution): unknown {
+  return r.found ? r.record.values[0]?.data.value : null;
+}
+
+const modes = [
+  { name: 'memory only', redis: false },
+  { name: 'with Redis', redis: true },
+] as const;
+
+for (const mode of modes) {
+  describe.skipIf(mode.redis && !hasRedis)(`pipeline (${mode.name})`, () => {
+    let admin: Redis | null = null;
+    let open: Resolver[] = [];
+    let ns = '';
+
+    beforeAll(() => {
+      if (mode.redis) admin = new Redis(redisUrl);
+    });
+    afterAll(async () => {
+      await admin?.quit();
+    });
+    afterEach(async () => {
+      await Promise.all(open.map((r) => r.close()));
+      open = [];
+      if (admin && ns) {
+        const keys = await admin.keys(`${ns}*`);
+        if (keys.length > 0) await admin.del(...keys);
+      }
+      ns = '';
+    });
+
+    async function make(source: TestSource, clock: ManualClock, cache: Partial<CreateResolverOptions['cache']> = {}) {
+      if (ns === '') ns = redisNamespace();
+      const r = await createResolver({
+        source,
+        clock,
+        redis: mode.redis ? { url: redisUrl, namespace: ns } : null,
+        cache: { maxBytes: 1 << 20, ...cache },
+      });
+      open.push(r);
+      return r;
+    }
+
+    /** The shared tier's copy running out (Redis TTLs follow real time, not the manual clock). */
+    async function expireShared(key: string): Promise<void> {
+      if (admin) await admin.del(`${ns}h:${key}`);
+    }
+
+    it('single-flight: 100 concurrent resolves of a missing key make exactly one source read', async () => {
+      const source = new TestSource();
+      const r = await make(source, new ManualClock());
+      const all = await Promise.all(Array.from({ length: 100 }, () => r.resolve('88.1/missing')));
+      expect(source.reads).toBe(1);
+      expect(all.every((x) => !x.found && x.tier === 'store')).toBe(true);
+      const s = r.stats();
+      expect(s.misses).toBe(100);
+      expect(s.storeReads).toBe(1);
+      if (mode.redis) expect(s.redisMisses).toBe(1);
+
+      source.put('88.1/here', '88.1/HERE', [val(1, 'URL', 'u')]);
+      const found = await Promise.all(Array.from({ length: 100 }, () => r.resolve('88.1/here')));
+      expect(source.reads).toBe(2);
+      expect(new Set(found.map((x) => (x.found ? x.record : null))).size).toBe(1);
+      expect(handleOf(found[0]!)).toBe('88.1/HERE');
+    });
+
+    it('caches "not found" for negativeTtl, and invalidate() lifts it at once', async () => {
+      const source = new TestSource();
+      const clock = new ManualClock();
+      const r = await make(source, clock);
+      expect(await r.resolve('88.1/x')).toEqual({ found: false, tier: 'store', stale: false });
+      expect(await r.resolve('88.1/x')).toEqual({ found: false, tier: 'memory', stale: false });
+      expect(r.stats().negativeHits).toBe(1);
+      expect(source.reads).toBe(1);
+
+      source.put('88.1/x', '88.1/X', [val(1, 'URL', 'u')]);
+      expect((await r.resolve('88.1/x')).found).toBe(false); // still the cached negative answer
+      await r.invalidate(['88.1/x']);
+      const after = await r.resolve('88.1/x');
+      expect(after.found && after.tier).toBe('store');
+
+      // and a negative entry runs out after negativeTtl
+      expect((await r.resolve('88.1/y')).tier).toBe('store');
+      clock.advance(4_999);
+      expect((await r.resolve('88.1/y')).tier).toBe('memory');
+      clock.advance(1);
+      await expireShared('88.1/y');
+      expect((await r.resolve('88.1/y')).tier).toBe('store');
+    });
+
+    it('serves a stale entry only when the source fails, and only within the stale window', async () => {
+      const source = new TestSource();
+      const clock = new ManualClock();
+      const r = await make(source, clock, { staleTtl: 120 });
+      source.put('88.1/s', '88.1/S', [val(1, 'URL', 'u', 60)]);
+      expect((await r.resolve('88.1/s')).tier).toBe('store');
+
+      // expired but the source works: refetched, not stale
+      clock.advance(60_000);
+      await expireShared('88.1/s');
+      const refetched = await r.resolve('88.1/s');
+      expect(refetched.tier).toBe('store');
+      expect(refetched.stale).toBe(false);
+
+      // expired and the source fails: the stale copy is served
+      clock.advance(60_000);
+      await expireShared('88.1/s');
+      source.fail = true;
+      const stale = await r.resolve('88.1/s');
+      expect(stale).toMatchObject({ found: true, tier: 'memory', stale: true });
+      expect(handleOf(stale)).toBe('88.1/S');
+      expect(r.stats().staleServed).toBe(1);
+
+      // past the stale window: the error propagates
+      clock.advance(120_000);
+      await expect(r.resolve('88.1/s')).rejects.toThrow('source unavailable');
+      // nothing cached at all: the error propagates
+      await expect(r.resolve('88.1/never')).rejects.toThrow('source unavailable');
+      expect(r.stats().staleServed).toBe(1);
+    });
+
+    it('authoritative reads bypass the caches, then refresh them; they never serve stale', async () => {
+      const source = new TestSource();
+      const clock = new ManualClock();
+      const r = await make(source, clock);
+      source.put('88.1/a', '88.1/A', [val(1, 'URL', 'v1')]);
+      expect(urlOf(await r.resolve('88.1/a'))).toBe('v1');
+      source.put('88.1/a', '88.1/A', [val(1, 'URL', 'v2')]); // changed without invalidation
+      expect(urlOf(await r.resolve('88.1/a'))).toBe('v1');
+
+      const auth = await r.resolve('88.1/a', { authoritative: true });
+      expect(auth.tier).toBe('store');
+      expect(urlOf(auth)).toBe('v2');
+      expect(source.reads).toBe(2);
+
+      const cached = await r.resolve('88.1/a');
+      expect(cached.tier).toBe('memory');
+      expect(urlOf(cached)).toBe('v2');
+
+      if (mode.redis) {
+        const other = await make(source, clock);
+        const shared = await other.resolve('88.1/a');
+        expect(shared.tier).toBe('redis');
+        expect(urlOf(shared)).toBe('v2');
+      }
+
+      source.fail = true;
+      await expect(r.resolve('88.1/a', { authoritative: true })).rejects.toThrow('source unavailable');
+    });
+
+    it('a fetch started before invalidate() returns its answer but is not cached', async () => {
+      const source = new TestSource();
+      const r = await make(source, new ManualClock());
+      source.put('88.1/f', '88.1/F', [val(1, 'URL', 'old')]);
+      const hold = source.holdNextRead();
+      const before = r.resolve('88.1/f');
+      await hold.started; // the store has answered "old"
+      source.put('88.1/f', '88.1/F', [val(1, 'URL', 'new')]);
+      await r.invalidate(['88.1/f']);
+      hold.release();
+      expect(urlOf(await before)).toBe('old');
+
+      const next = await r.resolve('88.1/f');
+      expect(next.tier).toBe('store'); // neither memory nor Redis kept "old"
+      expect(urlOf(next)).toBe('new');
+      expect(urlOf(await r.resolve('88.1/f'))).toBe('new');
+    });
+
+    it('a resolve after invalidate() does not join the fetch that started before it', async () => {
+      const source = new TestSource();
+      const r = await make(source, new ManualClock());
+      const hold = source.holdNextRead();
+      const before = r.resolve('88.1/j');
+      await hold.started; // the store has answered "not found"
+      source.put('88.1/j', '88.1/J', [val(1, 'URL', 'new')]);
+      await r.invalidate(['88.1/j']);
+      const after = r.resolve('88.1/j');
+      hold.release();
+      expect((await before).found).toBe(false);
+      expect(urlOf(await after)).toBe('new');
+      expect(source.reads).toBe(2);
+      expect((await r.resolve('88.1/j')).tier).toBe('memory');
+      expect(urlOf(await r.resolve('88.1/j'))).toBe('new');
+    });
+
+    it('maxBytes 0: every resolve goes past the memory tier', async () => {
+      const source = new TestSource();
+      const r = await make(source, new ManualClock(), { maxBytes: 0 });
+      source.put('88.1/z', '88.1/Z', [val(1, 'URL', 'u')]);
+      await r.resolve('88.1/z');
+      const second = await r.resolve('88.1/z');
+      expect(second.tier).toBe(mode.redis ? 'redis' : 'store');
+      expect(r.stats()).toMatchObject({ entries: 0, bytes: 0, hits: 0, misses: 2 });
+    });
+  });
+}

@@ -1,0 +1,54 @@
+// Cached records (public JSON, min TTL) and the Redis payload codec round trip.
+import { describe, expect, it } from 'vitest';
+import type { HandleValue } from '../../handle/types.js';
+import { valuesToJson } from '../../handle/json.js';
+import { buildRecord, decodeFromRedis, encodeForRedis } from '../../resolver/record.js';
+import { val } from './helpers.js';
+
+describe('buildRecord', () => {
+  it('pre-serialises only publicly readable values and keeps all values', () => {
+    const values = [val(1, 'URL', 'https://a'), val(2, 'SECRET', 's', 86400, false)];
+    const r = buildRecord('88.1/Abc', '88.1/abc', values, 1_700_000_000);
+    expect(r.handle).toBe('88.1/Abc');
+    expect(r.key).toBe('88.1/abc');
+    expect(r.values).toHaveLength(2);
+    expect(r.publicValuesJson).toBe(valuesToJson([values[0]!]));
+    expect(Object.isFrozen(r)).toBe(true);
+  });
+
+  it('minTtl: smallest effective TTL, absolute TTLs as time left, 86400 when there are no values', () => {
+    const abs: HandleValue = { ...val(2, 'X', 'x'), ttlType: 'absolute', ttl: 1_700_000_042 };
+    expect(buildRecord('h', 'h', [val(1, 'URL', 'u', 600), abs], 1_700_000_000).minTtl).toBe(42);
+    expect(buildRecord('h', 'h', [], 1_700_000_000).minTtl).toBe(86400);
+    expect(buildRecord('h', 'h', [], 1_700_000_000).publicValuesJson).toBe('[]');
+  });
+});
+
+describe('Redis payload codec', () => {
+  it('round-trips every value field', () => {
+    const values: HandleValue[] = [
+      val(1, 'URL', 'https://example.com/ä'),
+      { ...val(2, 'SECRET', 's'), permissions: { adminRead: true, adminWrite: false, publicRead: false, publicWrite: true } },
+      { ...val(3, 'EXPIRES', 'e'), ttlType: 'absolute', ttl: 1_800_000_000, references: [{ handle: '0.NA/88.1', index: 300 }] },
+      {
+        ...val(100, 'HS_ADMIN', ''),
+        data: { format: 'admin', value: { handle: '0.NA/88.1', index: 200, permissions: '011111110011' } },
+      },
+      { ...val(4, 'HS_VLIST', ''), data: { format: 'vlist', value: [{ handle: '88.1/x', index: 1 }] } },
+      { ...val(5, 'BIN', ''), data: { format: 'base64', value: 'AAEC' } },
+    ];
+    const s = encodeForRedis({ handle: '88.1/X', values });
+    expect(decodeFromRedis(s)).toEqual({ handle: '88.1/X', values });
+  });
+
+  it('encodes "not found" as a marker that decodes to null', () => {
+    expect(decodeFromRedis(encodeForRedis(null))).toBeNull();
+  });
+
+  it('throws on payloads it does not understand', () => {
+    expect(() => decodeFromRedis('')).toThrow();
+    expect(() => decodeFromRedis('9[]')).toThrow();
+    expect(() => decodeFromRedis('1{')).toThrow();
+    expect(() => decodeFromRedis('1["h",[[1,"URL","nope","x",1,0,2]]]')).toThrow();
+  });
+});
