@@ -1,5 +1,5 @@
 // The server apart from the app: builds fastify around the app plugin, listens, and shuts down gracefully.
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import { RC } from '../handle/codes.js';
 import app from './app.js';
 import type { Config } from './config.js';
@@ -10,7 +10,7 @@ export function buildServer(node: IdNode, opts: { logger?: boolean } = {}): Fast
   const fastify = Fastify({
     logger: opts.logger === false || config.LOG_LEVEL === 'silent' ? false : { level: config.LOG_LEVEL },
     bodyLimit: config.BODY_LIMIT,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     trustProxy: false,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
