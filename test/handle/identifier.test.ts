@@ -10,22 +10,11 @@ import {
   prefixRecordHandle,
   type CasePolicy,
 } from '../../handle/identifier.js';
+import { expectHandleError } from '../helpers/errors.js';
 
 const CI: CasePolicy = { caseSensitiveSuffix: false };
 const CS: CasePolicy = { caseSensitiveSuffix: true };
 
-function expectHandleError(fn: () => unknown, code: number): HandleError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(HandleError);
-    const he = e as HandleError;
-    expect(he.code).toBe(code);
-    expect(he.message.length).toBeGreaterThan(0);
-    return he;
-  }
-  throw new Error('expected a HandleError, nothing was thrown');
-}
 
 describe('parseHandle: valid handles', () => {
   const rows: [string, CasePolicy, { prefix: string; suffix: string; prefixKey: string; key: string }][] = [

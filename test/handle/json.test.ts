@@ -13,23 +13,12 @@ import {
   type ValueJson,
 } from '../../handle/json.js';
 import type { HandleValue } from '../../handle/types.js';
+import { expectHandleError } from '../helpers/errors.js';
 
 const NOW = 1704164645; // 2024-01-02T03:04:05Z
 const CI: CasePolicy = { caseSensitiveSuffix: false };
 const CS: CasePolicy = { caseSensitiveSuffix: true };
 
-function expectHandleError(fn: () => unknown, code: number): HandleError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(HandleError);
-    const he = e as HandleError;
-    expect(he.code).toBe(code);
-    expect(he.message.length).toBeGreaterThan(0);
-    return he;
-  }
-  throw new Error('expected a HandleError, nothing was thrown');
-}
 
 function v(partial: Partial<HandleValue> & Pick<HandleValue, 'index' | 'type' | 'data'>): HandleValue {
   return {

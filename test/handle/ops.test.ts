@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { HandleError, RC } from '../../handle/codes.js';
 import { addValues, createValues, deleteHandle, removeValues, sameValues } from '../../handle/ops.js';
 import type { HandleValue } from '../../handle/types.js';
+import { expectHandleError } from '../helpers/errors.js';
 
 function val(index: number, value = `v${index}`, timestamp = 0): HandleValue {
   return {
@@ -17,18 +18,6 @@ function val(index: number, value = `v${index}`, timestamp = 0): HandleValue {
   };
 }
 
-function expectHandleError(fn: () => unknown, code: number): HandleError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(HandleError);
-    const he = e as HandleError;
-    expect(he.code).toBe(code);
-    expect(he.message.length).toBeGreaterThan(0);
-    return he;
-  }
-  throw new Error('expected a HandleError, nothing was thrown');
-}
 
 const data = (vs: HandleValue[] | null): unknown => vs?.map((v) => [v.index, v.data.value]) ?? null;
 
