@@ -31,14 +31,100 @@ export interface AuditLogTable {
   actor: string;
   address: string | null;
   action: string;
-  handle: string;
-  handle_key: string;
-  before: ColumnType<HandleValue[] | null, string | null, never>;
-  after: ColumnType<HandleValue[] | null, string | null, never>;
+  handle: string | null;
+  handle_key: string | null;
+  /** `handle`, `enterprise`, `prefix`, `template`, `user` (002) */
+  entity: ColumnType<string, string | undefined, never>;
+  entity_id: string | null;
+  enterprise_id: Int8<number | string | null, never> | null;
+  /** handle rows: the value lists; other entities: the row as JSON */
+  before: ColumnType<unknown, string | null, never>;
+  after: ColumnType<unknown, string | null, never>;
 }
 
-/** Later migrations (enterprises, prefixes, templates, …) add their tables here. */
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type UpdatedAt = ColumnType<Date, Date | string | undefined, Date | string>;
+
+/** SNMS prefix status codes, used for enterprises and their prefixes alike. */
+export const STATUS = { DISABLED: 0, ENABLED: 1, PENDING_DELETION: 2, REJECTED: 3, PENDING_REVIEW: 4, UNDER_REVIEW: 5 } as const;
+export type Status = (typeof STATUS)[keyof typeof STATUS];
+
+export interface EnterprisesTable {
+  id: Generated<Int8<never, never>>;
+  name: string;
+  credit_code: string;
+  town: string;
+  industry: string;
+  address: string;
+  contact_name: string;
+  contact_phone: string;
+  contact_email: string | null;
+  status: ColumnType<number, number | undefined, number>;
+  reason: string | null;
+  reviewed_by: string | null;
+  approved_at: Date | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface PrefixesTable {
+  prefix_key: string;
+  prefix: string;
+  enterprise_id: Int8<number | string | null, number | string | null> | null;
+  status: number;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export type Role = 'operator' | 'reviewer' | 'enterprise';
+
+export interface UsersTable {
+  id: Generated<Int8<never, never>>;
+  username: string;
+  username_key: string;
+  password_hash: string;
+  password_sha256_enc: string;
+  role: Role;
+  enterprise_id: Int8<number | string | null, number | string | null> | null;
+  disabled: ColumnType<boolean, boolean | undefined, boolean>;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+/** One field of a template: registered values at `idIndex` must have type `idType`. */
+export interface TemplateItem {
+  name: string;
+  idType: string;
+  idIndex: number;
+  required: boolean;
+  /** 1 enabled, 0 disabled (items are disabled, never deleted) */
+  state: number;
+  metadata: { type: string; minLength?: number; maxLength?: number };
+}
+
+export interface TemplatesTable {
+  prefix_key: string;
+  version: string;
+  prefix: string;
+  industry: string;
+  description: string | null;
+  items: Jsonb<TemplateItem[]>;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface NodeKeysTable {
+  name: string;
+  value: string;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   handles: HandlesTable;
   audit_log: AuditLogTable;
+  enterprises: EnterprisesTable;
+  prefixes: PrefixesTable;
+  users: UsersTable;
+  templates: TemplatesTable;
+  node_keys: NodeKeysTable;
 }

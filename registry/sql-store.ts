@@ -3,6 +3,7 @@ import { Migrator, sql, type Kysely } from 'kysely';
 import { HandleError, RC } from '../handle/codes.js';
 import type { HandleValue } from '../handle/types.js';
 import type { Database } from './db.js';
+import { jsonb, writeAudit } from './audit.js';
 import { migrationProvider } from './migrations/index.js';
 import type {
   Actor,
@@ -126,18 +127,15 @@ export class SqlStore implements Store {
           after = toRecord(ref.key, inserted);
         }
 
-        await trx
-          .insertInto('audit_log')
-          .values({
-            actor: actor.id,
-            address: actor.address ?? null,
-            action,
-            handle: ref.handle,
-            handle_key: ref.key,
-            before: before === null ? null : jsonb(before.values),
-            after: after === null ? null : jsonb(after.values),
-          })
-          .execute();
+        await writeAudit(trx, {
+          actor,
+          action,
+          entity: 'handle',
+          handle: ref.handle,
+          handleKey: ref.key,
+          before: before === null ? null : before.values,
+          after: after === null ? null : after.values,
+        });
         return { before, after };
       });
     } catch (err) {
@@ -166,12 +164,15 @@ export class SqlStore implements Store {
   async listAudit(q: AuditQuery): Promise<AuditEntry[]> {
     let query = this.#db
       .selectFrom('audit_log')
-      .select(['id', 'at', 'actor', 'address', 'action', 'handle', 'before', 'after'])
+      .select(['id', 'at', 'actor', 'address', 'action', 'entity', 'entity_id', 'enterprise_id', 'handle', 'before', 'after'])
       .orderBy('at', 'desc')
       .orderBy('id', 'desc')
       .limit(auditLimit(q.limit));
     if (q.handleKey !== undefined) query = query.where('handle_key', '=', q.handleKey);
     if (q.actor !== undefined) query = query.where('actor', '=', q.actor);
+    if (q.enterpriseId !== undefined) query = query.where('enterprise_id', '=', q.enterpriseId);
+    if (q.entity !== undefined) query = query.where('entity', '=', q.entity);
+    if (q.entityId !== undefined) query = query.where('entity_id', '=', q.entityId);
     if (q.since !== undefined) query = query.where('at', '>=', q.since);
     if (q.until !== undefined) query = query.where('at', '<', q.until);
     const rows = await query.execute();
@@ -181,7 +182,10 @@ export class SqlStore implements Store {
       actor: r.actor,
       address: r.address,
       action: r.action,
+      entity: r.entity,
       handle: r.handle,
+      entityId: r.entity_id,
+      enterpriseId: r.enterprise_id === null ? null : Number(r.enterprise_id),
       before: r.before,
       after: r.after,
     }));
@@ -215,10 +219,6 @@ function toRecord(key: string, row: HandleRow): HandleRecord {
   };
 }
 
-/** A JSONB parameter: always a JSON string with an explicit cast (`pg` would send a JS array as a Postgres array). */
-function jsonb(x: unknown) {
-  return sql<string>`${JSON.stringify(x)}::jsonb`;
-}
 
 /** JSON with object keys sorted (JSONB reorders keys), dropping what JSON.stringify drops: equal iff same JSONB. */
 export function canonicalJson(x: unknown): string {

@@ -1,5 +1,7 @@
 // The Store interface: the node's source of truth for handle records and the audit log.
+import type { Kysely } from 'kysely';
 import type { HandleValue } from '../handle/types.js';
+import type { Database } from './db.js';
 
 /** One handle record: one row, values as JSONB, so a resolution is one key lookup. */
 export interface HandleRecord {
@@ -46,14 +48,23 @@ export interface AuditEntry {
   actor: string;
   address: string | null;
   action: string;
-  handle: string;
-  before: HandleValue[] | null;
-  after: HandleValue[] | null;
+  /** `handle`, `enterprise`, `prefix`, `template`, `user` */
+  entity: string;
+  /** the handle for handle rows; the entity's id otherwise */
+  handle: string | null;
+  entityId: string | null;
+  enterpriseId: number | null;
+  /** handle rows: value lists; other entities: the row as JSON; null when absent */
+  before: unknown;
+  after: unknown;
 }
 
 export interface AuditQuery {
   handleKey?: string;
   actor?: string;
+  enterpriseId?: number;
+  entity?: string;
+  entityId?: string;
   since?: Date;
   until?: Date;
   limit?: number;
@@ -67,6 +78,8 @@ export interface ListQuery {
 
 export interface Store {
   readonly kind: 'postgres' | 'pglite';
+  /** The typed database, for the registry modules that keep enterprises, prefixes, users and templates. */
+  readonly db: Kysely<Database>;
   /** Apply the frozen migrations (idempotent). */
   migrate(): Promise<void>;
   /** One indexed key lookup: the hot path of every cache miss. */

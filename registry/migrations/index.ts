@@ -1,6 +1,7 @@
 // The registry's migrations as a static record (no filesystem scanning, so it works from dist/ after tsc).
 import type { Migration, MigrationProvider } from 'kysely';
 import * as m001 from './001_handles.js';
+import * as m002 from './002_enterprises.js';
 
 /**
  * Every migration by name; kysely applies them in name order. Add new ones as `NNN_name.ts` and list them here —
@@ -8,6 +9,7 @@ import * as m001 from './001_handles.js';
  */
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '001_handles': m001,
+  '002_enterprises': m002,
 });
 
 export const migrationProvider: MigrationProvider = {

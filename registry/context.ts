@@ -1,0 +1,43 @@
+// What registry services share: the store, the node's prefix and case policy, the clock, and the change events
+// through which caches everywhere follow what the registry wrote.
+import type { CasePolicy } from '../handle/identifier.js';
+import type { Role } from './db.js';
+import type { Store } from './store.js';
+
+export interface RegistryEvents {
+  /** Handles whose records changed (created, updated, deleted); called after commit. */
+  handlesChanged(keys: string[]): Promise<void>;
+  /** A prefix became hidden (suspended) or visible again; called after commit. */
+  prefixVisibility(prefixKey: string, hidden: boolean): Promise<void>;
+}
+
+export interface RegistryContext {
+  store: Store;
+  /** NODE_PREFIX as configured, and its key */
+  nodePrefix: string;
+  nodePrefixKey: string;
+  policy: CasePolicy;
+  events: RegistryEvents;
+  /** injected for tests; default `() => new Date()` */
+  now: () => Date;
+}
+
+/** An authenticated user of the SNMS and operator faces (from a token). */
+export interface Principal {
+  userId: number;
+  username: string;
+  role: Role;
+  /** set for role `enterprise` */
+  enterpriseId: number | null;
+}
+
+/** An expected failure of a registry operation: the faces turn it into their own format (SNMS status -2/-3). */
+export class RegistryError extends Error {
+  constructor(
+    readonly kind: 'invalid' | 'conflict' | 'not-found' | 'forbidden' | 'locked',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RegistryError';
+  }
+}
