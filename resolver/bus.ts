@@ -13,6 +13,8 @@ export interface InvalidationBusOptions {
   ackTimeoutMs?: number;
   /** keys invalidated by another instance: drop them from the memory cache and mark in-flight fetches */
   onInvalidate(keys: string[]): void;
+  /** prefixes hidden or shown by another instance */
+  onGate?(changes: GateChange[]): void;
   /** the subscription was (re)established: invalidations may have been missed, drop everything */
   onResync(): void;
   onError(e: unknown): void;
@@ -25,6 +27,9 @@ export interface PublishResult {
   acks: number;
   timedOut: boolean;
 }
+
+/** A prefix becoming hidden (true) or visible (false). */
+export type GateChange = [prefixKey: string, hidden: boolean];
 
 interface Pending {
   needed: number;
@@ -89,8 +94,8 @@ export class InvalidationBus {
    * Tells every instance (this one included) to drop `keys` and waits until as many instances acked as PUBLISH
    * reported receivers, or the ack timeout. Never throws.
    */
-  async publish(keys: readonly string[]): Promise<PublishResult> {
-    if (keys.length === 0 || this.closed) return { receivers: 0, acks: 0, timedOut: false };
+  async publish(keys: readonly string[], gate: readonly GateChange[] = []): Promise<PublishResult> {
+    if ((keys.length === 0 && gate.length === 0) || this.closed) return { receivers: 0, acks: 0, timedOut: false };
     if (this.cmd.status !== 'ready') {
       this.o.onError(new Error('redis not connected'));
       return { receivers: -1, acks: 0, timedOut: false };
@@ -105,7 +110,7 @@ export class InvalidationBus {
     // Registered before PUBLISH: other instances' acks can arrive (on the subscriber socket) before its reply.
     this.pending.set(id, p);
     try {
-      const msg = JSON.stringify({ id, origin: this.instanceId, keys });
+      const msg = JSON.stringify(gate.length > 0 ? { id, origin: this.instanceId, keys, gate } : { id, origin: this.instanceId, keys });
       timer = setTimeout(() => {
         timedOut = true;
         p.done();
@@ -170,7 +175,7 @@ export class InvalidationBus {
   };
 
   private onInvalidation(message: string): void {
-    let m: { id?: unknown; origin?: unknown; keys?: unknown };
+    let m: { id?: unknown; origin?: unknown; keys?: unknown; gate?: unknown };
     try {
       m = JSON.parse(message) as typeof m;
     } catch (e) {
@@ -182,6 +187,12 @@ export class InvalidationBus {
     if (m.origin !== this.instanceId) {
       const keys = (m.keys as unknown[]).filter((k): k is string => typeof k === 'string');
       this.o.onInvalidate(keys);
+      if (Array.isArray(m.gate) && this.o.onGate) {
+        const changes = (m.gate as unknown[]).filter(
+          (g): g is GateChange => Array.isArray(g) && typeof g[0] === 'string' && typeof g[1] === 'boolean',
+        );
+        this.o.onGate(changes);
+      }
     }
     if (this.cmd.status !== 'ready') {
       this.o.onError(new Error('redis not connected (ack)'));

@@ -9,7 +9,7 @@ import { MemoryCache } from './memory-cache.js';
 import { buildRecord, decodeFromRedis, encodeForRedis } from './record.js';
 import type { RedisRead } from './redis-tier.js';
 import { RedisTier, closeRedisClient, createRedisClient, waitReady } from './redis-tier.js';
-import { InvalidationBus } from './bus.js';
+import { InvalidationBus, type GateChange } from './bus.js';
 
 export interface ResolverRedisOptions {
   url: string;
@@ -45,6 +45,13 @@ const NEGATIVE_MEMORY: Resolution = Object.freeze({ found: false, tier: 'memory'
 const NEGATIVE_REDIS: Resolution = Object.freeze({ found: false, tier: 'redis', stale: false } as const);
 const NEGATIVE_STORE: Resolution = Object.freeze({ found: false, tier: 'store', stale: false } as const);
 const NEGATIVE_STALE: Resolution = Object.freeze({ found: false, tier: 'memory', stale: true } as const);
+const HIDDEN: Resolution = Object.freeze({ found: false, tier: 'memory', stale: false, hidden: true } as const);
+
+/** The prefix key of a canonical handle key (everything before the first `/`). */
+function prefixKeyOf(key: string): string {
+  const slash = key.indexOf('/');
+  return slash < 0 ? key : key.slice(0, slash);
+}
 
 function nowSec(clock: Clock): number {
   return Math.floor(clock.now() / 1000);
@@ -56,6 +63,8 @@ function defaultInstanceId(): string {
 
 class PipelineResolver implements Resolver {
   private readonly inflight = new Map<string, Flight>();
+  /** prefix keys of suspended enterprises: their handles resolve as not found */
+  private readonly hidden = new Set<string>();
   private hits = 0;
   private misses = 0;
   private negativeHits = 0;
@@ -74,7 +83,7 @@ class PipelineResolver implements Resolver {
   };
 
   constructor(
-    private readonly source: RecordSource,
+    readonly source: RecordSource,
     private readonly clock: Clock,
     private readonly mem: MemoryCache,
     readonly instanceId: string,
@@ -87,6 +96,9 @@ class PipelineResolver implements Resolver {
   }
 
   resolve(key: string, opts?: ResolveOptions): Promise<Resolution> {
+    if (this.hidden.size !== 0 && opts?.includeHidden !== true && this.hidden.has(prefixKeyOf(key))) {
+      return Promise.resolve(HIDDEN);
+    }
     if (opts !== undefined && opts.authoritative === true) return this.startFlight(key, true).promise;
     const e = this.mem.lookup(key);
     if (e !== undefined) {
@@ -113,6 +125,30 @@ class PipelineResolver implements Resolver {
     // Order matters: Redis first (gen bump + DEL), so an instance refetching after the bus message misses Redis.
     await tier.invalidate(uniq);
     await bus.publish(uniq);
+  }
+
+  async setPrefixHidden(prefixKey: string, hidden: boolean): Promise<void> {
+    this.applyGate([[prefixKey, hidden]]);
+    await this.bus?.publish([], [[prefixKey, hidden]]);
+  }
+
+  applyGate(changes: readonly GateChange[]): void {
+    for (const [prefixKey, hidden] of changes) {
+      if (hidden) this.hidden.add(prefixKey);
+      else this.hidden.delete(prefixKey);
+    }
+  }
+
+  /** (Re)reads the hidden prefixes from the source; on failure the current set stays. */
+  async loadHidden(): Promise<void> {
+    if (this.source.hiddenPrefixKeys === undefined) return;
+    try {
+      const keys = await this.source.hiddenPrefixKeys();
+      this.hidden.clear();
+      for (const k of keys) this.hidden.add(k);
+    } catch {
+      // keep what we have; the next resync tries again
+    }
   }
 
   stats(): CacheStats {
@@ -157,6 +193,7 @@ class PipelineResolver implements Resolver {
 
   /** Invalidations may have been missed: forget everything. */
   resync(): void {
+    void this.loadHidden();
     this.mem.clear();
     for (const f of this.inflight.values()) f.invalidated = true;
     this.inflight.clear();
@@ -242,6 +279,7 @@ export async function createResolver(opts: CreateResolverOptions): Promise<Resol
   const mem = new MemoryCache({ ...opts.cache, clock });
   const instanceId = opts.instanceId ?? defaultInstanceId();
   const resolver = new PipelineResolver(opts.source, clock, mem, instanceId);
+  await resolver.loadHidden();
   const r = opts.redis;
   if (r === undefined || r === null) return resolver;
 
@@ -263,6 +301,7 @@ export async function createResolver(opts: CreateResolverOptions): Promise<Resol
     instanceId,
     ...(r.ackTimeoutMs !== undefined ? { ackTimeoutMs: r.ackTimeoutMs } : {}),
     onInvalidate: (keys) => resolver.dropLocal(keys),
+    onGate: (changes) => resolver.applyGate(changes),
     onResync: () => resolver.resync(),
     onError: resolver.onRedisError,
   });

@@ -4,6 +4,8 @@ import type { HandleValue } from '../handle/types.js';
 /** What the resolver needs from the store: one lookup by canonical key. The Store satisfies it. */
 export interface RecordSource {
   getHandle(key: string): Promise<{ handle: string; values: HandleValue[] } | null>;
+  /** Prefix keys whose handles must not resolve (suspended enterprises); read at start and after a resync. */
+  hiddenPrefixKeys?(): Promise<string[]>;
 }
 
 /** A cached record: parsed values for filtering, plus the pre-serialised public answer. */
@@ -23,11 +25,13 @@ export type Tier = 'memory' | 'redis' | 'store';
 
 export type Resolution =
   | { found: true; record: ResolvedRecord; tier: Tier; stale: boolean }
-  | { found: false; tier: Tier; stale: boolean };
+  | { found: false; tier: Tier; stale: boolean; hidden?: true };
 
 export interface ResolveOptions {
   /** bypass every cache and read the store (Handle `auth=true`) */
   authoritative?: boolean;
+  /** resolve handles under hidden (suspended) prefixes too: for their owners and operators */
+  includeHidden?: boolean;
 }
 
 export interface CacheStats {
@@ -52,6 +56,11 @@ export interface Resolver {
    * (bounded) until they have dropped it too. Never throws because Redis is down.
    */
   invalidate(keys: string[]): Promise<void>;
+  /**
+   * Hide (or show again) every handle under a prefix, on this instance and — acknowledged, like invalidate() —
+   * on every other one. Hidden handles resolve as not found unless `includeHidden`.
+   */
+  setPrefixHidden(prefixKey: string, hidden: boolean): Promise<void>;
   stats(): CacheStats;
   close(): Promise<void>;
 }

@@ -208,3 +208,21 @@ for (const mode of modes) {
     });
   });
 }
+
+describe('hidden prefixes', () => {
+  it('are read from the source at start, hide every handle under them, and can be shown again', async () => {
+    const source = new TestSource();
+    source.put('88.1.2/A', '88.1.2/a', [val(1, 'URL', 'x')]);
+    source.put('88.1.3/A', '88.1.3/a', [val(1, 'URL', 'y')]);
+    const hiddenSource = Object.assign(source, { hiddenPrefixKeys: async () => ['88.1.2'] });
+    const r = await createResolver({ source: hiddenSource, cache: { maxBytes: 1 << 20 } });
+    expect(await r.resolve('88.1.2/A')).toMatchObject({ found: false, hidden: true });
+    expect((await r.resolve('88.1.3/A')).found).toBe(true);
+    expect((await r.resolve('88.1.2/A', { includeHidden: true })).found).toBe(true);
+    await r.setPrefixHidden('88.1.2', false);
+    expect((await r.resolve('88.1.2/A')).found).toBe(true);
+    await r.setPrefixHidden('88.1.3', true);
+    expect((await r.resolve('88.1.3/A')).found).toBe(false);
+    await r.close();
+  });
+});

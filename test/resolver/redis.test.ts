@@ -102,6 +102,24 @@ describe.skipIf(!hasRedis)('Redis tier and invalidation bus', () => {
     expect(source.reads).toBe(2);
   });
 
+  it('hiding a prefix on A hides it on B before setPrefixHidden returns; showing it brings it back', async () => {
+    const space = ns();
+    const source = new TestSource();
+    source.put('88.1.7/P1', '88.1.7/p1', [val(1, 'URL', 'pump')]);
+    const a = await resolverOn(source, space, 'A', { ackTimeoutMs: 5000 });
+    const b = await resolverOn(source, space, 'B', { ackTimeoutMs: 5000 });
+    expect((await b.resolve('88.1.7/P1')).found).toBe(true);
+    expect((await b.resolve('88.1.7/P1')).tier).toBe('memory');
+    await a.setPrefixHidden('88.1.7', true);
+    expect(await b.resolve('88.1.7/P1')).toEqual({ found: false, tier: 'memory', stale: false, hidden: true });
+    expect(await a.resolve('88.1.7/P1')).toMatchObject({ found: false, hidden: true });
+    expect((await b.resolve('88.1.7/P1', { includeHidden: true })).found).toBe(true);
+    expect((await b.resolve('88.1.70/P1')).found).toBe(false); // a different prefix is not affected...
+    expect((await b.resolve('88.1.70/P1')).hidden).toBeUndefined(); // ...it is simply absent
+    await a.setPrefixHidden('88.1.7', false);
+    expect((await b.resolve('88.1.7/P1')).found).toBe(true);
+  });
+
   it('the bus counts PUBLISH receivers and waits for that many acks (or the ack timeout)', async () => {
     const space = ns();
     const got: Record<string, string[][]> = { x: [], y: [], z: [] };
