@@ -9,6 +9,7 @@ COPY handle ./handle
 COPY registry ./registry
 COPY resolver ./resolver
 COPY bench ./bench
+COPY plan ./plan
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
@@ -20,6 +21,7 @@ WORKDIR /app
 COPY --from=build --chown=node:node /app/package.json ./
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
+COPY --from=build --chown=node:node /app/plan ./plan
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]

@@ -26,7 +26,7 @@ export interface HandlesTable {
 }
 
 export interface AuditLogTable {
-  id: Generated<Int8<never, never>>;
+  id: ColumnType<string | number, never, never>;
   at: ColumnType<Date, Date | string | undefined, never>;
   actor: string;
   address: string | null;
@@ -50,7 +50,7 @@ export const STATUS = { DISABLED: 0, ENABLED: 1, PENDING_DELETION: 2, REJECTED: 
 export type Status = (typeof STATUS)[keyof typeof STATUS];
 
 export interface EnterprisesTable {
-  id: Generated<Int8<never, never>>;
+  id: ColumnType<string | number, never, never>;
   name: string;
   credit_code: string;
   town: string;
@@ -79,7 +79,7 @@ export interface PrefixesTable {
 export type Role = 'operator' | 'reviewer' | 'enterprise';
 
 export interface UsersTable {
-  id: Generated<Int8<never, never>>;
+  id: ColumnType<string | number, never, never>;
   username: string;
   username_key: string;
   password_hash: string;
@@ -107,6 +107,8 @@ export interface TemplatesTable {
   version: string;
   prefix: string;
   industry: string;
+  /** SNMS metadata object type: 1 active identification carrier, 2 other */
+  type: ColumnType<number, number | undefined, number>;
   description: string | null;
   items: Jsonb<TemplateItem[]>;
   created_at: CreatedAt;

@@ -132,6 +132,10 @@ class PipelineResolver implements Resolver {
     await this.bus?.publish([], [[prefixKey, hidden]]);
   }
 
+  isPrefixHidden(prefixKey: string): boolean {
+    return this.hidden.has(prefixKey);
+  }
+
   applyGate(changes: readonly GateChange[]): void {
     for (const [prefixKey, hidden] of changes) {
       if (hidden) this.hidden.add(prefixKey);

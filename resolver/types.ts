@@ -61,6 +61,7 @@ export interface Resolver {
    * on every other one. Hidden handles resolve as not found unless `includeHidden`.
    */
   setPrefixHidden(prefixKey: string, hidden: boolean): Promise<void>;
+  isPrefixHidden(prefixKey: string): boolean;
   stats(): CacheStats;
   close(): Promise<void>;
 }

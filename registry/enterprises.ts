@@ -1,0 +1,670 @@
+// Enterprise onboarding: apply, review, approve (delegating a prefix and its 0.NA record), reject, suspend, re-enable; prefix queries.
+import { sql, type Selectable, type Transaction } from 'kysely';
+import { adminValue } from '../handle/admin.js';
+import { HandleError } from '../handle/codes.js';
+import { asciiUpper, isUnderPrefix, parseHandle, parsePrefix, prefixRecordHandle } from '../handle/identifier.js';
+import { DEFAULT_TTL, INDEX, TYPE, type HandleValue } from '../handle/types.js';
+import { jsonb, writeAudit, type AuditRow } from './audit.js';
+import { RegistryError, type RegistryContext } from './context.js';
+import { STATUS, type Database, type EnterprisesTable, type PrefixesTable } from './db.js';
+import { DEFAULT_PLAN_FILE, loadPlan } from './plan.js';
+import { checkCreditCode, checkIndustryCode, type IndustryInput } from './rules.js';
+import { generateSecret, hashSecret } from './secrets.js';
+import type { Actor } from './store.js';
+import { checkUsername, createUser, isUniqueViolation, nodeKey, passwordDigest, type PasswordInput } from './users.js';
+
+type EnterpriseRow = Selectable<EnterprisesTable>;
+type PrefixRow = Selectable<PrefixesTable>;
+
+/** Registrar shown as `ghrName` in the SNMS prefix query. */
+export const GHR_NAME = '国家顶级节点';
+
+/** HS_ADMIN permissions of an enterprise on its prefix record: everything but adding/deleting derived prefixes. */
+export const ENTERPRISE_ADMIN_PERMISSIONS = '111111110011';
+
+export const STATUS_NAMES: Readonly<Record<number, string>> = Object.freeze({
+  0: '已停用/disabled',
+  1: '已启用/enabled',
+  2: '待删除/pending deletion',
+  3: '已驳回/rejected',
+  4: '待审核/pending review',
+  5: '审核中/under review',
+});
+
+export interface PrefixInfo {
+  prefix: string;
+  prefixKey: string;
+  status: number;
+}
+
+export interface Enterprise {
+  id: number;
+  name: string;
+  creditCode: string;
+  town: string;
+  /** canonical GB/T 4754 code, e.g. C3441 */
+  industry: string;
+  address: string;
+  contactName: string;
+  contactPhone: string;
+  contactEmail: string | null;
+  /** SNMS status code (STATUS) */
+  status: number;
+  /** why it was rejected or suspended */
+  reason: string | null;
+  reviewedBy: string | null;
+  approvedAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+  prefixes: PrefixInfo[];
+}
+
+export interface EnterpriseApplication {
+  name: string;
+  creditCode: string;
+  town: string;
+  industry: string | IndustryInput;
+  address: string;
+  contactName: string;
+  contactPhone: string;
+  contactEmail?: string | null | undefined;
+  /** the enterprise's first user (role `enterprise`) */
+  username: string;
+  password: PasswordInput;
+}
+
+// --- apply ------------------------------------------------------------------------------------------------------------
+
+let defaultTowns: readonly string[] | null = null;
+
+/**
+ * Records an application (status 4, pending review) and its first user in one transaction. `towns` are the allowed
+ * towns (the loaded plan's); omitted, the shipped default plan's towns apply.
+ */
+export async function applyEnterprise(
+  ctx: RegistryContext,
+  input: EnterpriseApplication,
+  actor: Actor,
+  towns?: readonly string[],
+): Promise<{ enterpriseId: number; userId: number }> {
+  if (typeof input !== 'object' || input === null) throw invalid('申请内容缺失 / application is missing');
+  const allowedTowns = towns ?? (defaultTowns ??= loadPlan(DEFAULT_PLAN_FILE).towns.map((t) => t.name));
+  const name = text(input.name, 'name', '企业名称', 255);
+  const creditCode = checkCreditCode(input.creditCode);
+  const town = text(input.town, 'town', '所属乡镇', 64);
+  if (!allowedTowns.includes(town)) {
+    throw invalid(`所属乡镇不在规划中 / town is not one of the plan's towns: ${JSON.stringify(town)} (allowed: ${allowedTowns.join('、')})`);
+  }
+  const industry = checkIndustryCode(input.industry);
+  const address = text(input.address, 'address', '地址', 255);
+  const contactName = text(input.contactName, 'contactName', '联系人', 128);
+  const contactPhone = text(input.contactPhone, 'contactPhone', '联系电话', 32);
+  if (!/^[0-9+()\- ]+$/.test(contactPhone) || !/\d{3}/.test(contactPhone.replace(/\D/g, ''))) {
+    throw invalid('联系电话格式错误 / contactPhone must be a phone number (digits, + - ( ) and spaces)');
+  }
+  let contactEmail: string | null = null;
+  if (input.contactEmail !== undefined && input.contactEmail !== null && input.contactEmail !== '') {
+    contactEmail = text(input.contactEmail, 'contactEmail', '联系邮箱', 128);
+    if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(contactEmail)) throw invalid('联系邮箱格式错误 / contactEmail is not an e-mail address');
+  }
+  const username = checkUsername(input.username);
+  passwordDigest(input.password); // validated before anything is written
+  await nodeKey(ctx); // createUser needs it inside the transaction
+
+  try {
+    return await ctx.store.db.transaction().execute(async (trx) => {
+      const dup = await trx.selectFrom('enterprises').select('id').where('credit_code', '=', creditCode).executeTakeFirst();
+      if (dup) throw creditCodeTaken();
+      const now = ctx.now();
+      const row = await trx
+        .insertInto('enterprises')
+        .values({
+          name,
+          credit_code: creditCode,
+          town,
+          industry,
+          address,
+          contact_name: contactName,
+          contact_phone: contactPhone,
+          contact_email: contactEmail,
+          status: STATUS.PENDING_REVIEW,
+          created_at: now,
+          updated_at: now,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      const enterpriseId = Number(row.id);
+      await writeAudit(trx, enterpriseAudit(actor, 'enterprise.apply', null, row));
+      const user = await createUser(ctx, { username, password: input.password, role: 'enterprise', enterpriseId }, actor, trx);
+      return { enterpriseId, userId: user.id };
+    });
+  } catch (err) {
+    if (isUniqueViolation(err)) {
+      const constraint = String((err as { constraint?: unknown }).constraint ?? '');
+      if (constraint.includes('credit_code')) throw creditCodeTaken();
+      if (constraint.includes('username')) throw new RegistryError('conflict', '用户名已存在 / username already taken');
+      throw new RegistryError('conflict', '申请与已有数据冲突 / the application conflicts with existing data');
+    }
+    throw err;
+  }
+}
+
+// --- reads ------------------------------------------------------------------------------------------------------------
+
+/** One enterprise with its prefixes; null when there is none with that id. */
+export async function getEnterprise(ctx: RegistryContext, id: number): Promise<Enterprise | null> {
+  if (!Number.isSafeInteger(id) || id <= 0) return null;
+  const row = await ctx.store.db.selectFrom('enterprises').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!row) return null;
+  return toEnterprise(row, await prefixesOf(ctx, id));
+}
+
+export interface EnterpriseQuery {
+  status?: number | undefined;
+  town?: string | undefined;
+  /** substring of the name, case-insensitive */
+  name?: string | undefined;
+  /** 1-based */
+  page: number;
+  /** 1 … 1000 */
+  pageSize: number;
+}
+
+export async function listEnterprises(ctx: RegistryContext, q: EnterpriseQuery): Promise<{ total: number; items: Enterprise[] }> {
+  const { page, pageSize } = paging(q.page, q.pageSize);
+  const db = ctx.store.db;
+  let base = db.selectFrom('enterprises');
+  if (q.status !== undefined) {
+    if (!Number.isInteger(q.status) || STATUS_NAMES[q.status] === undefined) throw invalid(`未知状态 / unknown status: ${String(q.status)}`);
+    base = base.where('status', '=', q.status);
+  }
+  if (q.town !== undefined && q.town !== '') base = base.where('town', '=', q.town);
+  if (q.name !== undefined && q.name !== '') base = base.where('name', 'ilike', `%${escapeLike(q.name)}%`);
+  const [count, rows] = await Promise.all([
+    base.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
+    base.selectAll().orderBy('id', 'desc').limit(pageSize).offset((page - 1) * pageSize).execute(),
+  ]);
+  const ids = rows.map((r) => Number(r.id));
+  const prefixes =
+    ids.length === 0
+      ? []
+      : await db.selectFrom('prefixes').selectAll().where('enterprise_id', 'in', ids).orderBy('prefix_key').execute();
+  const byEnterprise = new Map<number, PrefixInfo[]>();
+  for (const p of prefixes) {
+    const id = Number(p.enterprise_id);
+    const list = byEnterprise.get(id) ?? [];
+    list.push(prefixInfo(p));
+    byEnterprise.set(id, list);
+  }
+  return { total: Number(count.n), items: rows.map((r) => toEnterprise(r, byEnterprise.get(Number(r.id)) ?? [])) };
+}
+
+/** The prefixes delegated to an enterprise, by prefix key. */
+export async function prefixesOf(ctx: RegistryContext, enterpriseId: number): Promise<PrefixInfo[]> {
+  const rows = await ctx.store.db.selectFrom('prefixes').selectAll().where('enterprise_id', '=', enterpriseId).orderBy('prefix_key').execute();
+  return rows.map(prefixInfo);
+}
+
+/** Keys of delegated prefixes that are not enabled (status ≠ 1): what resolvers must hide from public resolution. */
+export async function hiddenPrefixKeys(ctx: RegistryContext): Promise<string[]> {
+  const rows = await ctx.store.db.selectFrom('prefixes').select('prefix_key').where('status', '<>', STATUS.ENABLED).orderBy('prefix_key').execute();
+  return rows.map((r) => r.prefix_key);
+}
+
+// --- review -----------------------------------------------------------------------------------------------------------
+
+/** 4 (pending review) → 5 (under review). */
+export async function startReview(ctx: RegistryContext, id: number, actor: Actor): Promise<void> {
+  await ctx.store.db.transaction().execute(async (trx) => {
+    const before = await lockEnterprise(trx, id, [STATUS.PENDING_REVIEW], STATUS.UNDER_REVIEW);
+    const after = await trx
+      .updateTable('enterprises')
+      .set({ status: STATUS.UNDER_REVIEW, reviewed_by: actor.id, updated_at: ctx.now() })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await writeAudit(trx, enterpriseAudit(actor, 'enterprise.review', before, after));
+  });
+}
+
+/** Serialises prefix allocation across instances ('idnp'). */
+const PREFIX_LOCK_KEY = 0x69646e70;
+
+/**
+ * 4 or 5 → 1: delegates `opts.prefix` (a prefix derived from the node prefix, not taken) or the next free
+ * `<nodePrefix>.<n>`, and creates its `0.NA/<prefix>` record with HS_ADMIN and a fresh HS_SECKEY (index 300), all in
+ * one transaction. Returns the secret in plain text, once: the enterprise's Handle credential `300:0.NA/<prefix>`.
+ */
+export async function approveEnterprise(
+  ctx: RegistryContext,
+  id: number,
+  opts: { prefix?: string | undefined },
+  actor: Actor,
+): Promise<{ prefix: string; handleSecret: string }> {
+  const named = opts.prefix === undefined || opts.prefix === '' ? null : checkNamedPrefix(ctx, opts.prefix);
+  // scrypt outside the transaction: no row is locked while hashing
+  const handleSecret = generateSecret();
+  const secretHash = await hashSecret(handleSecret);
+
+  const result = await ctx.store.db.transaction().execute(async (trx) => {
+    const before = await lockEnterprise(trx, id, [STATUS.PENDING_REVIEW, STATUS.UNDER_REVIEW], STATUS.ENABLED);
+    await sql`select pg_advisory_xact_lock(${PREFIX_LOCK_KEY}::bigint)`.execute(trx);
+
+    const homeKey = ctx.nodePrefixKey;
+    const delegated = (
+      await trx.selectFrom('prefixes').select('prefix_key').where('prefix_key', 'like', `${escapeLike(homeKey)}.%`).execute()
+    ).map((r) => r.prefix_key);
+    const overlaps = (key: string) => delegated.some((d) => isUnderPrefix(key, d) || isUnderPrefix(d, key));
+    const recordExists = async (prefix: string) =>
+      (await trx.selectFrom('handles').select('key').where('key', '=', parseHandle(prefixRecordHandle(prefix), ctx.policy).key).executeTakeFirst()) !== undefined;
+
+    let prefix: string;
+    if (named !== null) {
+      if (overlaps(named.prefixKey) || (await recordExists(named.prefix))) {
+        throw new RegistryError('conflict', `前缀已被占用 / prefix ${named.prefix} is taken (or overlaps a delegated prefix)`);
+      }
+      prefix = named.prefix;
+    } else {
+      let n = 1;
+      for (const d of delegated) {
+        const rest = d.slice(homeKey.length + 1);
+        if (/^\d{1,15}$/.test(rest)) n = Math.max(n, Number(rest) + 1);
+      }
+      prefix = `${ctx.nodePrefix}.${n}`;
+      while (overlaps(asciiUpper(prefix)) || (await recordExists(prefix))) prefix = `${ctx.nodePrefix}.${++n}`;
+    }
+    const prefixKey = asciiUpper(prefix);
+    const now = ctx.now();
+    const nowSec = Math.floor(now.getTime() / 1000);
+
+    const prefixRow = await trx
+      .insertInto('prefixes')
+      .values({ prefix, prefix_key: prefixKey, enterprise_id: id, status: STATUS.ENABLED, created_at: now, updated_at: now })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    const after = await trx
+      .updateTable('enterprises')
+      .set({ status: STATUS.ENABLED, approved_at: now, reviewed_by: actor.id, reason: null, updated_at: now })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+
+    const record = parseHandle(prefixRecordHandle(prefix), ctx.policy);
+    const values: HandleValue[] = [
+      adminValue(record.handle, INDEX.SECKEY, ENTERPRISE_ADMIN_PERMISSIONS, INDEX.ADMIN, nowSec),
+      {
+        index: INDEX.SECKEY,
+        type: TYPE.SECKEY,
+        data: { format: 'string', value: secretHash },
+        ttlType: 'relative',
+        ttl: DEFAULT_TTL,
+        timestamp: nowSec,
+        permissions: { adminRead: true, adminWrite: true, publicRead: false, publicWrite: false },
+        references: [],
+      },
+    ];
+    await trx
+      .insertInto('handles')
+      .values({ key: record.key, handle: record.handle, prefix_key: record.prefixKey, values: jsonb(values), version: 1, created_at: now, updated_at: now })
+      .execute();
+
+    await writeAudit(trx, [
+      enterpriseAudit(actor, 'enterprise.approve', before, after),
+      prefixAudit(actor, 'prefix.create', id, null, prefixRow),
+      {
+        actor,
+        action: 'handle.create',
+        entity: 'handle',
+        handle: record.handle,
+        handleKey: record.key,
+        enterpriseId: id,
+        before: null,
+        after: redactSecrets(values),
+      },
+    ]);
+    return { prefix, recordKey: record.key };
+  });
+  await ctx.events.handlesChanged([result.recordKey]);
+  return { prefix: result.prefix, handleSecret };
+}
+
+/** 4 or 5 → 3, with a reason (required, ≤ 500 characters). */
+export async function rejectEnterprise(ctx: RegistryContext, id: number, reason: string, actor: Actor): Promise<void> {
+  const why = checkReason(reason);
+  await ctx.store.db.transaction().execute(async (trx) => {
+    const before = await lockEnterprise(trx, id, [STATUS.PENDING_REVIEW, STATUS.UNDER_REVIEW], STATUS.REJECTED);
+    const after = await trx
+      .updateTable('enterprises')
+      .set({ status: STATUS.REJECTED, reason: why, reviewed_by: actor.id, updated_at: ctx.now() })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await writeAudit(trx, enterpriseAudit(actor, 'enterprise.reject', before, after));
+  });
+}
+
+/** 1 → 0 with a reason: the enterprise and all its prefixes are disabled; resolvers hide them (events after commit). */
+export async function suspendEnterprise(ctx: RegistryContext, id: number, reason: string, actor: Actor): Promise<void> {
+  const why = checkReason(reason);
+  const keys = await setEnabled(ctx, id, false, why, actor);
+  for (const k of keys) await ctx.events.prefixVisibility(k, true);
+}
+
+/** 0 → 1: the enterprise and its prefixes are enabled again; resolvers show them again (events after commit). */
+export async function enableEnterprise(ctx: RegistryContext, id: number, actor: Actor): Promise<void> {
+  const keys = await setEnabled(ctx, id, true, null, actor);
+  for (const k of keys) await ctx.events.prefixVisibility(k, false);
+}
+
+async function setEnabled(ctx: RegistryContext, id: number, enable: boolean, reason: string | null, actor: Actor): Promise<string[]> {
+  const from = enable ? STATUS.DISABLED : STATUS.ENABLED;
+  const to = enable ? STATUS.ENABLED : STATUS.DISABLED;
+  return ctx.store.db.transaction().execute(async (trx) => {
+    const before = await lockEnterprise(trx, id, [from], to);
+    const now = ctx.now();
+    const after = await trx
+      .updateTable('enterprises')
+      .set({ status: to, reason, updated_at: now })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    const prefixesBefore = await trx.selectFrom('prefixes').selectAll().where('enterprise_id', '=', id).orderBy('prefix_key').forUpdate().execute();
+    const prefixesAfter = await trx
+      .updateTable('prefixes')
+      .set({ status: to, updated_at: now })
+      .where('enterprise_id', '=', id)
+      .returningAll()
+      .execute();
+    const afterByKey = new Map(prefixesAfter.map((p) => [p.prefix_key, p]));
+    const action = enable ? 'enable' : 'suspend';
+    await writeAudit(trx, [
+      enterpriseAudit(actor, `enterprise.${action}`, before, after),
+      ...prefixesBefore.map((p) => prefixAudit(actor, `prefix.${action}`, id, p, afterByKey.get(p.prefix_key) ?? null)),
+    ]);
+    return prefixesBefore.map((p) => p.prefix_key);
+  });
+}
+
+// --- SNMS prefix queries ----------------------------------------------------------------------------------------------
+
+/** `data` of GET /snms/api/prefix/query. */
+export interface SnmsPrefixDetail {
+  prefix: string;
+  createDate: string;
+  ghrName: string;
+  status: number;
+  entNameCn: string;
+  entWebSite: string;
+  entIndustry: string;
+  entAddrCn: string;
+  entDesc: string;
+}
+
+/** One delegated prefix in the SNMS shape (/snms/api/prefix/query); null when it is not delegated here. */
+export async function queryPrefix(ctx: RegistryContext, prefix: string): Promise<SnmsPrefixDetail | null> {
+  let prefixKey: string;
+  try {
+    prefixKey = parsePrefix(typeof prefix === 'string' ? prefix.trim() : prefix).prefixKey;
+  } catch (err) {
+    if (err instanceof HandleError) throw invalid(`前缀格式错误 / invalid prefix: ${err.message}`);
+    throw err;
+  }
+  const row = await ctx.store.db
+    .selectFrom('prefixes as p')
+    .leftJoin('enterprises as e', 'e.id', 'p.enterprise_id')
+    .select(['p.prefix', 'p.status', 'p.created_at', 'e.name', 'e.industry', 'e.address'])
+    .where('p.prefix_key', '=', prefixKey)
+    .executeTakeFirst();
+  if (!row) return null;
+  return {
+    prefix: row.prefix,
+    createDate: shanghaiDateTime(row.created_at),
+    ghrName: GHR_NAME,
+    status: row.status,
+    entNameCn: row.name ?? '',
+    entWebSite: '',
+    entIndustry: (row.industry ?? '').slice(0, 1),
+    entAddrCn: row.address ?? '',
+    entDesc: '',
+  };
+}
+
+export interface PrefixPageQuery {
+  /** substring of the enterprise name */
+  entName?: string | undefined;
+  /** substring of the prefix (ASCII case-insensitive) */
+  entPrefix?: string | undefined;
+  /** `yyyy-MM-dd HH:mm:ss` (or `yyyy-MM-dd`) in Asia/Shanghai, on the prefix's creation time, inclusive */
+  startDate?: string | undefined;
+  endDate?: string | undefined;
+  /** 1-based */
+  currentPage: number;
+  pageSize: number;
+}
+
+export interface SnmsPrefixItem {
+  /** the enterprise id (a prefix has no numeric id of its own) */
+  id: number;
+  createDate: string;
+  updateDate: string;
+  entPrefix: string;
+  entId: number | null;
+  /** 0 disabled, 1 enabled */
+  state: number;
+  /** the full SNMS status code */
+  status: number;
+  entName: string;
+  /** 1: not hosted */
+  proxyState: number;
+}
+
+/** A Spring Data page as SNMS returns it; `number` is 0-based as in Spring (`currentPage` − 1). */
+export interface SpringPage<T> {
+  first: boolean;
+  last: boolean;
+  totalPages: number;
+  totalElements: number;
+  number: number;
+  size: number;
+  sort: null;
+  numberOfElements: number;
+  content: T[];
+}
+
+/** `data` of GET /snms/api/prefix/page: the node's delegated prefixes, newest first. */
+export async function pagePrefixes(ctx: RegistryContext, q: PrefixPageQuery): Promise<SpringPage<SnmsPrefixItem>> {
+  const { page, pageSize } = paging(q.currentPage, q.pageSize);
+  let base = ctx.store.db.selectFrom('prefixes as p').leftJoin('enterprises as e', 'e.id', 'p.enterprise_id');
+  if (q.entName !== undefined && q.entName !== '') base = base.where('e.name', 'ilike', `%${escapeLike(q.entName)}%`);
+  if (q.entPrefix !== undefined && q.entPrefix !== '') base = base.where('p.prefix_key', 'like', `%${escapeLike(asciiUpper(q.entPrefix.trim()))}%`);
+  if (q.startDate !== undefined && q.startDate !== '') base = base.where('p.created_at', '>=', parseShanghai(q.startDate, 'startDate', false));
+  if (q.endDate !== undefined && q.endDate !== '') base = base.where('p.created_at', '<=', parseShanghai(q.endDate, 'endDate', true));
+  const [count, rows] = await Promise.all([
+    base.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
+    base
+      .select(['p.prefix', 'p.status', 'p.created_at', 'p.updated_at', 'p.enterprise_id', 'e.name'])
+      .orderBy('p.created_at', 'desc')
+      .orderBy('p.prefix_key')
+      .limit(pageSize)
+      .offset((page - 1) * pageSize)
+      .execute(),
+  ]);
+  const total = Number(count.n);
+  const totalPages = Math.ceil(total / pageSize);
+  return {
+    first: page === 1,
+    last: page >= totalPages,
+    totalPages,
+    totalElements: total,
+    number: page - 1,
+    size: pageSize,
+    sort: null,
+    numberOfElements: rows.length,
+    content: rows.map((r) => {
+      const entId = r.enterprise_id === null ? null : Number(r.enterprise_id);
+      return {
+        id: entId ?? 0,
+        createDate: shanghaiDateTime(r.created_at),
+        updateDate: shanghaiDateTime(r.updated_at),
+        entPrefix: r.prefix,
+        entId,
+        state: r.status === STATUS.ENABLED ? 1 : 0,
+        status: r.status,
+        entName: r.name ?? '',
+        proxyState: 1,
+      };
+    }),
+  };
+}
+
+/** `yyyy-MM-dd HH:mm:ss` in Asia/Shanghai (UTC+8, no DST). */
+export function shanghaiDateTime(d: Date): string {
+  return new Date(d.getTime() + 8 * 3600_000).toISOString().slice(0, 19).replace('T', ' ');
+}
+
+function parseShanghai(s: string, field: string, endOfRange: boolean): Date {
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?$/.exec(typeof s === 'string' ? s.trim() : '');
+  if (!m) throw invalid(`${field} 格式应为 yyyy-MM-dd HH:mm:ss / ${field} must be yyyy-MM-dd HH:mm:ss: ${String(s)}`);
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const dateOnly = m[4] === undefined;
+  // a bare date as endDate means the whole day
+  const h = dateOnly ? (endOfRange ? 23 : 0) : Number(m[4]);
+  const mi = dateOnly ? (endOfRange ? 59 : 0) : Number(m[5]);
+  const se = m[6] !== undefined ? Number(m[6]) : endOfRange && dateOnly ? 59 : 0;
+  const ms = endOfRange ? 999 : 0;
+  const utc = new Date(Date.UTC(y, mo - 1, d, h, mi, se, ms));
+  if (utc.getUTCFullYear() !== y || utc.getUTCMonth() !== mo - 1 || utc.getUTCDate() !== d || h > 23 || mi > 59 || se > 59) {
+    throw invalid(`${field} 不是有效时间 / ${field} is not a valid date and time: ${s}`);
+  }
+  return new Date(utc.getTime() - 8 * 3600_000);
+}
+
+// --- helpers ----------------------------------------------------------------------------------------------------------
+
+/** Locks the enterprise row and checks its state; unknown → not-found, wrong state → conflict naming both states. */
+async function lockEnterprise(trx: Transaction<Database>, id: number, from: readonly number[], to: number): Promise<EnterpriseRow> {
+  if (!Number.isSafeInteger(id) || id <= 0) throw notFound(id);
+  const row = await trx.selectFrom('enterprises').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+  if (!row) throw notFound(id);
+  if (!from.includes(row.status)) {
+    throw new RegistryError(
+      'conflict',
+      `企业当前状态为 ${STATUS_NAMES[row.status] ?? row.status}，无法变更为 ${STATUS_NAMES[to]} / enterprise ${id} is ${STATUS_NAMES[row.status] ?? row.status}; ` +
+        `moving to ${STATUS_NAMES[to]} needs ${from.map((s) => STATUS_NAMES[s]).join(' or ')}`,
+    );
+  }
+  return row;
+}
+
+function checkNamedPrefix(ctx: RegistryContext, input: string): { prefix: string; prefixKey: string } {
+  let p: { prefix: string; prefixKey: string };
+  try {
+    p = parsePrefix(typeof input === 'string' ? input.trim() : input);
+  } catch (err) {
+    if (err instanceof HandleError) throw invalid(`前缀格式错误 / invalid prefix: ${err.message}`);
+    throw err;
+  }
+  if (p.prefixKey === ctx.nodePrefixKey || !isUnderPrefix(p.prefixKey, ctx.nodePrefixKey)) {
+    throw invalid(`前缀必须在本节点前缀 ${ctx.nodePrefix} 之下 / prefix must be derived from the node prefix ${ctx.nodePrefix} (e.g. ${ctx.nodePrefix}.17)`);
+  }
+  return p;
+}
+
+function checkReason(reason: string): string {
+  if (typeof reason !== 'string' || reason.trim() === '') throw invalid('必须填写原因 / a reason is required');
+  const r = reason.trim();
+  if ([...r].length > 500) throw invalid('原因最多500字 / reason must have at most 500 characters');
+  return r;
+}
+
+function text(v: unknown, field: string, label: string, max: number): string {
+  if (typeof v !== 'string' || v.trim() === '') throw invalid(`${label}不能为空 / ${field} is required`);
+  const s = v.trim();
+  if ([...s].length > max) throw invalid(`${label}最多${max}字 / ${field} must have at most ${max} characters`);
+  if (/[\u0000-\u001f\u007f]/.test(s)) throw invalid(`${label}含有控制字符 / ${field} contains a control character`);
+  return s;
+}
+
+function paging(page: number, pageSize: number): { page: number; pageSize: number } {
+  if (!Number.isInteger(page) || page < 1) throw invalid('页码从1开始 / page must be an integer ≥ 1');
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) throw invalid('每页条数应为1-1000 / pageSize must be 1-1000');
+  return { page, pageSize };
+}
+
+function escapeLike(s: string): string {
+  return s.replace(/[\\%_]/g, '\\$&');
+}
+
+function enterpriseJson(r: EnterpriseRow) {
+  return { ...r, id: Number(r.id) };
+}
+
+function prefixJson(r: PrefixRow) {
+  return { ...r, enterprise_id: r.enterprise_id === null ? null : Number(r.enterprise_id) };
+}
+
+function enterpriseAudit(actor: Actor, action: string, before: EnterpriseRow | null, after: EnterpriseRow): AuditRow {
+  return {
+    actor,
+    action,
+    entity: 'enterprise',
+    entityId: String(after.id),
+    enterpriseId: Number(after.id),
+    before: before === null ? null : enterpriseJson(before),
+    after: enterpriseJson(after),
+  };
+}
+
+function prefixAudit(actor: Actor, action: string, enterpriseId: number, before: PrefixRow | null, after: PrefixRow | null): AuditRow {
+  return {
+    actor,
+    action,
+    entity: 'prefix',
+    entityId: (after ?? before)?.prefix ?? null,
+    enterpriseId,
+    before: before === null ? null : prefixJson(before),
+    after: after === null ? null : prefixJson(after),
+  };
+}
+
+/** Values as audited: HS_SECKEY data replaced (only a hash is stored, but credentials stay out of the log). */
+function redactSecrets(values: HandleValue[]): HandleValue[] {
+  return values.map((v) => (v.type === TYPE.SECKEY ? { ...v, data: { format: 'string', value: '(redacted)' } } : v));
+}
+
+function toEnterprise(r: EnterpriseRow, prefixes: PrefixInfo[]): Enterprise {
+  return {
+    id: Number(r.id),
+    name: r.name,
+    creditCode: r.credit_code,
+    town: r.town,
+    industry: r.industry,
+    address: r.address,
+    contactName: r.contact_name,
+    contactPhone: r.contact_phone,
+    contactEmail: r.contact_email,
+    status: r.status,
+    reason: r.reason,
+    reviewedBy: r.reviewed_by,
+    approvedAt: r.approved_at,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    prefixes,
+  };
+}
+
+function prefixInfo(p: PrefixRow): PrefixInfo {
+  return { prefix: p.prefix, prefixKey: p.prefix_key, status: p.status };
+}
+
+function notFound(id: number): RegistryError {
+  return new RegistryError('not-found', `企业不存在 / no enterprise with id ${id}`);
+}
+
+function creditCodeTaken(): RegistryError {
+  return new RegistryError('conflict', '该统一社会信用代码已申请 / an application with this credit code exists');
+}
+
+function invalid(message: string): RegistryError {
+  return new RegistryError('invalid', message);
+}

@@ -1,0 +1,422 @@
+// The onboarding flow on PGlite and PostgreSQL: apply, review, approve with delegated prefixes, reject, suspend/enable, audit.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_CASE_POLICY } from '../../handle/identifier.js';
+import type { HandleValue } from '../../handle/types.js';
+import { RegistryError, type RegistryContext, type RegistryEvents } from '../../registry/context.js';
+import { STATUS } from '../../registry/db.js';
+import {
+  applyEnterprise,
+  approveEnterprise,
+  enableEnterprise,
+  getEnterprise,
+  hiddenPrefixKeys,
+  listEnterprises,
+  pagePrefixes,
+  prefixesOf,
+  queryPrefix,
+  rejectEnterprise,
+  startReview,
+  suspendEnterprise,
+  type EnterpriseApplication,
+} from '../../registry/enterprises.js';
+import { openPgliteStore, openPostgresStore } from '../../registry/open.js';
+import { DEFAULT_PLAN_FILE, loadPlan } from '../../registry/plan.js';
+import { creditCodeCheckChar } from '../../registry/rules.js';
+import { verifySecret } from '../../registry/secrets.js';
+import type { Store } from '../../registry/store.js';
+import { LoginLimiter, login, usersOf } from '../../registry/users.js';
+import { hasPostgres, tempPostgres } from '../helpers/services.js';
+
+interface Opened {
+  store: Store;
+  cleanup: () => Promise<void>;
+}
+const backends: [string, () => Promise<Opened>][] = [
+  ['pglite', async () => {
+    const store = await openPgliteStore(null);
+    return { store, cleanup: () => store.close() };
+  }],
+];
+if (hasPostgres) {
+  backends.push(['postgres', async () => {
+    const db = await tempPostgres();
+    const store = await openPostgresStore(db.url);
+    return { store, cleanup: async () => { await store.close(); await db.drop(); } };
+  }]);
+}
+
+class RecordingEvents implements RegistryEvents {
+  changed: string[][] = [];
+  visibility: [string, boolean][] = [];
+  async handlesChanged(keys: string[]): Promise<void> {
+    this.changed.push(keys);
+  }
+  async prefixVisibility(prefixKey: string, hidden: boolean): Promise<void> {
+    this.visibility.push([prefixKey, hidden]);
+  }
+}
+
+async function rejection(p: Promise<unknown>): Promise<RegistryError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(RegistryError);
+    return e as RegistryError;
+  }
+  throw new Error('expected a RegistryError, the call succeeded');
+}
+
+/** A valid credit code in 射阳县 (320924) with a serial number. */
+function creditCode(n: number): string {
+  const head = `91320924MA${String(n).padStart(7, '0')}`;
+  return head + creditCodeCheckChar(head);
+}
+
+const plan = loadPlan(DEFAULT_PLAN_FILE);
+const towns = plan.towns.map((t) => t.name);
+
+describe.each(backends)('enterprise onboarding on %s', (_name, open) => {
+  let opened: Opened;
+  let store: Store;
+  let ctx: RegistryContext;
+  const events = new RecordingEvents();
+  let clock = new Date('2023-05-04T02:00:00Z');
+  const applicant = { id: 'applicant', address: '192.0.2.50' };
+  const reviewer = { id: 'user:reviewer1', address: '192.0.2.51' };
+  const operator = { id: 'user:operator1', address: '192.0.2.52' };
+  let seq = 0;
+
+  function application(extra: Partial<EnterpriseApplication> = {}): EnterpriseApplication {
+    seq += 1;
+    return {
+      name: `射阳县测试机械有限公司${seq}`,
+      creditCode: creditCode(seq),
+      town: '合德镇',
+      industry: { category: 'C', specific: '34', trade: '344', subclass: '3441' },
+      address: `射阳县合德镇人民路${seq}号`,
+      contactName: '张三',
+      contactPhone: '0515-8234 5678',
+      contactEmail: `contact${seq}@example.cn`,
+      username: `ent_user${seq}`,
+      password: { plain: `password-${seq}` },
+      ...extra,
+    };
+  }
+  const count = async (table: 'enterprises' | 'users' | 'prefixes' | 'audit_log') =>
+    Number((await store.db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+
+  beforeAll(async () => {
+    opened = await open();
+    store = opened.store;
+    await store.migrate();
+    ctx = { store, nodePrefix: '88.320924', nodePrefixKey: '88.320924', policy: DEFAULT_CASE_POLICY, events, now: () => clock };
+  });
+  afterAll(async () => {
+    await opened?.cleanup();
+  });
+
+  it('runs the whole flow: apply, review, approve with delegated prefixes, reject, suspend, enable', async () => {
+    // ---- apply ----
+    const appA = application({ name: '  江苏射阳泵业有限公司 ', industry: 'c3441' });
+    const a = await applyEnterprise(ctx, appA, applicant, towns);
+    const entA = await getEnterprise(ctx, a.enterpriseId);
+    expect(entA).toMatchObject({
+      id: a.enterpriseId,
+      name: '江苏射阳泵业有限公司',
+      creditCode: appA.creditCode,
+      town: '合德镇',
+      industry: 'C3441',
+      contactPhone: '0515-8234 5678',
+      status: STATUS.PENDING_REVIEW,
+      reason: null,
+      approvedAt: null,
+      prefixes: [],
+    });
+    expect(entA!.createdAt.getTime()).toBe(clock.getTime());
+    expect(await usersOf(ctx, a.enterpriseId)).toEqual([
+      { userId: a.userId, username: appA.username, role: 'enterprise', enterpriseId: a.enterpriseId, disabled: false },
+    ]);
+    // its user can log in right away (to follow the application)
+    const session = await login(ctx, { username: appA.username, password: 'password-' + appA.username.slice(8), mode: 'plain', address: '' }, new LoginLimiter());
+    expect(session.principal.enterpriseId).toBe(a.enterpriseId);
+
+    // ---- duplicate application: same credit code (lower case, spaces) → refused, nothing written ----
+    const before = [await count('enterprises'), await count('users'), await count('audit_log')];
+    const dup = await rejection(applyEnterprise(ctx, application({ creditCode: ` ${appA.creditCode.toLowerCase()} ` }), applicant, towns));
+    expect(dup.kind).toBe('conflict');
+    expect(dup.message).toBe('该统一社会信用代码已申请 / an application with this credit code exists');
+    // duplicate username (other case) → refused, and the enterprise row of that attempt is rolled back
+    const dupUser = application({ username: appA.username.toUpperCase() });
+    expect((await rejection(applyEnterprise(ctx, dupUser, applicant, towns))).kind).toBe('conflict');
+    expect(await store.db.selectFrom('enterprises').select('id').where('credit_code', '=', dupUser.creditCode).executeTakeFirst()).toBeUndefined();
+    expect([await count('enterprises'), await count('users'), await count('audit_log')]).toEqual(before);
+
+    // ---- review ----
+    await startReview(ctx, a.enterpriseId, reviewer);
+    expect((await getEnterprise(ctx, a.enterpriseId))!.status).toBe(STATUS.UNDER_REVIEW);
+    const again = await rejection(startReview(ctx, a.enterpriseId, reviewer));
+    expect(again.kind).toBe('conflict');
+    expect(again.message).toMatch(/under review/);
+    expect(again.message).toMatch(/pending review/);
+
+    // ---- approve: the first free prefix 88.320924.1, with its 0.NA record ----
+    clock = new Date('2023-05-05T03:00:00Z');
+    const approvedA = await approveEnterprise(ctx, a.enterpriseId, {}, operator);
+    expect(approvedA.prefix).toBe('88.320924.1');
+    expect(approvedA.handleSecret.length).toBeGreaterThanOrEqual(24);
+    const afterA = await getEnterprise(ctx, a.enterpriseId);
+    expect(afterA).toMatchObject({ status: STATUS.ENABLED, reviewedBy: operator.id, prefixes: [{ prefix: '88.320924.1', prefixKey: '88.320924.1', status: 1 }] });
+    expect(afterA!.approvedAt!.getTime()).toBe(clock.getTime());
+    expect(events.changed).toEqual([['0.NA/88.320924.1']]);
+
+    const record = await store.getHandle('0.NA/88.320924.1');
+    expect(record).not.toBeNull();
+    expect(record!.prefixKey).toBe('0.NA');
+    expect(record!.version).toBe(1);
+    const admin = record!.values.find((v) => v.type === 'HS_ADMIN') as HandleValue;
+    expect(admin).toMatchObject({ index: 100, data: { format: 'admin', value: { handle: '0.NA/88.320924.1', index: 300, permissions: '111111110011' } } });
+    expect(admin.timestamp).toBe(Math.floor(clock.getTime() / 1000));
+    const seckey = record!.values.find((v) => v.type === 'HS_SECKEY') as HandleValue;
+    expect(seckey.index).toBe(300);
+    expect(seckey.permissions).toEqual({ adminRead: true, adminWrite: true, publicRead: false, publicWrite: false });
+    expect(seckey.data.format).toBe('string');
+    const hash = seckey.data.value as string;
+    expect(hash).toMatch(/^scrypt\$/);
+    expect(hash).not.toContain(approvedA.handleSecret);
+    expect(await verifySecret(hash, approvedA.handleSecret)).toBe(true);
+    expect(await verifySecret(hash, approvedA.handleSecret + 'x')).toBe(false);
+
+    // ---- a second enterprise straight from "pending review" gets 88.320924.2 ----
+    const b = await applyEnterprise(ctx, application({ town: '海通镇' }), applicant, towns);
+    expect((await approveEnterprise(ctx, b.enterpriseId, {}, operator)).prefix).toBe('88.320924.2');
+
+    // ---- an operator-named prefix, then the next free one continues after the largest number ----
+    const c = await applyEnterprise(ctx, application({ town: '海通镇' }), applicant, towns);
+    expect((await approveEnterprise(ctx, c.enterpriseId, { prefix: '88.320924.100' }, operator)).prefix).toBe('88.320924.100');
+    const d = await applyEnterprise(ctx, application(), applicant, towns);
+    expect((await approveEnterprise(ctx, d.enterpriseId, {}, operator)).prefix).toBe('88.320924.101');
+
+    // ---- refused prefixes: taken, inside a delegated one, the node prefix itself, outside it, malformed ----
+    const e = await applyEnterprise(ctx, application({ name: '射阳县纺织有限公司', town: '兴桥镇' }), applicant, towns);
+    const auditBefore = await count('audit_log');
+    const taken = await rejection(approveEnterprise(ctx, e.enterpriseId, { prefix: '88.320924.1' }, operator));
+    expect(taken.kind).toBe('conflict');
+    expect(taken.message).toMatch(/taken/);
+    expect((await rejection(approveEnterprise(ctx, e.enterpriseId, { prefix: '88.320924.1.5' }, operator))).kind).toBe('conflict');
+    expect((await rejection(approveEnterprise(ctx, e.enterpriseId, { prefix: '88.320924' }, operator))).kind).toBe('invalid');
+    expect((await rejection(approveEnterprise(ctx, e.enterpriseId, { prefix: '88.320925.1' }, operator))).kind).toBe('invalid');
+    expect((await rejection(approveEnterprise(ctx, e.enterpriseId, { prefix: '88.3209241' }, operator))).kind).toBe('invalid');
+    expect((await rejection(approveEnterprise(ctx, e.enterpriseId, { prefix: '88.320924..3' }, operator))).kind).toBe('invalid');
+    // a prefix record that already exists in the handles table (written through the Handle API) is taken too
+    await store.mutate({ handle: '0.NA/88.320924.77', key: '0.NA/88.320924.77', prefixKey: '0.NA' }, 'handle.create', operator, () => []);
+    expect((await rejection(approveEnterprise(ctx, e.enterpriseId, { prefix: '88.320924.77' }, operator))).kind).toBe('conflict');
+    expect(await count('audit_log')).toBe(auditBefore + 1); // only the handle written above
+    expect((await getEnterprise(ctx, e.enterpriseId))!.status).toBe(STATUS.PENDING_REVIEW);
+    expect(await prefixesOf(ctx, e.enterpriseId)).toEqual([]);
+    // ASCII in a named prefix is case-insensitive: the key is upper-cased, the text kept
+    expect((await approveEnterprise(ctx, e.enterpriseId, { prefix: '88.320924.Tex' }, operator)).prefix).toBe('88.320924.Tex');
+    expect(await prefixesOf(ctx, e.enterpriseId)).toEqual([{ prefix: '88.320924.Tex', prefixKey: '88.320924.TEX', status: 1 }]);
+    expect(await store.getHandle('0.NA/88.320924.TEX')).not.toBeNull();
+    // approving twice, or something unknown
+    expect((await rejection(approveEnterprise(ctx, a.enterpriseId, {}, operator))).kind).toBe('conflict');
+    expect((await rejection(approveEnterprise(ctx, 987_654, {}, operator))).kind).toBe('not-found');
+    expect(await getEnterprise(ctx, 987_654)).toBeNull();
+
+    // ---- reject: needs a reason ----
+    const f = await applyEnterprise(ctx, application(), applicant, towns);
+    expect((await rejection(rejectEnterprise(ctx, f.enterpriseId, '', reviewer))).kind).toBe('invalid');
+    expect((await rejection(rejectEnterprise(ctx, f.enterpriseId, '   ', reviewer))).kind).toBe('invalid');
+    expect((await rejection(rejectEnterprise(ctx, f.enterpriseId, '理'.repeat(501), reviewer))).kind).toBe('invalid');
+    await rejectEnterprise(ctx, f.enterpriseId, '营业执照照片不清晰', reviewer);
+    expect(await getEnterprise(ctx, f.enterpriseId)).toMatchObject({ status: STATUS.REJECTED, reason: '营业执照照片不清晰', reviewedBy: reviewer.id });
+    expect((await rejection(approveEnterprise(ctx, f.enterpriseId, {}, operator))).kind).toBe('conflict');
+    expect((await rejection(rejectEnterprise(ctx, a.enterpriseId, 'too late', reviewer))).kind).toBe('conflict');
+    expect((await rejection(suspendEnterprise(ctx, f.enterpriseId, 'not approved', operator))).kind).toBe('conflict');
+
+    // ---- suspend and enable flip the prefixes and tell the resolvers ----
+    expect(await hiddenPrefixKeys(ctx)).toEqual([]);
+    expect((await rejection(suspendEnterprise(ctx, a.enterpriseId, '', operator))).kind).toBe('invalid');
+    expect((await rejection(enableEnterprise(ctx, a.enterpriseId, operator))).kind).toBe('conflict');
+    await suspendEnterprise(ctx, a.enterpriseId, '逾期未年检', operator);
+    expect(await getEnterprise(ctx, a.enterpriseId)).toMatchObject({ status: STATUS.DISABLED, reason: '逾期未年检', prefixes: [{ prefix: '88.320924.1', status: 0 }] });
+    expect(events.visibility).toEqual([['88.320924.1', true]]);
+    expect(await hiddenPrefixKeys(ctx)).toEqual(['88.320924.1']);
+    expect((await queryPrefix(ctx, '88.320924.1'))!.status).toBe(0);
+    expect((await rejection(suspendEnterprise(ctx, a.enterpriseId, 'again', operator))).message).toMatch(/disabled/);
+    await enableEnterprise(ctx, a.enterpriseId, operator);
+    expect(await getEnterprise(ctx, a.enterpriseId)).toMatchObject({ status: STATUS.ENABLED, reason: null, prefixes: [{ status: 1 }] });
+    expect(events.visibility).toEqual([['88.320924.1', true], ['88.320924.1', false]]);
+    expect(await hiddenPrefixKeys(ctx)).toEqual([]);
+    // approval stays where it was
+    expect((await getEnterprise(ctx, a.enterpriseId))!.approvedAt!.getTime()).toBe(new Date('2023-05-05T03:00:00Z').getTime());
+
+    // ---- audit: every step, with actor, address and before/after; no secret anywhere ----
+    const auditA = await store.listAudit({ enterpriseId: a.enterpriseId, limit: 100 });
+    const steps = auditA.map((r) => `${r.entity}:${r.action}`).reverse();
+    expect(steps).toEqual([
+      'enterprise:enterprise.apply',
+      'user:user.create',
+      'enterprise:enterprise.review',
+      'enterprise:enterprise.approve',
+      'prefix:prefix.create',
+      'handle:handle.create',
+      'enterprise:enterprise.suspend',
+      'prefix:prefix.suspend',
+      'enterprise:enterprise.enable',
+      'prefix:prefix.enable',
+    ]);
+    const byAction = (action: string) => auditA.find((r) => r.action === action)!;
+    expect(byAction('enterprise.apply')).toMatchObject({ actor: 'applicant', address: '192.0.2.50', entityId: String(a.enterpriseId), before: null });
+    expect(byAction('enterprise.apply').after).toMatchObject({ id: a.enterpriseId, status: 4, credit_code: appA.creditCode });
+    expect(byAction('enterprise.review')).toMatchObject({ actor: reviewer.id, before: { status: 4 }, after: { status: 5 } });
+    expect(byAction('enterprise.approve')).toMatchObject({ actor: operator.id, address: operator.address, before: { status: 5 }, after: { status: 1, reviewed_by: operator.id } });
+    expect(byAction('prefix.create')).toMatchObject({ entityId: '88.320924.1', before: null, after: { prefix: '88.320924.1', status: 1, enterprise_id: a.enterpriseId } });
+    expect(byAction('handle.create')).toMatchObject({ handle: '0.NA/88.320924.1', before: null });
+    expect(byAction('enterprise.suspend')).toMatchObject({ before: { status: 1 }, after: { status: 0, reason: '逾期未年检' } });
+    expect(byAction('prefix.suspend')).toMatchObject({ before: { status: 1 }, after: { status: 0 } });
+    expect(byAction('prefix.enable')).toMatchObject({ before: { status: 0 }, after: { status: 1 } });
+    const auditF = await store.listAudit({ enterpriseId: f.enterpriseId });
+    expect(auditF[0]).toMatchObject({ action: 'enterprise.reject', actor: reviewer.id, before: { status: 4 }, after: { status: 3, reason: '营业执照照片不清晰' } });
+    const all = JSON.stringify(await store.listAudit({ limit: 1000 }));
+    for (const secret of [approvedA.handleSecret, hash, 'scrypt$', 'password_hash', 'password_sha256_enc', 'password-1']) expect(all).not.toContain(secret);
+  });
+
+  it('validates applications and writes nothing for bad input', async () => {
+    const before = [await count('enterprises'), await count('users'), await count('audit_log')];
+    const cases: [Partial<EnterpriseApplication>, RegExp][] = [
+      [{ creditCode: '91320924MA0000000X' }, /check character/],
+      [{ creditCode: '12345' }, /18 characters/],
+      [{ town: '南京市' }, /not one of the plan's towns/],
+      [{ town: '' }, /town is required/],
+      [{ industry: 'C9999' }, /not in section C/],
+      [{ industry: { category: 'C', specific: '34', trade: '355' } }, /does not belong/],
+      [{ name: '公'.repeat(256) }, /name must have at most 255/],
+      [{ name: '   ' }, /name is required/],
+      [{ address: 'x'.repeat(256) }, /address must have at most 255/],
+      [{ contactName: 'x'.repeat(129) }, /contactName must have at most 128/],
+      [{ contactPhone: '1'.repeat(33) }, /contactPhone must have at most 32/],
+      [{ contactPhone: 'call me' }, /phone number/],
+      [{ contactEmail: 'not-an-email' }, /e-mail/],
+      [{ contactEmail: `${'x'.repeat(120)}@example.cn` }, /at most 128/],
+      [{ name: '公司\u0000' }, /control character/],
+      [{ username: 'a b' }, /username/],
+      [{ password: { plain: 'short' } }, /at least 8/],
+      [{ password: { sha256: 'abc' } }, /64 hex/],
+      [{ name: 42 as unknown as string }, /name is required/],
+    ];
+    for (const [extra, message] of cases) {
+      const e = await rejection(applyEnterprise(ctx, application(extra), applicant, towns));
+      expect(e.kind, JSON.stringify(extra)).toBe('invalid');
+      expect(e.message).toMatch(message);
+    }
+    expect([await count('enterprises'), await count('users'), await count('audit_log')]).toEqual(before);
+    // without an explicit town list the shipped plan's towns apply
+    expect((await rejection(applyEnterprise(ctx, application({ town: '南京市' }), applicant))).kind).toBe('invalid');
+    const ok = await applyEnterprise(ctx, application({ town: '新洋农场', contactEmail: undefined, password: { sha256: 'A'.repeat(64) } }), applicant);
+    expect((await getEnterprise(ctx, ok.enterpriseId))!.contactEmail).toBeNull();
+    // a custom town list
+    expect((await applyEnterprise(ctx, application({ town: '测试镇' }), applicant, ['测试镇'])).enterpriseId).toBeGreaterThan(0);
+  });
+
+  it('concurrent approvals delegate distinct prefixes; concurrent applications with one credit code: one wins', async () => {
+    const ids = [];
+    for (let i = 0; i < 4; i++) ids.push((await applyEnterprise(ctx, application(), applicant, towns)).enterpriseId);
+    const results = await Promise.all(ids.map((id) => approveEnterprise(ctx, id, {}, operator)));
+    const prefixes = results.map((r) => r.prefix);
+    expect(new Set(prefixes).size).toBe(4);
+    for (const p of prefixes) expect(p).toMatch(/^88\.320924\.\d+$/);
+
+    const one = application();
+    const outcomes = await Promise.allSettled([
+      applyEnterprise(ctx, one, applicant, towns),
+      applyEnterprise(ctx, { ...one, username: `${one.username}_b` }, applicant, towns),
+    ]);
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    const failed = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
+    expect(failed.reason).toBeInstanceOf(RegistryError);
+    expect((failed.reason as RegistryError).kind).toBe('conflict');
+  });
+
+  it('lists enterprises with filters, paging and their prefixes', async () => {
+    const all = await listEnterprises(ctx, { page: 1, pageSize: 1000 });
+    expect(all.total).toBe(all.items.length);
+    const approved = await listEnterprises(ctx, { status: STATUS.ENABLED, page: 1, pageSize: 1000 });
+    expect(approved.items.length).toBeGreaterThanOrEqual(5);
+    for (const e of approved.items) {
+      expect(e.status).toBe(1);
+      expect(e.prefixes.length).toBe(1);
+      expect(e.prefixes[0]!.status).toBe(1);
+    }
+    const haitong = await listEnterprises(ctx, { town: '海通镇', page: 1, pageSize: 10 });
+    expect(haitong.total).toBe(2);
+    expect(haitong.items.map((e) => e.prefixes[0]!.prefix).sort()).toEqual(['88.320924.100', '88.320924.2']);
+    const byName = await listEnterprises(ctx, { name: '泵业', page: 1, pageSize: 10 });
+    expect(byName.items.map((e) => e.name)).toEqual(['江苏射阳泵业有限公司']);
+    expect((await listEnterprises(ctx, { name: '%', page: 1, pageSize: 10 })).total).toBe(0); // LIKE wildcards are literal
+    const page1 = await listEnterprises(ctx, { page: 1, pageSize: 3 });
+    const page2 = await listEnterprises(ctx, { page: 2, pageSize: 3 });
+    expect(page1.items).toHaveLength(3);
+    expect(page1.total).toBe(all.total);
+    expect(page2.items[0]!.id).toBeLessThan(page1.items[2]!.id);
+    expect((await rejection(listEnterprises(ctx, { page: 0, pageSize: 3 }))).kind).toBe('invalid');
+    expect((await rejection(listEnterprises(ctx, { page: 1, pageSize: 0 }))).kind).toBe('invalid');
+    expect((await rejection(listEnterprises(ctx, { status: 9, page: 1, pageSize: 3 }))).kind).toBe('invalid');
+  });
+
+  it('answers the SNMS prefix query and page', async () => {
+    const q = await queryPrefix(ctx, '88.320924.1');
+    expect(q).toEqual({
+      prefix: '88.320924.1',
+      createDate: '2023-05-05 11:00:00',
+      ghrName: '国家顶级节点',
+      status: 1,
+      entNameCn: '江苏射阳泵业有限公司',
+      entWebSite: '',
+      entIndustry: 'C',
+      entAddrCn: expect.stringContaining('射阳县合德镇人民路'),
+      entDesc: '',
+    });
+    expect((await queryPrefix(ctx, '88.320924.tex'))!.prefix).toBe('88.320924.Tex');
+    expect(await queryPrefix(ctx, '88.320924.999')).toBeNull();
+    expect((await rejection(queryPrefix(ctx, 'a/b'))).kind).toBe('invalid');
+
+    const page = await pagePrefixes(ctx, { currentPage: 1, pageSize: 2 });
+    expect(page).toMatchObject({ first: true, number: 0, size: 2, numberOfElements: 2, sort: null });
+    expect(page.totalElements).toBeGreaterThanOrEqual(9);
+    expect(page.totalPages).toBe(Math.ceil(page.totalElements / 2));
+    expect(page.last).toBe(false);
+    const lastPage = await pagePrefixes(ctx, { currentPage: page.totalPages, pageSize: 2 });
+    expect(lastPage).toMatchObject({ first: false, last: true, number: page.totalPages - 1 });
+
+    const byName = await pagePrefixes(ctx, { entName: '泵业', currentPage: 1, pageSize: 10 });
+    expect(byName.content).toEqual([
+      {
+        id: expect.any(Number),
+        createDate: '2023-05-05 11:00:00',
+        updateDate: expect.stringMatching(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/),
+        entPrefix: '88.320924.1',
+        entId: byName.content[0]!.id,
+        state: 1,
+        status: 1,
+        entName: '江苏射阳泵业有限公司',
+        proxyState: 1,
+      },
+    ]);
+    const byPrefix = await pagePrefixes(ctx, { entPrefix: '88.320924.10', currentPage: 1, pageSize: 10 });
+    const found = byPrefix.content.map((c) => c.entPrefix);
+    expect(found).toEqual(expect.arrayContaining(['88.320924.100', '88.320924.101']));
+    for (const p of found) expect(p.startsWith('88.320924.10')).toBe(true);
+    expect(found).not.toContain('88.320924.1');
+    // dates are Shanghai wall-clock times on the prefix's creation; a bare end date covers the whole day
+    const day = await pagePrefixes(ctx, { startDate: '2023-05-05 11:00:00', endDate: '2023-05-05', currentPage: 1, pageSize: 100 });
+    expect(day.totalElements).toBe(page.totalElements);
+    const after = await pagePrefixes(ctx, { startDate: '2023-05-05 11:00:01', currentPage: 1, pageSize: 100 });
+    expect(after.totalElements).toBe(0);
+    const before = await pagePrefixes(ctx, { endDate: '2023-05-05 10:59:59', currentPage: 1, pageSize: 100 });
+    expect(before.totalElements).toBe(0);
+    expect((await rejection(pagePrefixes(ctx, { startDate: '2023-02-30', currentPage: 1, pageSize: 10 }))).kind).toBe('invalid');
+    expect((await rejection(pagePrefixes(ctx, { startDate: 'yesterday', currentPage: 1, pageSize: 10 }))).kind).toBe('invalid');
+    const empty = await pagePrefixes(ctx, { entName: 'no such company', currentPage: 1, pageSize: 10 });
+    expect(empty).toMatchObject({ totalElements: 0, totalPages: 0, first: true, last: true, content: [] });
+  });
+});
