@@ -97,6 +97,8 @@ export interface TownProgress {
   registered: Record<number, number>;
   /** registered at the last plan year / aboveScale2021; null when aboveScale2021 is 0 */
   coverage: number | null;
+  /** enterprises registered as of now (after the plan's last year, the figure that keeps moving) */
+  current: number;
 }
 
 export interface PlanProgress {
@@ -107,7 +109,7 @@ export interface PlanProgress {
   /** over the plan's towns (enterprises in unplanned towns are not included) */
   totals: Omit<TownProgress, 'town'>;
   /** enterprises in towns the plan does not list */
-  unplanned: { registered: Record<number, number>; towns: string[] };
+  unplanned: { registered: Record<number, number>; current: number; towns: string[] };
 }
 
 /** End of a year in Asia/Shanghai. */
@@ -134,8 +136,10 @@ export async function planProgress(ctx: RegistryContext, plan: Plan, now: Date =
 
   const cutoffs = plan.years.map((y) => Math.min(yearEnd(y).getTime(), now.getTime()));
   const counts = new Map<string, number[]>();
+  const current = new Map<string, number>();
   for (const r of rows) {
     const from = Math.max(new Date(r.approved_at as Date).getTime(), new Date(r.first_at as Date | string).getTime());
+    if (from <= now.getTime()) current.set(r.town, (current.get(r.town) ?? 0) + 1);
     const list = counts.get(r.town) ?? plan.years.map(() => 0);
     cutoffs.forEach((c, i) => {
       if (from <= c) list[i]! += 1;
@@ -154,7 +158,14 @@ export async function planProgress(ctx: RegistryContext, plan: Plan, now: Date =
       const v = t.identifierRegisteredEnterprises?.[String(y)];
       if (v !== undefined) target[y] = v;
     }
-    return { town: t.name, aboveScale2021: t.aboveScaleEnterprises2021, target, registered, coverage: ratio(registered[last]!, t.aboveScaleEnterprises2021) };
+    return {
+      town: t.name,
+      aboveScale2021: t.aboveScaleEnterprises2021,
+      target,
+      registered,
+      coverage: ratio(registered[last]!, t.aboveScaleEnterprises2021),
+      current: current.get(t.name) ?? 0,
+    };
   });
 
   const planned = new Set(plan.towns.map((t) => t.name));
@@ -176,8 +187,18 @@ export async function planProgress(ctx: RegistryContext, plan: Plan, now: Date =
     asOf: now,
     years: [...plan.years],
     towns,
-    totals: { aboveScale2021: aboveScale, target: totalTarget, registered: totalRegistered, coverage: ratio(totalRegistered[last]!, aboveScale) },
-    unplanned: { registered: byYear(sum(unplannedTowns.map((t) => counts.get(t)!))), towns: unplannedTowns },
+    totals: {
+      aboveScale2021: aboveScale,
+      target: totalTarget,
+      registered: totalRegistered,
+      coverage: ratio(totalRegistered[last]!, aboveScale),
+      current: towns.reduce((a, t) => a + t.current, 0),
+    },
+    unplanned: {
+      registered: byYear(sum(unplannedTowns.map((t) => counts.get(t)!))),
+      current: unplannedTowns.reduce((a, t) => a + (current.get(t) ?? 0), 0),
+      towns: unplannedTowns,
+    },
   };
 }
 
@@ -256,15 +277,27 @@ function pad(s: string, width: number, right: boolean): string {
 
 /** A fixed-width table: town, 2021 above-scale count, `registered/target` per year, coverage at the last year. */
 export function progressToTable(p: PlanProgress): string {
-  const header = ['town 乡镇', 'above-scale 2021', ...p.years.map((y) => `${y} reg/target`), 'coverage'];
+  const header = ['town 乡镇', 'above-scale 2021', ...p.years.map((y) => `${y} reg/target`), 'coverage', 'now'];
   const cell = (target: Record<number, number>, registered: Record<number, number>, y: number) =>
     `${registered[y] ?? 0}/${target[y] === undefined ? '-' : target[y]}`;
   const pct = (c: number | null) => (c === null ? '-' : `${(c * 100).toFixed(1)}%`);
-  const body: string[][] = p.towns.map((t) => [t.town, String(t.aboveScale2021), ...p.years.map((y) => cell(t.target, t.registered, y)), pct(t.coverage)]);
-  const total = [TOTAL_LABEL, String(p.totals.aboveScale2021), ...p.years.map((y) => cell(p.totals.target, p.totals.registered, y)), pct(p.totals.coverage)];
+  const body: string[][] = p.towns.map((t) => [
+    t.town,
+    String(t.aboveScale2021),
+    ...p.years.map((y) => cell(t.target, t.registered, y)),
+    pct(t.coverage),
+    String(t.current),
+  ]);
+  const total = [
+    TOTAL_LABEL,
+    String(p.totals.aboveScale2021),
+    ...p.years.map((y) => cell(p.totals.target, p.totals.registered, y)),
+    pct(p.totals.coverage),
+    String(p.totals.current),
+  ];
   const extra =
     p.unplanned.towns.length > 0
-      ? [[`${UNPLANNED_LABEL} ${p.unplanned.towns.join('、')}`, '-', ...p.years.map((y) => `${p.unplanned.registered[y] ?? 0}/-`), '-']]
+      ? [[`${UNPLANNED_LABEL} ${p.unplanned.towns.join('、')}`, '-', ...p.years.map((y) => `${p.unplanned.registered[y] ?? 0}/-`), '-', String(p.unplanned.current)]]
       : [];
   const all = [header, ...body, total, ...extra];
   const widths = header.map((_, i) => Math.max(...all.map((r) => displayWidth(r[i] ?? ''))));

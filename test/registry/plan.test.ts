@@ -210,6 +210,7 @@ describe.each(backends)('plan progress on %s', (_name, open) => {
       target: { 2022: 2, 2023: 4, 2024: 6, 2025: 8 },
       registered: { 2022: 2, 2023: 4, 2024: 5, 2025: 5 },
       coverage: 0.5,
+      current: 5,
     });
     expect(p.towns[1]).toEqual({
       town: '海通镇',
@@ -217,20 +218,23 @@ describe.each(backends)('plan progress on %s', (_name, open) => {
       target: { 2022: 1, 2023: 2, 2024: 3, 2025: 4 },
       registered: { 2022: 0, 2023: 0, 2024: 1, 2025: 1 },
       coverage: 0.125,
+      current: 1,
     });
-    expect(p.towns[2]).toEqual({ town: '淮海农场', aboveScale2021: 2, target: {}, registered: { 2022: 0, 2023: 0, 2024: 0, 2025: 0 }, coverage: 0 });
+    expect(p.towns[2]).toEqual({ town: '淮海农场', aboveScale2021: 2, target: {}, registered: { 2022: 0, 2023: 0, 2024: 0, 2025: 0 }, coverage: 0, current: 0 });
     expect(p.towns[3]).toMatchObject({ town: '空镇', coverage: null });
     expect(p.totals).toEqual({
       aboveScale2021: 30,
       target: { 2022: 3, 2023: 6, 2024: 9, 2025: 12 },
       registered: { 2022: 2, 2023: 4, 2024: 6, 2025: 6 },
       coverage: 0.2,
+      current: 6,
     });
-    expect(p.unplanned).toEqual({ towns: ['外县镇'], registered: { 2022: 0, 2023: 1, 2024: 1, 2025: 1 } });
+    expect(p.unplanned).toEqual({ towns: ['外县镇'], registered: { 2022: 0, 2023: 1, 2024: 1, 2025: 1 }, current: 1 });
 
     // later, the identifier registered after "now" counts too
     const later = await planProgress(ctx, plan, sh('2024-07-01T00:00:00'));
     expect(later.towns[1]!.registered).toEqual({ 2022: 0, 2023: 0, 2024: 2, 2025: 2 });
+    expect(later.towns[1]!.current).toBe(2);
     // at the very end of 2023 in Shanghai the last-millisecond identifier is in, the next one is not
     const at2023End = await planProgress(ctx, plan, yearEnd(2023));
     expect(at2023End.towns[0]!.registered).toEqual({ 2022: 2, 2023: 4, 2024: 4, 2025: 4 });
@@ -279,10 +283,10 @@ describe.each(backends)('plan progress on %s', (_name, open) => {
     const widths = new Set(body.map(displayWidth));
     expect(widths.size).toBe(1);
     const hede = body.find((r) => r.startsWith('合德镇'))!;
-    expect(hede).toMatch(/合德镇\s+10\s+2\/2\s+4\/4\s+5\/6\s+5\/8\s+50\.0%$/);
-    expect(body.find((r) => r.startsWith('淮海农场'))).toMatch(/0\/-\s+0\.0%$/);
-    expect(body.find((r) => r.startsWith('空镇'))).toMatch(/-$/);
-    expect(body.find((r) => r.startsWith('合计'))).toMatch(/30\s+2\/3\s+4\/6\s+6\/9\s+6\/12\s+20\.0%$/);
+    expect(hede).toMatch(/合德镇\s+10\s+2\/2\s+4\/4\s+5\/6\s+5\/8\s+50\.0%\s+5$/);
+    expect(body.find((r) => r.startsWith('淮海农场'))).toMatch(/0\/-\s+0\.0%\s+0$/);
+    expect(body.find((r) => r.startsWith('空镇'))).toMatch(/-\s+0$/);
+    expect(body.find((r) => r.startsWith('合计'))).toMatch(/30\s+2\/3\s+4\/6\s+6\/9\s+6\/12\s+20\.0%\s+6$/);
     expect(body.find((r) => r.startsWith('(unplanned)'))).toContain('外县镇');
     // the right-aligned counts end in the same terminal column on every row
     const endOf = (r: string, cellText: string) => displayWidth(r.slice(0, r.indexOf(cellText) + cellText.length));
