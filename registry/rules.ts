@@ -61,8 +61,8 @@ export const INDUSTRY_SECTIONS: Readonly<Record<string, readonly [number, number
   P: [83, 83],
   Q: [84, 85],
   R: [86, 90],
-  S: [91, 97],
-  T: [98, 98],
+  S: [91, 96],
+  T: [97, 97],
 });
 
 /** The four levels as SNMS sends them (industryCategory / industrySpecific / industryTrade / industrySubclass). */

@@ -9,11 +9,16 @@ import type {
   Actor,
   AuditEntry,
   AuditQuery,
+  BulkItem,
+  CreateManyResult,
+  DeleteManyResult,
   HandleRecord,
   HandleRef,
   ListQuery,
   Mutation,
+  SameValues,
   Store,
+  UpdateManyResult,
   WriteResult,
 } from './store.js';
 
@@ -161,6 +166,113 @@ export class SqlStore implements Store {
     return { total: Number(count.n), handles: rows.map((r) => r.handle) };
   }
 
+  // Bulk writes. The rows travel as ONE JSON parameter expanded by jsonb_to_recordset: the same text on `pg` and
+  // PGlite, and about 3x faster than unnest() over text[]/jsonb[] arrays, whose array-literal escaping (client) and
+  // parsing (server) dominate a 2000-row batch (bench/registration.ts measures both).
+
+  async createMany(items: BulkItem[], actor: Actor, action: string, same: SameValues): Promise<CreateManyResult[]> {
+    if (items.length === 0) return [];
+    // The first occurrence of each key is the one inserted; rows go in key order so concurrent batches lock alike.
+    const first = new Map<string, number>();
+    items.forEach((it, i) => {
+      if (!first.has(it.ref.key)) first.set(it.ref.key, i);
+    });
+    const order = [...first.values()].sort((a, b) => cmp(items[a]!.ref.key, items[b]!.ref.key));
+    const keys = order.map((i) => items[i]!.ref.key);
+    const rows = order.map((i) => {
+      const it = items[i]!;
+      return { k: it.ref.key, h: it.ref.handle, p: it.ref.prefixKey, v: it.values };
+    });
+    return this.#db.transaction().execute(async (trx) => {
+      // One statement: insert what is new, and write its audit rows from what was inserted (payload sent once).
+      const inserted = await sql<{ handle_key: string }>`
+        with ins as (
+          insert into handles (key, handle, prefix_key, values, version)
+          select t.k, t.h, t.p, t.v, 1 from jsonb_to_recordset(${jsonb(rows)}) as t(k text, h text, p text, v jsonb)
+          on conflict (key) do nothing
+          returning key, handle, values
+        )
+        insert into audit_log (actor, address, action, entity, handle, handle_key, before, after)
+        select ${actor.id}, ${actor.address ?? null}::text, ${action}, 'handle', handle, key, null, values from ins
+        returning handle_key`.execute(trx);
+      const created = new Set(inserted.rows.map((r) => r.handle_key));
+
+      const current = new Map<string, { handle: string; values: HandleValue[] }>();
+      if (created.size < items.length) {
+        const rest = keys.filter((k) => !created.has(k));
+        if (rest.length > 0) {
+          const found = await sql<{ key: string; handle: string; values: HandleValue[] }>`
+            select key, handle, values from handles where key = any(${rest}::text[])`.execute(trx);
+          for (const r of found.rows) current.set(r.key, { handle: r.handle, values: r.values });
+        }
+      }
+      return items.map((it, i): CreateManyResult => {
+        if (first.get(it.ref.key) === i && created.has(it.ref.key)) {
+          current.set(it.ref.key, { handle: it.ref.handle, values: it.values });
+          return 'created';
+        }
+        const cur = current.get(it.ref.key);
+        return cur !== undefined && cur.handle === it.ref.handle && same(cur.values, it.values) ? 'unchanged' : 'exists';
+      });
+    });
+  }
+
+  async updateMany(
+    items: BulkItem[],
+    actor: Actor,
+    action: string,
+    same: SameValues,
+    compose: (current: HandleValue[], given: HandleValue[]) => HandleValue[] = (_c, g) => g,
+  ): Promise<UpdateManyResult[]> {
+    if (items.length === 0) return [];
+    const keys = [...new Set(items.map((it) => it.ref.key))].sort(cmp);
+    return this.#db.transaction().execute(async (trx) => {
+      const rows = await sql<{ key: string; handle: string; values: HandleValue[] }>`
+        select key, handle, values from handles where key = any(${keys}::text[]) order by key for update`.execute(trx);
+      const state = new Map<string, { handle: string; values: HandleValue[]; changes: number }>();
+      for (const r of rows.rows) state.set(r.key, { handle: r.handle, values: r.values, changes: 0 });
+
+      const audit: HandleAuditRow[] = [];
+      const results = items.map((it): UpdateManyResult => {
+        const cur = state.get(it.ref.key);
+        if (cur === undefined) return 'not-found';
+        const next = compose(cur.values, it.values);
+        if (same(cur.values, next)) return 'unchanged';
+        audit.push({ handle: cur.handle, key: it.ref.key, before: cur.values, after: next });
+        cur.values = next;
+        cur.changes += 1;
+        return 'updated';
+      });
+
+      const changed = [...state.entries()].filter(([, s]) => s.changes > 0);
+      if (changed.length > 0) {
+        const rows = changed.map(([k, s]) => ({ k, v: s.values, n: s.changes }));
+        await sql`
+          update handles set values = u.v, version = handles.version + u.n, updated_at = now()
+          from jsonb_to_recordset(${jsonb(rows)}) as u(k text, v jsonb, n int4)
+          where handles.key = u.k`.execute(trx);
+        await auditHandles(trx, actor, action, audit);
+      }
+      return results;
+    });
+  }
+
+  async deleteMany(refs: HandleRef[], actor: Actor, action: string): Promise<DeleteManyResult[]> {
+    if (refs.length === 0) return [];
+    const keys = [...new Set(refs.map((r) => r.key))].sort(cmp);
+    return this.#db.transaction().execute(async (trx) => {
+      // Lock in key order first, so concurrent bulk writes over the same keys queue instead of deadlocking.
+      await sql`select key from handles where key = any(${keys}::text[]) order by key for update`.execute(trx);
+      const deleted = await sql<{ handle_key: string }>`
+        with d as (delete from handles where key = any(${keys}::text[]) returning key, handle, values)
+        insert into audit_log (actor, address, action, entity, handle, handle_key, before, after)
+        select ${actor.id}, ${actor.address ?? null}::text, ${action}, 'handle', handle, key, values, null from d
+        returning handle_key`.execute(trx);
+      const gone = new Set(deleted.rows.map((r) => r.handle_key));
+      return refs.map((r): DeleteManyResult => (gone.delete(r.key) ? 'deleted' : 'not-found'));
+    });
+  }
+
   async listAudit(q: AuditQuery): Promise<AuditEntry[]> {
     let query = this.#db
       .selectFrom('audit_log')
@@ -205,6 +317,29 @@ export class SqlStore implements Store {
     })();
     return this.#closing;
   }
+}
+
+interface HandleAuditRow {
+  handle: string;
+  key: string;
+  before: HandleValue[] | null;
+  after: HandleValue[] | null;
+}
+
+/** Audit rows for many handle changes in one statement (one JSON parameter: no parameter-count limit). */
+async function auditHandles(db: Kysely<Database>, actor: Actor, action: string, rows: HandleAuditRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  // JSON null becomes SQL NULL in jsonb_to_recordset, as a missing before/after should.
+  const records = rows.map((r) => ({ h: r.handle, k: r.key, b: r.before, a: r.after }));
+  await sql`
+    insert into audit_log (actor, address, action, entity, handle, handle_key, before, after)
+    select ${actor.id}, ${actor.address ?? null}::text, ${action}, 'handle', t.h, t.k, t.b, t.a
+    from jsonb_to_recordset(${jsonb(records)}) as t(h text, k text, b jsonb, a jsonb)`.execute(db);
+}
+
+/** Code-unit order, the same on every run (the lock order of bulk writes). */
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function toRecord(key: string, row: HandleRow): HandleRecord {

@@ -76,6 +76,19 @@ export interface ListQuery {
   pageSize?: number;
 }
 
+/** One handle of a bulk write and its new values. */
+export interface BulkItem {
+  ref: HandleRef;
+  values: HandleValue[];
+}
+
+/** Whether two value lists are the same record (e.g. handle/ops.ts sameValues: timestamps ignored). */
+export type SameValues = (a: HandleValue[], b: HandleValue[]) => boolean;
+
+export type CreateManyResult = 'created' | 'unchanged' | 'exists';
+export type UpdateManyResult = 'updated' | 'unchanged' | 'not-found';
+export type DeleteManyResult = 'deleted' | 'not-found';
+
 export interface Store {
   readonly kind: 'postgres' | 'pglite';
   /** The typed database, for the registry modules that keep enterprises, prefixes, users and templates. */
@@ -92,6 +105,28 @@ export interface Store {
   mutate(ref: HandleRef, action: string, actor: Actor, fn: Mutation): Promise<WriteResult>;
   /** Handles whose prefix key equals `prefixKey`, ordered by key. */
   listHandles(prefixKey: string, q?: ListQuery): Promise<{ total: number; handles: string[] }>;
+  /**
+   * Bulk create in ONE transaction, set-based (a fixed number of statements whatever the batch size), one audit
+   * row per created handle. Per item, in order: 'created'; 'unchanged' when the key already holds the same handle
+   * text with `same` values (an idempotent retry: nothing written); 'exists' otherwise (a different record, or a
+   * case variant). A key repeated inside the batch is judged against the record its first occurrence left.
+   */
+  createMany(items: BulkItem[], actor: Actor, action: string, same: SameValues): Promise<CreateManyResult[]>;
+  /**
+   * Bulk replace of the values in ONE transaction (rows locked): 'not-found', 'unchanged' (`same` as the current:
+   * nothing written) or 'updated' (version bumped, one audit row with before/after). Items apply in order, so a
+   * key repeated in the batch ends with its last values. `compose(current, given)` builds the new list from the
+   * current one (default: the given list).
+   */
+  updateMany(
+    items: BulkItem[],
+    actor: Actor,
+    action: string,
+    same: SameValues,
+    compose?: (current: HandleValue[], given: HandleValue[]) => HandleValue[],
+  ): Promise<UpdateManyResult[]>;
+  /** Bulk delete in ONE statement with its audit rows; a key repeated in the batch is 'not-found' the second time. */
+  deleteMany(refs: HandleRef[], actor: Actor, action: string): Promise<DeleteManyResult[]>;
   listAudit(q: AuditQuery): Promise<AuditEntry[]>;
   /** Throws when the database cannot be reached. */
   ping(): Promise<void>;

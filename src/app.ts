@@ -2,12 +2,20 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HandleError, RC } from '../handle/codes.js';
 import { paramsOf, sendHandleError, sendHandleJson } from './http.js';
+import { fail, SNMS } from './snms.js';
 import type { IdNode } from './node.js';
 import handleRoutes from './routes/handles.js';
 import healthRoutes from './routes/health.js';
+import operatorRoutes from './routes/operator.js';
 import proxyRoutes from './routes/proxy.js';
+import snmsRoutes from './routes/snms.js';
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Paths of the SNMS-compatible and operator faces, whose errors use the SNMS envelope. */
+function isSnmsPath(url: string): boolean {
+  return /^\/(identity|identityv2|snms|operator)(\/|\?|$)/.test(url);
+}
 
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300']);
 
@@ -33,6 +41,9 @@ function errorToReply(app: FastifyInstance, err: FastifyError, req: FastifyReque
     he = new HandleError(RC.ERROR, 'Internal error');
   }
   if (api) return sendHandleError(reply, paramsOf(req), he, undefined, 'other');
+  if (isSnmsPath(req.raw.url ?? '')) {
+    return fail(reply, he.code === RC.ERROR ? SNMS.INTERNAL : SNMS.BUSINESS, he.code === RC.ERROR ? '系统内部错误 / internal error' : `请求无效 / ${he.message}`);
+  }
   reply.code(he.code === RC.ERROR ? 500 : 400).type('text/plain; charset=utf-8');
   return reply.send(`${he.message}\n`);
 }
@@ -68,5 +79,7 @@ export default async function app(fastify: FastifyInstance, opts: { node: IdNode
 
   await fastify.register(healthRoutes, { node: opts.node });
   await fastify.register(handleRoutes, { node: opts.node });
+  await fastify.register(snmsRoutes, { node: opts.node });
+  await fastify.register(operatorRoutes, { node: opts.node });
   await fastify.register(proxyRoutes, { node: opts.node });
 }

@@ -2,12 +2,15 @@
 import { createHash } from 'node:crypto';
 import { adminPermits, adminRefsFor, type AdminOp } from '../handle/admin.js';
 import { HandleError, RC } from '../handle/codes.js';
-import { parseHandle, prefixRecordHandle, type CasePolicy, type HandleId } from '../handle/identifier.js';
+import { parseHandle, prefixOfPrefixRecord, prefixRecordHandle, type CasePolicy, type HandleId } from '../handle/identifier.js';
+import type { Principal } from '../registry/context.js';
 import { TYPE } from '../handle/types.js';
 import { verifySecret } from '../registry/secrets.js';
 import type { Resolver } from '../resolver/types.js';
 
 export interface Identity {
+  /** set when the caller sent an SNMS Bearer token instead of Handle credentials */
+  principal?: Principal;
   /** as given, e.g. `0.NA/88.320924` */
   handle: string;
   key: string;
@@ -29,6 +32,10 @@ export class Authenticator {
     private readonly policy: CasePolicy,
     private readonly nodeAdmin: { key: string; index: number },
     private readonly isHomed: (id: HandleId) => boolean,
+    private readonly tokens: {
+      verify(token: string): Promise<Principal>;
+      scope(p: Principal, mode: 'read' | 'write'): Promise<(prefixKey: string) => boolean>;
+    },
   ) {}
 
   /**
@@ -37,8 +44,19 @@ export class Authenticator {
    */
   async authenticate(header: string | undefined): Promise<Identity | null> {
     if (header === undefined || header.trim() === '') return null;
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (bearer) {
+      let principal: Principal;
+      try {
+        principal = await this.tokens.verify(bearer[1]!);
+      } catch {
+        throw new HandleError(RC.AUTHENTICATION_FAILED, 'Token invalid or expired');
+      }
+      const id = `user:${principal.username}`;
+      return { principal, handle: '', key: '', index: 0, isNodeAdmin: principal.role === 'operator', id };
+    }
     const m = /^Basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(header);
-    if (!m) throw new HandleError(RC.INVALID_CREDENTIAL, 'Unsupported Authorization header: use Basic with index%3Ahandle');
+    if (!m) throw new HandleError(RC.INVALID_CREDENTIAL, 'Unsupported Authorization header: use Basic with index%3Ahandle, or an SNMS Bearer token');
     const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 0) throw new HandleError(RC.INVALID_CREDENTIAL, 'Basic credentials need username:password');
@@ -86,18 +104,32 @@ export class Authenticator {
   }
 
   /**
-   * Throws unless `who` may do `op` on `target`: the node admin may do anything under the node's prefix; anyone
-   * else needs an HS_ADMIN value naming them with that permission, on the handle itself — or, for creating a
-   * handle or listing a prefix, on the prefix record `0.NA/<prefix>`.
+   * Throws unless `who` may do `op` on `target`. The node admin (or an operator's token) may do anything under the
+   * node's prefix; an enterprise token, anything under its own enabled prefixes. Handle credentials need an HS_ADMIN
+   * value naming them with that permission, on the handle itself or on its prefix record `0.NA/<prefix>` (only the
+   * prefix record when creating a handle or listing a prefix), and the prefix must not be suspended.
    */
   async authorize(who: Identity, target: HandleId, op: AdminOp, onPrefixRecord: boolean): Promise<void> {
     if (!this.isHomed(target)) throw new HandleError(RC.SERVER_NOT_RESP, 'Server not responsible for handle');
     if (who.isNodeAdmin) return;
-    const holder = onPrefixRecord
-      ? parseHandle(prefixRecordHandle(target.prefix), this.policy)
-      : target;
-    const res = await this.resolver.resolve(holder.key);
-    const refs = res.found ? adminRefsFor(res.record.values) : [];
+    const subject = prefixOfPrefixRecord(target) ?? target.prefixKey;
+    if (who.principal !== undefined) {
+      if ((await this.tokens.scope(who.principal, op === 'readValue' ? 'read' : 'write'))(subject)) return;
+      throw new HandleError(RC.INSUFFICIENT_PERMISSIONS, `${who.id} may not ${op} under ${target.prefix}`);
+    }
+    if (this.resolver.isPrefixHidden(subject)) {
+      throw new HandleError(RC.INSUFFICIENT_PERMISSIONS, `Prefix ${target.prefix} is suspended`);
+    }
+    // Admins named by the handle itself, and the prefix's admins (its 0.NA record), who administer every handle
+    // under it — what SNMS-registered identifiers, which carry no HS_ADMIN of their own, rely on.
+    const prefixRecord = parseHandle(prefixRecordHandle(target.prefix), this.policy);
+    const holders = onPrefixRecord || prefixRecord.key === target.key ? [prefixRecord] : [target, prefixRecord];
+    const refs: ReturnType<typeof adminRefsFor> = [];
+    for (const h of holders) {
+      const res = await this.resolver.resolve(h.key, { includeHidden: true });
+      if (res.found) refs.push(...adminRefsFor(res.record.values));
+    }
+    const holder = holders[0]!;
     const mine = refs.filter((r) => {
       try {
         const k = parseHandle(r.handle, this.policy).key;

@@ -17,6 +17,13 @@ const schema = z.object({
     .max(64)
     .default('88.320924'),
   ADMIN_SECRET: z.string().min(8, 'at least 8 characters').max(1024).optional(),
+  /** username of the operator account for the SNMS and operator faces (password: ADMIN_SECRET) */
+  ADMIN_USER: z
+    .string()
+    .regex(/^[A-Za-z0-9_.@-]{3,50}$/, '3–50 characters of A-Z a-z 0-9 _ . @ -')
+    .default('admin'),
+  /** the county plan (targets per town and year); default: the shipped plan/sheyang-2022-2024.json */
+  PLAN_FILE: z.string().min(1).optional(),
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'a postgres:// URL')

@@ -6,11 +6,16 @@ import { DEFAULT_TTL, INDEX, TYPE, type HandleValue } from '../handle/types.js';
 import { HandleService } from '../registry/handle-service.js';
 import { openPgliteStore, openPostgresStore } from '../registry/open.js';
 import { generateSecret, hashSecret, verifySecret } from '../registry/secrets.js';
+import type { RegistryContext, RegistryEvents } from '../registry/context.js';
+import { hiddenPrefixKeys } from '../registry/enterprises.js';
+import { DEFAULT_PLAN_FILE, loadPlan, type Plan } from '../registry/plan.js';
 import type { Store } from '../registry/store.js';
+import { ensureOperator, verifyToken } from '../registry/users.js';
 import { createResolver } from '../resolver/pipeline.js';
 import type { Resolver } from '../resolver/types.js';
 import { Authenticator } from './auth.js';
 import type { Config } from './config.js';
+import { scopeOf } from './scope.js';
 
 export interface Logger {
   info(msg: string): void;
@@ -25,6 +30,9 @@ export interface IdNode {
   resolver: Resolver;
   handles: HandleService;
   auth: Authenticator;
+  /** what the registry services (enterprises, users, templates, identifiers) work on */
+  registry: RegistryContext;
+  plan: Plan;
   /** the node's own prefix, as configured and as a key */
   prefix: string;
   prefixKey: string;
@@ -46,12 +54,19 @@ export async function openStore(config: Config): Promise<Store> {
 export async function openNode(config: Config, log: Logger = quietLogger): Promise<IdNode> {
   const policy: CasePolicy = { caseSensitiveSuffix: config.CASE_SENSITIVE_SUFFIX };
   const { prefix, prefixKey } = parsePrefix(config.NODE_PREFIX);
+  const plan = loadPlan(config.PLAN_FILE ?? DEFAULT_PLAN_FILE);
   const store = await openStore(config);
   let resolver: Resolver | undefined;
   try {
     await store.migrate();
+    // The registry tells the caches what it changed; the resolver exists only after it, hence the late binding.
+    const events: RegistryEvents = {
+      handlesChanged: (keys) => resolver!.invalidate(keys),
+      prefixVisibility: (prefixKey, hidden) => resolver!.setPrefixHidden(prefixKey, hidden),
+    };
+    const registry: RegistryContext = { store, nodePrefix: prefix, nodePrefixKey: prefixKey, policy, events, now: () => new Date() };
     resolver = await createResolver({
-      source: store,
+      source: { getHandle: (key) => store.getHandle(key), hiddenPrefixKeys: () => hiddenPrefixKeys(registry) },
       redis: config.REDIS_URL ? { url: config.REDIS_URL, namespace: config.REDIS_NAMESPACE } : null,
       cache: {
         maxBytes: config.CACHE_MAX_BYTES,
@@ -64,8 +79,12 @@ export async function openNode(config: Config, log: Logger = quietLogger): Promi
     const r = resolver;
     const adminId = parseHandle(prefixRecordHandle(prefix), policy);
     const isHomed = (id: HandleId) => isUnderPrefix(prefixOfPrefixRecord(id) ?? id.prefixKey, prefixKey);
-    const handles = new HandleService(store, (keys) => r.invalidate(keys));
-    const auth = new Authenticator(r, policy, { key: adminId.key, index: INDEX.SECKEY }, isHomed);
+    const handles = new HandleService(store, events.handlesChanged);
+    let nodeRef: IdNode | undefined;
+    const auth = new Authenticator(r, policy, { key: adminId.key, index: INDEX.SECKEY }, isHomed, {
+      verify: (token) => verifyToken(registry, token),
+      scope: (p, mode) => scopeOf(nodeRef!, p, mode),
+    });
     const node: IdNode = {
       config,
       policy,
@@ -73,6 +92,8 @@ export async function openNode(config: Config, log: Logger = quietLogger): Promi
       resolver: r,
       handles,
       auth,
+      registry,
+      plan,
       prefix,
       prefixKey,
       adminHandle: adminId.handle,
@@ -82,7 +103,9 @@ export async function openNode(config: Config, log: Logger = quietLogger): Promi
         await store.close();
       },
     };
-    await ensureAdmin(node, adminId, log);
+    nodeRef = node;
+    const secret = await ensureAdmin(node, adminId, log);
+    if (secret !== undefined) await ensureOperator(registry, config.ADMIN_USER, secret);
     return node;
   } catch (err) {
     await resolver?.close().catch(() => {});
@@ -109,7 +132,7 @@ function secretValue(hash: string, nowSec: number): HandleValue {
  * generating and printing one secret when it is unset. Later starts with ADMIN_SECRET set rotate the secret if
  * it no longer matches.
  */
-async function ensureAdmin(node: IdNode, adminId: HandleId, log: Logger): Promise<void> {
+async function ensureAdmin(node: IdNode, adminId: HandleId, log: Logger): Promise<string | undefined> {
   const actor = { id: 'system' };
   const nowSec = Math.floor(Date.now() / 1000);
   const given = node.config.ADMIN_SECRET;
@@ -123,22 +146,24 @@ async function ensureAdmin(node: IdNode, adminId: HandleId, log: Logger): Promis
     try {
       await node.handles.create(adminId, values, false, actor);
     } catch (err) {
-      if (err instanceof HandleError && err.code === RC.HANDLE_ALREADY_EXISTS) return; // another instance won
+      if (err instanceof HandleError && err.code === RC.HANDLE_ALREADY_EXISTS) return given; // another instance won
       throw err;
     }
     if (given === undefined) {
       log.warn(
         `ADMIN_SECRET was not set: generated the node admin secret below. It is shown once; only its hash is kept.\n` +
-          `  user ${INDEX.SECKEY}:${adminId.handle}   secret ${secret}`,
+          `  Handle clients: ${INDEX.SECKEY}:${adminId.handle}   SNMS/operator login: ${node.config.ADMIN_USER}\n` +
+          `  secret ${secret}`,
       );
     } else {
       log.info(`created node admin ${INDEX.SECKEY}:${adminId.handle}`);
     }
-    return;
+    return secret;
   }
-  if (given === undefined) return;
+  if (given === undefined) return undefined;
   const seckey = current.values.find((v) => v.index === INDEX.SECKEY && v.type.toUpperCase() === TYPE.SECKEY);
-  if (seckey?.data.format === 'string' && (await verifySecret(seckey.data.value, given))) return;
+  if (seckey?.data.format === 'string' && (await verifySecret(seckey.data.value, given))) return given;
   await node.handles.addValues(adminId, [secretValue(await hashSecret(given), nowSec)], true, actor);
   log.info(`ADMIN_SECRET changed: rotated the secret of ${INDEX.SECKEY}:${adminId.handle}`);
+  return given;
 }

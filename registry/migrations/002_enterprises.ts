@@ -63,6 +63,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('prefix', 'text', (c) => c.notNull())
     // GB/T 4754 industry code, e.g. C3441
     .addColumn('industry', 'text', (c) => c.notNull())
+    // SNMS metadata object type: 1 active identification carrier, 2 other
+    .addColumn('type', 'smallint', (c) => c.notNull().defaultTo(2))
     .addColumn('description', 'text')
     // [{name, idType, idIndex, required, state, metadata:{type, minLength, maxLength}}]
     .addColumn('items', 'jsonb', (c) => c.notNull())

@@ -168,9 +168,12 @@ describe.each(backends)('Handle REST API on %s', (backend) => {
     const junk = await s.send('PUT', `/api/handles/${P}/ANON-2`, [], { authorization: 'Basic bm9jb2xvbg==' });
     expect(junk.status).toBe(403);
     expect(junk.json.responseCode).toBe(404);
-    const scheme = await s.send('PUT', `/api/handles/${P}/ANON-2`, [], { authorization: 'Bearer abc' });
+    const scheme = await s.send('PUT', `/api/handles/${P}/ANON-2`, [], { authorization: 'Digest username="x"' });
     expect(scheme.status).toBe(403);
     expect(scheme.json.responseCode).toBe(404);
+    const forged = await s.send('PUT', `/api/handles/${P}/ANON-2`, [], { authorization: 'Bearer abc.def' });
+    expect(forged.status).toBe(403);
+    expect(forged.json.responseCode).toBe(403);
     expect((await s.get(`/api/handles/${P}/ANON-2`)).status).toBe(404);
   });
 

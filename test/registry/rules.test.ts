@@ -119,8 +119,8 @@ describe('checkIndustryCode', () => {
     ['last division of C', 'C43', 'C43'],
     ['K has one division', 'K70', 'K70'],
     ['P has one division', 'P83', 'P83'],
-    ['T has one division', 'T98', 'T98'],
-    ['S ends at 97', 'S97', 'S97'],
+    ['T has one division (T9700 international organisations)', 'T97', 'T97'],
+    ['S ends at 96', 'S96', 'S96'],
     ['group without division', { category: 'C', trade: '344' }, 'C344'],
   ];
   it.each(valid)('accepts %s', (_what, input, out) => {
@@ -136,6 +136,8 @@ describe('checkIndustryCode', () => {
     ['division outside its section', 'A06', /division 06 is not in section A \(01-05\)/],
     ['division 00', 'A00', /not in section A/],
     ['division 99', 'T99', /not in section T/],
+    ['S97 is not a division (GB/T 4754-2017)', 'S97', /not in section S \(91-96\)/],
+    ['T98 is not a division', 'T98', /not in section T \(97-97\)/],
     ['C starts at 13', 'C12', /not in section C \(13-43\)/],
     ['group not under division', { category: 'C', specific: '34', trade: '354' }, /group 354 does not belong to division 34/],
     ['class not under group', { category: 'C', specific: '34', trade: '344', subclass: '3451' }, /class 3451 does not belong to group 344/],

@@ -418,6 +418,7 @@ describe.skipIf(!hasPostgres)('postgres', () => {
         expect(idx.rows.map((r) => r.indexname)).toEqual([
           'audit_log_actor_at_idx',
           'audit_log_at_idx',
+          'audit_log_enterprise_at_idx',
           'audit_log_handle_key_at_idx',
           'audit_log_pkey',
           'handles_pkey',

@@ -115,7 +115,7 @@ describe.skipIf(!hasRedis)('Redis tier and invalidation bus', () => {
     expect(await a.resolve('88.1.7/P1')).toMatchObject({ found: false, hidden: true });
     expect((await b.resolve('88.1.7/P1', { includeHidden: true })).found).toBe(true);
     // a different prefix is not affected: it is simply absent, not hidden
-    expect(await b.resolve('88.1.70/P1')).toEqual({ found: false, tier: 'memory', stale: false });
+    expect(await b.resolve('88.1.70/P1')).toEqual({ found: false, tier: 'store', stale: false });
     await a.setPrefixHidden('88.1.7', false);
     expect((await b.resolve('88.1.7/P1')).found).toBe(true);
   });

@@ -1,0 +1,269 @@
+// Registration throughput bench: the raw PostgreSQL multi-row insert rate vs identifiers/s through batchCreate, same run and database.
+// Usage: npm run build && node dist/bench/registration.js [--items 20000] [--batch 2000]
+// DATABASE_URL: a throw-away database is created on its server and dropped afterwards; without it PGlite in memory.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { sql, type Kysely } from 'kysely';
+import pg from 'pg';
+import { DEFAULT_CASE_POLICY, parseHandle, type CasePolicy } from '../handle/identifier.js';
+import { DEFAULT_PERMISSIONS, DEFAULT_TTL, type HandleValue } from '../handle/types.js';
+import type { RegistryContext } from '../registry/context.js';
+import type { Database } from '../registry/db.js';
+import { batchCreate, type RegisterItem } from '../registry/identifiers.js';
+import { openPgliteStore, openPostgresStore } from '../registry/open.js';
+import type { Actor, Store } from '../registry/store.js';
+import { normaliseTemplateInput } from '../registry/template-rules.js';
+import { createTemplate } from '../registry/templates.js';
+
+/** A throughput figure. */
+export interface Rate {
+  items: number;
+  seconds: number;
+  perSecond: number;
+}
+
+/** One row as the raw insert writes it: the same columns and JSON the registry stores in `handles`. */
+export interface RawPayload {
+  key: string;
+  handle: string;
+  prefixKey: string;
+  /** the value list, already JSON */
+  values: string;
+}
+
+/** The template the synthetic items follow (four string fields, like a typical product template). */
+export function benchTemplateBody(prefix: string, version: string) {
+  return {
+    prefix,
+    version,
+    industryCategory: 'C',
+    industrySpecific: '34',
+    industryTrade: '344',
+    industrySubclass: '3441',
+    type: 1,
+    description: 'registration bench',
+    items: [
+      { name: '产品名称', idType: 'productName', idIndex: 2000, required: true, metadata: { type: 'string', minLength: 1, maxLength: 64 } },
+      { name: '型号', idType: 'model', idIndex: 2001, metadata: { type: 'string', minLength: 0, maxLength: 64 } },
+      { name: '生产日期', idType: 'productionDate', idIndex: 2002, metadata: { type: 'string', minLength: 10, maxLength: 10 } },
+      { name: '生产企业', idType: 'manufacturer', idIndex: 2003, metadata: { type: 'string', minLength: 0, maxLength: 128 } },
+    ],
+  };
+}
+
+/** `n` SNMS registration items under `prefix` for benchTemplateBody's template (`start` offsets the suffixes). */
+export function syntheticItems(prefix: string, templateVersion: string, n: number, start = 0): RegisterItem[] {
+  const out: RegisterItem[] = [];
+  for (let i = start; i < start + n; i++) {
+    const serial = String(i).padStart(8, '0');
+    out.push({
+      handle: `${prefix}/PUMP-2024-${serial}`,
+      templateVersion,
+      value: [
+        { index: 2000, type: 'productName', auth: '', data: { format: 'string', value: `离心泵 IS80-65-160 #${serial}` } },
+        { index: 2001, type: 'model', auth: '', data: { format: 'string', value: 'IS80-65-160' } },
+        { index: 2002, type: 'productionDate', auth: '', data: { format: 'string', value: '2024-05-06' } },
+        { index: 2003, type: 'manufacturer', auth: '', data: { format: 'string', value: '射阳县某某泵业有限公司' } },
+      ],
+    });
+  }
+  return out;
+}
+
+/** The rows batchCreate would store for `items` (string values with the template's types, plus TEMPLATE at 1001). */
+export function rawPayloads(items: readonly RegisterItem[], policy: CasePolicy = DEFAULT_CASE_POLICY, nowSec = Math.floor(Date.now() / 1000)): RawPayload[] {
+  const value = (index: number, type: string, v: string): HandleValue => ({
+    index,
+    type,
+    data: { format: 'string', value: v },
+    ttlType: 'relative',
+    ttl: DEFAULT_TTL,
+    timestamp: nowSec,
+    permissions: { ...DEFAULT_PERMISSIONS },
+    references: [],
+  });
+  return items.map((it) => {
+    const id = parseHandle(it.handle, policy);
+    const given = it.value as { index: number; type: string; data: { value: string } }[];
+    const values = [value(1001, 'TEMPLATE', it.templateVersion), ...given.map((g) => value(g.index, g.type, g.data.value))];
+    return { key: id.key, handle: id.handle, prefixKey: id.prefixKey, values: JSON.stringify(values) };
+  });
+}
+
+/**
+ * How the raw insert ships its rows: `unnest` of text[]/jsonb[] array parameters, or `recordset` — one JSON
+ * parameter expanded by jsonb_to_recordset (what the store's bulk writes use: no array-literal escaping).
+ */
+export type RawMethod = 'unnest' | 'recordset';
+
+/**
+ * The raw rate: multi-row inserts (`insert … select`, `batch` rows per statement, each its own transaction, no
+ * audit, no validation) into a scratch table created like `handles` (same columns, keys and indexes), dropped
+ * afterwards. The payloads are serialised before the clock starts: this is the database's rate, not the node's.
+ */
+export async function measureRawInsert(
+  db: Kysely<Database>,
+  payloads: readonly RawPayload[],
+  batch = 2000,
+  method: RawMethod = 'unnest',
+): Promise<Rate> {
+  const table = `bench_raw_${randomBytes(4).toString('hex')}`;
+  await sql`create table ${sql.id(table)} (like handles including all)`.execute(db);
+  try {
+    const chunks: RawPayload[][] = [];
+    for (let i = 0; i < payloads.length; i += batch) chunks.push(payloads.slice(i, i + batch));
+    const json =
+      method === 'recordset'
+        ? chunks.map((c) => `[${c.map((r) => `{"k":${JSON.stringify(r.key)},"h":${JSON.stringify(r.handle)},"p":${JSON.stringify(r.prefixKey)},"v":${r.values}}`).join(',')}]`)
+        : [];
+    const t0 = process.hrtime.bigint();
+    for (const [n, chunk] of chunks.entries()) {
+      if (method === 'recordset') {
+        await sql`
+          insert into ${sql.id(table)} (key, handle, prefix_key, values, version)
+          select t.k, t.h, t.p, t.v, 1 from jsonb_to_recordset(${json[n]}::jsonb) as t(k text, h text, p text, v jsonb)`.execute(db);
+      } else {
+        await sql`
+          insert into ${sql.id(table)} (key, handle, prefix_key, values, version)
+          select k, h, p, v, 1
+          from unnest(${chunk.map((c) => c.key)}::text[], ${chunk.map((c) => c.handle)}::text[],
+                      ${chunk.map((c) => c.prefixKey)}::text[], ${chunk.map((c) => c.values)}::jsonb[]) as t(k, h, p, v)`.execute(db);
+      }
+    }
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    return { items: payloads.length, seconds, perSecond: payloads.length / seconds };
+  } finally {
+    await sql`drop table if exists ${sql.id(table)}`.execute(db);
+  }
+}
+
+/** Identifiers/s through batchCreate (`batch` items per call); throws if any item is not "success". */
+export async function measureBatchCreate(ctx: RegistryContext, items: readonly RegisterItem[], actor: Actor, batch = 2000): Promise<Rate> {
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < items.length; i += batch) {
+    const res = await batchCreate(ctx, items.slice(i, i + batch), actor);
+    const bad = res.find((r) => r.msg !== 'success');
+    if (bad) throw new Error(`batchCreate refused ${bad.handle}: ${bad.msg}`);
+  }
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  return { items: items.length, seconds, perSecond: items.length / seconds };
+}
+
+/** A registry context for benches: no caches to tell, so events do nothing. */
+export function benchContext(store: Store): RegistryContext {
+  return {
+    store,
+    nodePrefix: '88.320924',
+    nodePrefixKey: '88.320924',
+    policy: DEFAULT_CASE_POLICY,
+    now: () => new Date(),
+    events: { handlesChanged: async () => {}, prefixVisibility: async () => {} },
+  };
+}
+
+/** A throw-away database on the server of `url`; `drop()` removes it. */
+export async function scratchDatabase(url: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `idnode_bench_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    await admin.query(`create database ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      try {
+        await c.query(`drop database if exists ${name} with (force)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+async function main(): Promise<void> {
+  const arg = (name: string, dflt: number) => {
+    const i = process.argv.indexOf(`--${name}`);
+    const v = i > 0 ? Number(process.argv[i + 1]) : dflt;
+    if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
+    return v;
+  };
+  const ITEMS = arg('items', 20000);
+  const BATCH = arg('batch', 2000);
+  const databaseUrl = process.env.DATABASE_URL ?? '';
+  const here = dirname(fileURLToPath(import.meta.url));
+
+  let scratch: Awaited<ReturnType<typeof scratchDatabase>> | null = null;
+  let store: Store;
+  if (databaseUrl) {
+    scratch = await scratchDatabase(databaseUrl);
+    store = await openPostgresStore(scratch.url, { poolSize: 4 });
+  } else {
+    process.stdout.write('DATABASE_URL not set: measuring on PGlite in memory (embedded), not PostgreSQL.\n');
+    store = await openPgliteStore(null);
+  }
+  try {
+    await store.migrate();
+    const ctx = benchContext(store);
+    const actor: Actor = { id: 'bench' };
+    const prefix = '88.320924.900';
+    const version = '1.0';
+    await createTemplate(ctx, normaliseTemplateInput(benchTemplateBody(prefix, version), 'create'), actor);
+
+    // Warm-up (JIT, plans, connections) on items outside the measured range, every path.
+    const warm = syntheticItems(prefix, version, Math.min(BATCH, 2000), 10_000_000);
+    await measureRawInsert(store.db, rawPayloads(warm), BATCH, 'unnest');
+    await measureRawInsert(store.db, rawPayloads(warm), BATCH, 'recordset');
+    await measureBatchCreate(ctx, warm, actor, BATCH);
+
+    const items = syntheticItems(prefix, version, ITEMS);
+    const payloads = rawPayloads(items);
+    const rawUnnest = await measureRawInsert(store.db, payloads, BATCH, 'unnest');
+    const rawRecordset = await measureRawInsert(store.db, payloads, BATCH, 'recordset');
+    const registry = await measureBatchCreate(ctx, items, actor, BATCH);
+    // The ceiling is the faster raw method, so the ratio is never flattered by a slow baseline.
+    const raw = rawRecordset.perSecond >= rawUnnest.perSecond ? rawRecordset : rawUnnest;
+    const ratio = registry.perSecond / raw.perSecond;
+
+    const backend = databaseUrl ? 'postgresql' : 'pglite (in memory)';
+    const result = { when: new Date().toISOString(), backend, items: ITEMS, batch: BATCH, rawUnnest, rawRecordset, raw, registry, ratio };
+    const row = (name: string, r: Rate) =>
+      `| ${name} | ${r.items} | ${r.seconds.toFixed(2)} | ${fmt(r.perSecond)} | ${(r.perSecond / raw.perSecond).toFixed(2)} |`;
+    const md = [
+      `Registration throughput on ${backend}, ${ITEMS} identifiers in batches of ${BATCH}, same run and database.`,
+      'Raw = multi-row insert into a scratch copy of `handles`, payloads pre-serialised, no validation, no audit;',
+      'the ratio is to the faster raw method.',
+      '',
+      '| path | items | seconds | items/s | ratio to raw |',
+      '|---|---|---|---|---|',
+      row('raw insert, unnest(text[], jsonb[])', rawUnnest),
+      row('raw insert, jsonb_to_recordset (one JSON parameter)', rawRecordset),
+      row('registry batchCreate (parse, template checks, insert, audit rows)', registry),
+    ].join('\n');
+    const outDir = join(here, '../../bench/results');
+    mkdirSync(outDir, { recursive: true });
+    writeFileSync(join(outDir, 'registration.json'), JSON.stringify(result, null, 2) + '\n');
+    writeFileSync(join(outDir, 'registration.md'), md + '\n');
+    process.stdout.write(md + '\n');
+  } finally {
+    await store.close();
+    await scratch?.drop();
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,136 @@
+// The operator face: enterprise review (approve / reject / suspend / enable), accounts, audit queries, plan progress.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { parseHandle } from '../../handle/identifier.js';
+import type { Principal } from '../../registry/context.js';
+import {
+  approveEnterprise,
+  enableEnterprise,
+  getEnterprise,
+  listEnterprises,
+  rejectEnterprise,
+  startReview,
+  suspendEnterprise,
+} from '../../registry/enterprises.js';
+import { planProgress, progressToCsv } from '../../registry/plan.js';
+import type { Actor } from '../../registry/store.js';
+import { createUser } from '../../registry/users.js';
+import type { IdNode } from '../node.js';
+import { errorToSnms, objectBody, ok, principalOf, requireRole, SNMS, SnmsError, str } from '../snms.js';
+
+export default async function operatorRoutes(app: FastifyInstance, opts: { node: IdNode }): Promise<void> {
+  const node = opts.node;
+  const ctx = node.registry;
+
+  function route(fn: (req: FastifyRequest, p: Principal, reply: FastifyReply) => Promise<unknown>) {
+    return async (req: FastifyRequest, reply: FastifyReply) => {
+      try {
+        const p = await principalOf(node, req);
+        const data = await fn(req, p, reply);
+        return reply.sent ? reply : ok(reply, data);
+      } catch (err) {
+        return errorToSnms(reply, err, (e) => req.log.error({ err: e }, 'operator request failed'));
+      }
+    };
+  }
+  const actorOf = (p: Principal, req: FastifyRequest): Actor => ({ id: `user:${p.username}`, address: req.ip });
+  const idParam = (req: FastifyRequest): number => {
+    const id = Number((req.params as { id: string }).id);
+    if (!Number.isSafeInteger(id) || id < 1) throw new SnmsError(SNMS.BUSINESS, '企业ID无效 / invalid enterprise id');
+    return id;
+  };
+  const body = (req: FastifyRequest): Record<string, unknown> => (req.body === undefined || req.body === null ? {} : objectBody(req));
+
+  app.get('/operator/enterprises', route(async (req, p) => {
+    requireRole(p, 'operator', 'reviewer');
+    const q = req.query as Record<string, unknown>;
+    const status = q.status === undefined || q.status === '' ? undefined : Number(q.status);
+    if (status !== undefined && ![0, 1, 2, 3, 4, 5].includes(status)) throw new SnmsError(SNMS.BUSINESS, 'status must be 0–5');
+    return listEnterprises(ctx, {
+      status,
+      town: str(q, 'town', 64, false),
+      name: str(q, 'name', 255, false),
+      page: positive(q.currentPage, 1),
+      pageSize: Math.min(positive(q.pageSize, 20), 500),
+    });
+  }));
+  app.get('/operator/enterprises/:id', route(async (req, p) => {
+    requireRole(p, 'operator', 'reviewer');
+    const e = await getEnterprise(ctx, idParam(req));
+    if (e === null) throw new SnmsError(SNMS.BUSINESS, '企业不存在 / enterprise not found');
+    return e;
+  }));
+  app.post('/operator/enterprises/:id/review', route(async (req, p) => {
+    requireRole(p, 'operator', 'reviewer');
+    await startReview(ctx, idParam(req), actorOf(p, req));
+    return true;
+  }));
+  app.post('/operator/enterprises/:id/approve', route(async (req, p) => {
+    requireRole(p, 'operator', 'reviewer');
+    const prefix = str(body(req), 'prefix', 64, false);
+    const r = await approveEnterprise(ctx, idParam(req), prefix === undefined ? {} : { prefix }, actorOf(p, req));
+    return { prefix: r.prefix, handleAdmin: `300:0.NA/${r.prefix}`, handleSecret: r.handleSecret };
+  }));
+  app.post('/operator/enterprises/:id/reject', route(async (req, p) => {
+    requireRole(p, 'operator', 'reviewer');
+    await rejectEnterprise(ctx, idParam(req), str(body(req), 'reason', 500)!, actorOf(p, req));
+    return true;
+  }));
+  app.post('/operator/enterprises/:id/suspend', route(async (req, p) => {
+    requireRole(p, 'operator');
+    await suspendEnterprise(ctx, idParam(req), str(body(req), 'reason', 500)!, actorOf(p, req));
+    return true;
+  }));
+  app.post('/operator/enterprises/:id/enable', route(async (req, p) => {
+    requireRole(p, 'operator');
+    await enableEnterprise(ctx, idParam(req), actorOf(p, req));
+    return true;
+  }));
+
+  app.post('/operator/users', route(async (req, p) => {
+    requireRole(p, 'operator');
+    const b = body(req);
+    const role = str(b, 'role', 16)!;
+    if (role !== 'reviewer' && role !== 'operator') throw new SnmsError(SNMS.BUSINESS, 'role must be reviewer or operator');
+    const r = await createUser(ctx, { username: str(b, 'username', 50)!, password: { plain: str(b, 'password', 128)! }, role, enterpriseId: null }, actorOf(p, req));
+    return { id: r.id };
+  }));
+
+  app.get('/operator/audit', route(async (req, p) => {
+    requireRole(p, 'operator');
+    const q = req.query as Record<string, unknown>;
+    const handle = str(q, 'handle', 255, false);
+    const enterpriseId = q.enterpriseId === undefined || q.enterpriseId === '' ? undefined : positive(q.enterpriseId, 0);
+    return node.store.listAudit({
+      handleKey: handle === undefined ? undefined : parseHandle(handle, node.policy).key,
+      enterpriseId,
+      actor: str(q, 'actor', 255, false),
+      since: date(q.since, 'since'),
+      until: date(q.until, 'until'),
+      limit: q.limit === undefined ? undefined : positive(q.limit, 100),
+    });
+  }));
+
+  app.get('/operator/plan', route(async (_req, p) => {
+    requireRole(p, 'operator', 'reviewer');
+    return planProgress(ctx, node.plan);
+  }));
+  app.get('/operator/plan.csv', route(async (_req, p, reply) => {
+    requireRole(p, 'operator', 'reviewer');
+    const csv = progressToCsv(await planProgress(ctx, node.plan));
+    return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="plan-progress.csv"').send(csv);
+  }));
+}
+
+function positive(v: unknown, dflt: number): number {
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1) throw new SnmsError(SNMS.BUSINESS, 'paging and id parameters must be positive integers');
+  return n;
+}
+
+function date(v: unknown, name: string): Date | undefined {
+  if (v === undefined || v === '') return undefined;
+  const d = new Date(String(v));
+  if (Number.isNaN(d.getTime())) throw new SnmsError(SNMS.BUSINESS, `${name} must be an ISO date-time`);
+  return d;
+}

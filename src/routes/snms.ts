@@ -1,0 +1,185 @@
+// The SNMS-compatible face: tokens, identifier registration (single and batch), templates, prefixes, applications.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { parseHandle, parsePrefix } from '../../handle/identifier.js';
+import type { Principal } from '../../registry/context.js';
+import { applyEnterprise, pagePrefixes, queryPrefix } from '../../registry/enterprises.js';
+import { batchCreate, batchDelete, batchUpdate, deleteOne, detail, registerOne } from '../../registry/identifiers.js';
+import type { Actor } from '../../registry/store.js';
+import { normaliseTemplateInput } from '../../registry/template-rules.js';
+import { createTemplate, deleteTemplate, getTemplate, updateTemplate } from '../../registry/templates.js';
+import { login } from '../../registry/users.js';
+import type { IdNode } from '../node.js';
+import { scopeOf } from '../scope.js';
+import { arrayBody, errorToSnms, objectBody, ok, principalOf, requireRole, SNMS, SnmsError, str } from '../snms.js';
+
+const forbiddenPrefix = () => new SnmsError(SNMS.FORBIDDEN, '无权操作该前缀 / no permission for this prefix');
+
+export default async function snmsRoutes(app: FastifyInstance, opts: { node: IdNode }): Promise<void> {
+  const node = opts.node;
+  const ctx = node.registry;
+
+  /** Runs a handler with the envelope around it; `auth` handlers get the token's principal. */
+  function route(fn: (req: FastifyRequest, reply: FastifyReply, p: Principal) => Promise<unknown>) {
+    return async (req: FastifyRequest, reply: FastifyReply) => {
+      try {
+        const p = await principalOf(node, req);
+        return ok(reply, await fn(req, reply, p));
+      } catch (err) {
+        return errorToSnms(reply, err, (e) => req.log.error({ err: e }, 'SNMS request failed'));
+      }
+    };
+  }
+  function open(fn: (req: FastifyRequest) => Promise<unknown>) {
+    return async (req: FastifyRequest, reply: FastifyReply) => {
+      try {
+        return ok(reply, await fn(req));
+      } catch (err) {
+        return errorToSnms(reply, err, (e) => req.log.error({ err: e }, 'SNMS request failed'));
+      }
+    };
+  }
+  const actorOf = (p: Principal, req: FastifyRequest): Actor => ({ id: `user:${p.username}`, address: req.ip });
+
+  // ---- tokens ----
+  for (const [path, mode] of [['/identity/token', 'plain'], ['/identity/token/v1', 'v1']] as const) {
+    app.post(path, open(async (req) => {
+      const b = objectBody(req);
+      const username = str(b, 'username', 50)!;
+      const password = str(b, 'password', 128)!;
+      const { token } = await login(ctx, { username, password, mode, address: req.ip });
+      return { token };
+    }));
+  }
+
+  // ---- identifiers ----
+  app.get('/identityv2/data/detail', route(async (req, _reply, p) => {
+    const q = req.query as Record<string, unknown>;
+    const handle = str(q, 'handle', 255)!;
+    const id = parseHandle(handle, node.policy);
+    if (!(await scopeOf(node, p, 'read'))(id.prefixKey)) throw forbiddenPrefix();
+    const d = await detail(ctx, handle);
+    if (d === null) throw new SnmsError(SNMS.BUSINESS, '没有找到标识 / handle not found');
+    return { code: '200', ...d };
+  }));
+
+  async function writeOne(req: FastifyRequest, p: Principal, mode: 'create' | 'update') {
+    const b = objectBody(req);
+    const handle = str(b, 'handle', 255)!;
+    const id = parseHandle(handle, node.policy);
+    if (!(await scopeOf(node, p, 'write'))(id.prefixKey)) throw forbiddenPrefix();
+    await registerOne(ctx, { handle, templateVersion: str(b, 'templateVersion', 128)!, value: b.value }, mode, actorOf(p, req));
+    return true;
+  }
+  app.post('/identityv2/data', route((req, _r, p) => writeOne(req, p, 'create')));
+  app.put('/identityv2/data', route((req, _r, p) => writeOne(req, p, 'update')));
+  app.delete('/identityv2/data', route(async (req, _r, p) => {
+    const handle = str(objectBody(req), 'handle', 255)!;
+    const id = parseHandle(handle, node.policy);
+    if (!(await scopeOf(node, p, 'write'))(id.prefixKey)) throw forbiddenPrefix();
+    await deleteOne(ctx, handle, actorOf(p, req));
+    return true;
+  }));
+
+  app.post('/identityv2/data/batchCreate', route(async (req, _r, p) =>
+    batchCreate(ctx, arrayBody(req), actorOf(p, req), { allowedPrefixKeys: await scopeOf(node, p, 'write') })));
+  app.put('/identityv2/data/batchUpdate', route(async (req, _r, p) =>
+    batchUpdate(ctx, arrayBody(req), actorOf(p, req), { allowedPrefixKeys: await scopeOf(node, p, 'write') })));
+  app.delete('/identityv2/data/batchDelete', route(async (req, _r, p) =>
+    batchDelete(ctx, arrayBody(req), actorOf(p, req), { allowedPrefixKeys: await scopeOf(node, p, 'write') })));
+
+  // ---- templates (v5; v3 paths answer the same) ----
+  for (const base of ['/snms/api/v5/template', '/snms/api/v3/template']) {
+    app.get(base, route(async (req, _r, p) => {
+      const q = req.query as Record<string, unknown>;
+      const prefix = parsePrefix(str(q, 'prefix', 64)!);
+      if (!(await scopeOf(node, p, 'read'))(prefix.prefixKey)) throw forbiddenPrefix();
+      const t = await getTemplate(ctx, prefix.prefix, str(q, 'version', 128)!);
+      if (t === null) throw new SnmsError(SNMS.BUSINESS, '模板不存在 / template not found');
+      return t;
+    }));
+    const write = (mode: 'create' | 'update') =>
+      route(async (req, _r, p) => {
+        const input = normaliseTemplateInput(objectBody(req), mode);
+        if (!(await scopeOf(node, p, 'write'))(parsePrefix(input.prefix).prefixKey)) throw forbiddenPrefix();
+        await (mode === 'create' ? createTemplate : updateTemplate)(ctx, input, actorOf(p, req));
+        return true;
+      });
+    app.post(base, write('create'));
+    app.put(base, write('update'));
+    app.delete(base, route(async (req, _r, p) => {
+      const b = objectBody(req);
+      const prefix = parsePrefix(str(b, 'prefix', 64)!);
+      if (!(await scopeOf(node, p, 'write'))(prefix.prefixKey)) throw forbiddenPrefix();
+      await deleteTemplate(ctx, prefix.prefix, str(b, 'version', 128)!, actorOf(p, req));
+      return true;
+    }));
+  }
+
+  // ---- prefixes ----
+  app.get('/snms/api/prefix/query', route(async (req, _r, p) => {
+    const prefix = parsePrefix(str(req.query as Record<string, unknown>, 'prefix', 64)!);
+    if (!(await scopeOf(node, p, 'read'))(prefix.prefixKey)) throw forbiddenPrefix();
+    const r = await queryPrefix(ctx, prefix.prefix);
+    if (r === null) throw new SnmsError(SNMS.BUSINESS, '前缀不存在 / prefix not found');
+    return r;
+  }));
+  app.get('/snms/api/prefix/page', route(async (req, _r, p) => {
+    requireRole(p, 'operator', 'reviewer');
+    const q = req.query as Record<string, unknown>;
+    return pagePrefixes(ctx, {
+      entName: str(q, 'entName', 255, false),
+      entPrefix: str(q, 'entPrefix', 64, false),
+      startDate: str(q, 'startDate', 32, false),
+      endDate: str(q, 'endDate', 32, false),
+      currentPage: pageNumber(q.currentPage, 1),
+      pageSize: pageNumber(q.pageSize, 10),
+    });
+  }));
+
+  // ---- applications: an enterprise applies for a prefix (no login; reviewed by the node's reviewers) ----
+  app.post('/snms/api/v3/ent/apply', open(async (req) => {
+    const b = objectBody(req);
+    const user = sub(b, 'sysUser');
+    const ent = sub(b, 'entBasicInfo');
+    const password = str(user, 'password', 128)!;
+    const industry = ent.industryCategory !== undefined
+      ? {
+          category: str(ent, 'industryCategory', 8)!,
+          specific: str(ent, 'industrySpecific', 8, false),
+          trade: str(ent, 'industryTrade', 8, false),
+          subclass: str(ent, 'industrySubclass', 8, false),
+        }
+      : str(ent, 'industry', 16)!;
+    const r = await applyEnterprise(
+      ctx,
+      {
+        name: str(ent, 'orgName', 255)!,
+        creditCode: str(ent, 'orgCrtCode', 32)!,
+        town: str(ent, 'town', 64, false) ?? str(b, 'town', 64)!,
+        industry,
+        address: str(ent, 'orgAddr', 255)!,
+        contactName: str(ent, 'contactName', 128)!,
+        contactPhone: str(ent, 'contactPhone', 32)!,
+        contactEmail: str(ent, 'contactEmail', 128, false),
+        username: str(user, 'userName', 50)!,
+        password: /^[0-9a-f]{64}$/i.test(password) ? { sha256: password.toLowerCase() } : { plain: password },
+      },
+      { id: 'applicant', address: req.ip },
+      node.plan.towns.map((t) => t.name),
+    );
+    return { enterpriseId: r.enterpriseId, status: 4 };
+  }));
+}
+
+function sub(o: Record<string, unknown>, name: string): Record<string, unknown> {
+  const v = o[name];
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new SnmsError(SNMS.BUSINESS, `缺少必要的请求参数: ${name} / missing object ${name}`);
+  return v as Record<string, unknown>;
+}
+
+function pageNumber(v: unknown, dflt: number): number {
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new SnmsError(SNMS.BUSINESS, '分页参数错误 / currentPage and pageSize must be positive integers');
+  return n;
+}

@@ -1,0 +1,59 @@
+// Registry test backends: each suite runs on PGlite in memory and on a throw-away PostgreSQL database.
+import { DEFAULT_CASE_POLICY } from '../../handle/identifier.js';
+import type { RegistryContext } from '../../registry/context.js';
+import { openPgliteStore, openPostgresStore } from '../../registry/open.js';
+import type { Store } from '../../registry/store.js';
+import { hasPostgres, tempPostgres } from './services.js';
+
+export interface Backend {
+  name: string;
+  /** Opens a migrated store; `close` also drops the temporary database. */
+  open: () => Promise<{ store: Store; close: () => Promise<void> }>;
+}
+
+const pglite: Backend = {
+  name: 'pglite',
+  open: async () => {
+    const store = await openPgliteStore(null);
+    await store.migrate();
+    return { store, close: () => store.close() };
+  },
+};
+
+const postgres: Backend = {
+  name: 'postgres',
+  open: async () => {
+    const db = await tempPostgres();
+    const store = await openPostgresStore(db.url, { poolSize: 4 });
+    await store.migrate();
+    return {
+      store,
+      close: async () => {
+        await store.close();
+        await db.drop();
+      },
+    };
+  },
+};
+
+/** For `describe.each`: PGlite always, PostgreSQL when DATABASE_URL is set (REQUIRE_SERVICES=1 makes it mandatory). */
+export const backends: Backend[] = hasPostgres ? [pglite, postgres] : [pglite];
+
+/** A registry context over `store` that records every handlesChanged call. */
+export function testContext(store: Store, now: () => Date = () => new Date()): RegistryContext & { changed: string[][] } {
+  const changed: string[][] = [];
+  return {
+    store,
+    nodePrefix: '88.320924',
+    nodePrefixKey: '88.320924',
+    policy: DEFAULT_CASE_POLICY,
+    now,
+    changed,
+    events: {
+      handlesChanged: async (keys) => {
+        changed.push([...keys]);
+      },
+      prefixVisibility: async () => {},
+    },
+  };
+}

@@ -1,0 +1,331 @@
+// SNMS identifier registration over PGlite and PostgreSQL: batch limits, per-item results, idempotent retry, audit, events.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_PERMISSIONS, type HandleValue } from '../../handle/types.js';
+import { RegistryError } from '../../registry/context.js';
+import {
+  batchCreate,
+  batchDelete,
+  batchUpdate,
+  deleteOne,
+  detail,
+  registerBatch,
+  registerOne,
+} from '../../registry/identifiers.js';
+import type { Actor, Store } from '../../registry/store.js';
+import { normaliseTemplateInput } from '../../registry/template-rules.js';
+import { createTemplate } from '../../registry/templates.js';
+import { backends, testContext } from '../helpers/registry-backends.js';
+
+const actor: Actor = { id: 'user:ent-a', address: '203.0.113.9' };
+const NOW = new Date('2024-05-06T07:08:09Z');
+const NOW_SEC = Math.floor(NOW.getTime() / 1000);
+
+let seq = 0;
+function prefix(): string {
+  seq += 1;
+  return `88.320924.${70 + seq}`;
+}
+
+/** Template 1.0: name (required, 1–20), color (optional), legacy (disabled). */
+function templateBody(p: string) {
+  return {
+    prefix: p,
+    version: '1.0',
+    industryCategory: 'C',
+    industrySpecific: '34',
+    items: [
+      { name: '名称', idType: 'name', idIndex: 2000, required: true, metadata: { type: 'string', minLength: 1, maxLength: 20 } },
+      { name: '颜色', idType: 'color', idIndex: 2001 },
+      { name: '旧字段', idType: 'legacy', idIndex: 2002, state: 0 },
+    ],
+  };
+}
+
+const val = (index: number, type: string, value: string) => ({ index, type, auth: '', data: { format: 'string', value } });
+const good = (handle: string, name = 'pump', extra: unknown[] = []) => ({ handle, templateVersion: '1.0', value: [val(2000, 'name', name), ...extra] });
+
+async function rejects(p: Promise<unknown>, kind: RegistryError['kind'], msg?: string | RegExp): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(RegistryError);
+    expect((e as RegistryError).kind).toBe(kind);
+    if (msg !== undefined) expect((e as RegistryError).message).toMatch(msg);
+    return;
+  }
+  throw new Error(`expected RegistryError(${kind})`);
+}
+
+describe.each(backends)('identifiers: $name', (backend) => {
+  let store: Store;
+  let close: () => Promise<void>;
+  let ctx: ReturnType<typeof testContext>;
+  let p: string;
+  beforeAll(async () => {
+    ({ store, close } = await backend.open());
+  });
+  afterAll(async () => {
+    await close();
+  });
+  beforeEach(async () => {
+    ctx = testContext(store, () => NOW);
+    p = prefix();
+    await createTemplate(ctx, normaliseTemplateInput(templateBody(p), 'create'), actor);
+  });
+
+  it('creates a batch of 2000 and refuses 2001, an empty batch and a non-array without writing anything', async () => {
+    const items = Array.from({ length: 2000 }, (_x, i) => good(`${p}/item-${i}`, `n${i}`));
+    const res = await batchCreate(ctx, items, actor);
+    expect(res).toHaveLength(2000);
+    expect(res.every((r, i) => r.msg === 'success' && r.handle === `${p}/item-${i}`)).toBe(true);
+    expect((await store.listHandles(p)).total).toBe(2000);
+    expect(ctx.changed).toHaveLength(1);
+    expect(ctx.changed[0]).toHaveLength(2000);
+
+    const q = prefix();
+    await createTemplate(ctx, normaliseTemplateInput(templateBody(q), 'create'), actor);
+    const over = Array.from({ length: 2001 }, (_x, i) => good(`${q}/item-${i}`));
+    await rejects(batchCreate(ctx, over, actor), 'invalid', '单次最多2000条 / at most 2000 items per batch');
+    await rejects(batchUpdate(ctx, over, actor), 'invalid', /2000/);
+    await rejects(batchDelete(ctx, over.map((x) => x.handle), actor), 'invalid', /2000/);
+    await rejects(batchCreate(ctx, [], actor), 'invalid');
+    await rejects(batchCreate(ctx, { items: over.slice(0, 2) }, actor), 'invalid');
+    await rejects(batchDelete(ctx, 'x', actor), 'invalid');
+    expect((await store.listHandles(q)).total).toBe(0);
+    expect(ctx.changed).toHaveLength(1);
+  });
+
+  it('reports every item on its own and writes the valid ones', async () => {
+    const other = prefix();
+    await store.createMany(
+      [{ ref: { handle: `${p}/taken`, key: `${p}/TAKEN`, prefixKey: p }, values: [] }],
+      actor,
+      'seed',
+      () => false,
+    );
+    const items: unknown[] = [
+      good(`${p}/ok-1`), // 0
+      { handle: `${p}/bad-index`, templateVersion: '1.0', value: [val(2000, 'name', 'x'), val(2005, 'x', 'y')] }, // 1
+      { handle: `${p}/no-name`, templateVersion: '1.0', value: [val(2001, 'color', 'red')] }, // 2
+      { handle: `${p}/reserved`, templateVersion: '1.0', value: [val(2000, 'name', 'x'), val(1001, 'TEMPLATE', '1.0')] }, // 3
+      good(`${other}/not-mine`), // 4
+      { handle: `${p}/no-template`, templateVersion: '9.9', value: [val(2000, 'name', 'x')] }, // 5
+      good(`${p}/taken`, 'different'), // 6
+      good(`${p}/dup`, 'same'), // 7
+      good(`${p}/dup`, 'same'), // 8
+      good(`${p}/dup2`, 'first'), // 9
+      good(`${p}/dup2`, 'second'), // 10
+      good('no-slash'), // 11
+      'not an object', // 12
+      { handle: `${p}/bad-shape`, templateVersion: '1.0', value: 'nope' }, // 13
+      { handle: `${p}/too-long`, templateVersion: '1.0', value: [val(2000, 'name', '长'.repeat(21))] }, // 14
+      { handle: `${p}/disabled`, templateVersion: '1.0', value: [val(2000, 'name', 'x'), val(2002, 'legacy', 'y')] }, // 15
+      { handle: `${p}/wrong-type`, templateVersion: '1.0', value: [val(2000, 'color', 'x')] }, // 16
+      { templateVersion: '1.0', value: [] }, // 17
+      { handle: `${p}/no-version`, value: [val(2000, 'name', 'x')] }, // 18
+      good(`${p}/ok-2`, 'zwei', [val(2001, 'COLOR', 'blue')]), // 19
+    ];
+    const res = await registerBatch(ctx, items, 'create', actor, { allowedPrefixKeys: (k) => k === p });
+    const msgs = res.map((r) => r.msg);
+    expect(res.map((r) => r.outcome)).toEqual([
+      'created',
+      'invalid',
+      'invalid',
+      'invalid',
+      'forbidden',
+      'invalid',
+      'exists',
+      'created',
+      'unchanged',
+      'created',
+      'exists',
+      'invalid',
+      'invalid',
+      'invalid',
+      'invalid',
+      'invalid',
+      'invalid',
+      'invalid',
+      'invalid',
+      'created',
+    ]);
+    expect(msgs[0]).toBe('success');
+    expect(msgs[1]).toMatch(/^非法操作，索引2005在模板中不存在/);
+    expect(msgs[2]).toMatch(/缺少必填项/);
+    expect(msgs[3]).toMatch(/^索引1001为系统保留 \/ index 1001 is reserved/);
+    expect(msgs[4]).toBe('无权操作该前缀 / no permission for this prefix');
+    expect(msgs[5]).toBe('模板不存在 / template not found');
+    expect(msgs[6]).toBe('标识已存在');
+    expect(msgs[7]).toBe('success');
+    expect(msgs[8]).toBe('success');
+    expect(msgs[10]).toBe('标识已存在');
+    expect(msgs[11]).toMatch(/invalid handle/);
+    expect(msgs[13]).toMatch(/value/);
+    expect(msgs[14]).toMatch(/1到20/);
+    expect(msgs[15]).toMatch(/已停用/);
+    expect(msgs[16]).toMatch(/类型应为name/);
+    expect(msgs[17]).toBe('缺少必要的请求参数: handle');
+    expect(msgs[18]).toBe('缺少必要的请求参数: templateVersion');
+    expect(res.map((r) => r.handle)).toEqual(
+      items.map((x) => (typeof x === 'object' && x !== null && typeof (x as { handle?: unknown }).handle === 'string' ? (x as { handle: string }).handle : '')),
+    );
+
+    // what was written: exactly the created items, with the template's type spelling and the TEMPLATE value
+    expect((await store.listHandles(p)).handles.sort()).toEqual([`${p}/dup`, `${p}/dup2`, `${p}/ok-1`, `${p}/ok-2`, `${p}/taken`].sort());
+    expect(await store.getHandle(`${other}/NOT-MINE`)).toBeNull();
+    const ok2 = await store.getHandle(`${p}/OK-2`);
+    expect(ok2?.values).toEqual([
+      str(1001, 'TEMPLATE', '1.0'),
+      str(2000, 'name', 'zwei'),
+      str(2001, 'color', 'blue'),
+    ]);
+    expect((await store.getHandle(`${p}/DUP2`))?.values[1]?.data.value).toBe('first');
+    expect((await store.getHandle(`${p}/TAKEN`))?.values).toEqual([]);
+
+    // events: exactly the created keys, once
+    expect(ctx.changed).toEqual([[`${p}/OK-1`, `${p}/DUP`, `${p}/DUP2`, `${p}/OK-2`]]);
+    // audit: one row per created identifier
+    const rows = await store.listAudit({ handleKey: `${p}/OK-2` });
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ action: 'identifier.create', actor: actor.id, address: actor.address, before: null, after: ok2?.values });
+    expect(await store.listAudit({ handleKey: `${p}/DUP` })).toHaveLength(1);
+  });
+
+  it('treats a retried batch as success without new versions, audit rows or events', async () => {
+    const items = Array.from({ length: 50 }, (_x, i) => good(`${p}/r-${i}`, `v${i}`, i % 2 ? [val(2001, 'color', 'red')] : []));
+    expect((await batchCreate(ctx, items, actor)).every((r) => r.msg === 'success')).toBe(true);
+    const auditBefore = await store.listAudit({ actor: actor.id, limit: 1000 });
+    const later = testContext(store, () => new Date(NOW.getTime() + 3_600_000));
+    const retry = await batchCreate(later, items, actor);
+    expect(retry).toEqual(items.map((x) => ({ handle: x.handle, msg: 'success' })));
+    expect(later.changed).toEqual([]);
+    expect(await store.listAudit({ actor: actor.id, limit: 1000 })).toEqual(auditBefore);
+    const rec = await store.getHandle(`${p}/R-7`);
+    expect(rec?.version).toBe(1);
+    expect(rec?.values.every((v) => v.timestamp === NOW_SEC)).toBe(true);
+    // a different value is not a retry
+    expect(await batchCreate(later, [good(`${p}/r-7`, 'changed')], actor)).toEqual([{ handle: `${p}/r-7`, msg: '标识已存在' }]);
+  });
+
+  it('updates per item, replacing template values and keeping the Handle face values below 1000', async () => {
+    await batchCreate(ctx, [good(`${p}/u-1`, 'one', [val(2001, 'color', 'red')]), good(`${p}/u-2`, 'two')], actor);
+    // the Handle face adds an admin value to u-1
+    const admin: HandleValue = {
+      index: 100,
+      type: 'HS_ADMIN',
+      data: { format: 'admin', value: { handle: `0.NA/${p}`, index: 200, permissions: '111111111111' } },
+      ttlType: 'relative',
+      ttl: 86400,
+      timestamp: 1,
+      permissions: { ...DEFAULT_PERMISSIONS },
+      references: [],
+    };
+    await store.mutate({ handle: `${p}/u-1`, key: `${p}/U-1`, prefixKey: p }, 'test', actor, (cur) => [admin, ...cur!.values]);
+    ctx.changed.length = 0;
+
+    const later = testContext(store, () => new Date(NOW.getTime() + 60_000));
+    const res = await batchUpdate(
+      later,
+      [
+        good(`${p}/u-1`, 'one-b'), // color dropped, name changed
+        good(`${p}/u-2`, 'two'), // same: unchanged
+        good(`${p}/u-missing`),
+        { handle: `${p}/u-2`, templateVersion: '1.0', value: [val(2001, 'color', 'x')] }, // required missing
+      ],
+      actor,
+    );
+    expect(res).toEqual([
+      { handle: `${p}/u-1`, msg: 'success' },
+      { handle: `${p}/u-2`, msg: 'success' },
+      { handle: `${p}/u-missing`, msg: '标识不存在' },
+      { handle: `${p}/u-2`, msg: expect.stringMatching(/缺少必填项/) },
+    ]);
+    const u1 = await store.getHandle(`${p}/U-1`);
+    expect(u1?.values.map((v) => [v.index, v.type, v.data.value])).toEqual([
+      [100, 'HS_ADMIN', admin.data.value],
+      [1001, 'TEMPLATE', '1.0'],
+      [2000, 'name', 'one-b'],
+    ]);
+    // unchanged values keep their timestamp, changed ones get the new one
+    expect(u1?.values.find((v) => v.index === 1001)?.timestamp).toBe(NOW_SEC);
+    expect(u1?.values.find((v) => v.index === 2000)?.timestamp).toBe(NOW_SEC + 60);
+    expect((await store.getHandle(`${p}/U-2`))?.version).toBe(1);
+    expect(later.changed).toEqual([[`${p}/U-1`]]);
+    const rows = await store.listAudit({ handleKey: `${p}/U-1` });
+    expect(rows[0]).toMatchObject({ action: 'identifier.update' });
+    expect((rows[0]!.before as HandleValue[]).find((v) => v.index === 2001)?.data.value).toBe('red');
+  });
+
+  it('deletes per item with code 1 / -2', async () => {
+    await batchCreate(ctx, [good(`${p}/d-1`), good(`${p}/d-2`)], actor);
+    ctx.changed.length = 0;
+    const res = await batchDelete(ctx, [`${p}/d-1`, `${p}/d-none`, 42, `${prefix()}/d-x`, `${p}/D-2`], actor, { allowedPrefixKeys: (k) => k === p });
+    expect(res).toEqual([
+      { handle: `${p}/d-1`, code: 1, msg: 'success' },
+      { handle: `${p}/d-none`, code: -2, msg: '标识不存在' },
+      { handle: '', code: -2, msg: '缺少必要的请求参数: handle' },
+      { handle: expect.stringMatching(/\/d-x$/), code: -2, msg: '无权操作该前缀 / no permission for this prefix' },
+      { handle: `${p}/D-2`, code: 1, msg: 'success' },
+    ]);
+    expect((await store.listHandles(p)).total).toBe(0);
+    expect(ctx.changed).toEqual([[`${p}/D-1`, `${p}/D-2`]]);
+    const rows = await store.listAudit({ handleKey: `${p}/D-1` });
+    expect(rows[0]).toMatchObject({ action: 'identifier.delete', after: null });
+  });
+
+  it('single operations are batches of one that throw the item error', async () => {
+    expect(await registerOne(ctx, good(`${p}/s-1`), 'create', actor)).toBe('created');
+    expect(await registerOne(ctx, good(`${p}/s-1`), 'create', actor)).toBe('unchanged');
+    await rejects(registerOne(ctx, good(`${p}/s-1`, 'other'), 'create', actor), 'conflict', '标识已存在');
+    await rejects(registerOne(ctx, good(`${p}/s-2`, ''), 'create', actor), 'invalid', /1到20/);
+    await rejects(registerOne(ctx, good(`${p}/s-3`), 'create', actor, { allowedPrefixKeys: () => false }), 'forbidden');
+    await rejects(registerOne(ctx, { ...good(`${p}/s-3`), templateVersion: 'nope' }, 'create', actor), 'invalid', '模板不存在 / template not found');
+    await rejects(registerOne(ctx, good(`${p}/s-9`), 'update', actor), 'not-found', '标识不存在');
+    expect(await registerOne(ctx, good(`${p}/s-1`, 'renamed'), 'update', actor)).toBe('updated');
+
+    const d = await detail(ctx, `${p}/S-1`);
+    expect(d).toEqual({
+      prefix: p,
+      handle: `${p}/s-1`,
+      templateVersion: '1.0',
+      value: [
+        { index: 1001, type: 'TEMPLATE', data: { format: 'string', value: '1.0' } },
+        { index: 2000, type: 'name', data: { format: 'string', value: 'renamed' } },
+      ],
+    });
+    expect(await detail(ctx, `${p}/none`)).toBeNull();
+    await rejects(detail(ctx, 'no-slash'), 'invalid');
+
+    await deleteOne(ctx, `${p}/s-1`, actor);
+    await rejects(deleteOne(ctx, `${p}/s-1`, actor), 'not-found', '没有找到标识');
+    expect(await detail(ctx, `${p}/s-1`)).toBeNull();
+  });
+
+  it('fails the whole call when the database fails, firing no events', async () => {
+    const broken = testContext(
+      new Proxy(store, {
+        get(target, prop) {
+          if (prop === 'createMany') return async () => Promise.reject(new Error('connection lost'));
+          const v: unknown = Reflect.get(target, prop, target);
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      }),
+    );
+    await expect(batchCreate(broken, [good(`${p}/f-1`)], actor)).rejects.toThrow('connection lost');
+    expect(broken.changed).toEqual([]);
+    expect(await store.getHandle(`${p}/F-1`)).toBeNull();
+  });
+});
+
+function str(index: number, type: string, value: string): HandleValue {
+  return {
+    index,
+    type,
+    data: { format: 'string', value },
+    ttlType: 'relative',
+    ttl: 86400,
+    timestamp: NOW_SEC,
+    permissions: { ...DEFAULT_PERMISSIONS },
+    references: [],
+  };
+}

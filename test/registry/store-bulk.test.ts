@@ -1,0 +1,220 @@
+// Store bulk writes (createMany / updateMany / deleteMany) on PGlite and PostgreSQL: results, atomicity, audit.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sameValues } from '../../handle/ops.js';
+import { DEFAULT_PERMISSIONS, type HandleValue } from '../../handle/types.js';
+import type { Actor, BulkItem, HandleRef, Store } from '../../registry/store.js';
+import { backends } from '../helpers/registry-backends.js';
+
+const actor: Actor = { id: 'user:bulk', address: '192.0.2.7' };
+
+function v(index: number, value: string, timestamp = 1_700_000_000): HandleValue {
+  return {
+    index,
+    type: index === 1001 ? 'TEMPLATE' : 'name',
+    data: { format: 'string', value },
+    ttlType: 'relative',
+    ttl: 86400,
+    timestamp,
+    permissions: { ...DEFAULT_PERMISSIONS },
+    references: [],
+  };
+}
+
+let seq = 0;
+function prefix(): string {
+  seq += 1;
+  return `88.320924.${seq}`;
+}
+function ref(p: string, suffix: string): HandleRef {
+  return { handle: `${p}/${suffix}`, key: `${p}/${suffix.toUpperCase()}`, prefixKey: p };
+}
+const item = (r: HandleRef, ...values: HandleValue[]): BulkItem => ({ ref: r, values });
+
+describe.each(backends)('store bulk writes: $name', (backend) => {
+  let store: Store;
+  let close: () => Promise<void>;
+  beforeAll(async () => {
+    ({ store, close } = await backend.open());
+  });
+  afterAll(async () => {
+    await close();
+  });
+
+  const audit = (r: HandleRef) => store.listAudit({ handleKey: r.key, limit: 1000 });
+
+  it('creates, recognises an identical retry as unchanged, and reports different values as exists', async () => {
+    const p = prefix();
+    const a = ref(p, 'a');
+    const b = ref(p, 'b');
+    expect(await store.createMany([item(a, v(2000, 'x')), item(b, v(2000, 'y'))], actor, 'bulk.create', sameValues)).toEqual([
+      'created',
+      'created',
+    ]);
+    // a retry with new timestamps is the same record; b with a different value is not
+    expect(await store.createMany([item(a, v(2000, 'x', 1_800_000_000)), item(b, v(2000, 'other'))], actor, 'bulk.create', sameValues)).toEqual([
+      'unchanged',
+      'exists',
+    ]);
+    const recA = await store.getHandle(a.key);
+    expect(recA?.version).toBe(1);
+    expect(recA?.values[0]?.timestamp).toBe(1_700_000_000);
+    expect((await store.getHandle(b.key))?.values[0]?.data.value).toBe('y');
+    const rows = await audit(a);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ actor: actor.id, address: actor.address, action: 'bulk.create', entity: 'handle', handle: a.handle, before: null });
+    expect(rows[0]?.after).toEqual([v(2000, 'x')]);
+    expect(await audit(b)).toHaveLength(1);
+  });
+
+  it('reports a case variant of an existing handle as exists even with the same values', async () => {
+    const p = prefix();
+    const lower = ref(p, 'pump-1');
+    const upper = { ...ref(p, 'PUMP-1') };
+    expect(upper.key).toBe(lower.key);
+    expect(await store.createMany([item(lower, v(2000, 'x'))], actor, 'c', sameValues)).toEqual(['created']);
+    expect(await store.createMany([item(upper, v(2000, 'x'))], actor, 'c', sameValues)).toEqual(['exists']);
+    expect((await store.getHandle(lower.key))?.handle).toBe(lower.handle);
+  });
+
+  it('judges a key repeated inside one batch against what its first occurrence left', async () => {
+    const p = prefix();
+    const a = ref(p, 'dup-a');
+    const b = ref(p, 'dup-b');
+    const res = await store.createMany(
+      [item(a, v(2000, '1')), item(b, v(2000, '1')), item(a, v(2000, '1')), item(b, v(2000, '2')), item(a, v(2000, '3'))],
+      actor,
+      'c',
+      sameValues,
+    );
+    expect(res).toEqual(['created', 'created', 'unchanged', 'exists', 'exists']);
+    expect((await store.getHandle(a.key))?.values).toEqual([v(2000, '1')]);
+    expect((await store.getHandle(b.key))?.values).toEqual([v(2000, '1')]);
+    expect(await audit(a)).toHaveLength(1);
+  });
+
+  it('carries quotes, backslashes, braces, commas and non-ASCII through the bulk parameters intact', async () => {
+    const p = prefix();
+    const odd = ref(p, 'a"b\\c,{d} e:f/g/产品-😀');
+    const values = [v(2000, 'q"uote \\back\\\\slash {br,ace} NULL null\n\t产品 😀 \u2028'), v(1001, '1.0')];
+    expect(await store.createMany([item(odd, ...values)], actor, 'c', sameValues)).toEqual(['created']);
+    const rec = await store.getHandle(odd.key);
+    expect(rec?.handle).toBe(odd.handle);
+    expect(rec?.values).toEqual(values);
+    expect((await audit(odd))[0]?.after).toEqual(values);
+    expect(await store.createMany([item(odd, ...values)], actor, 'c', sameValues)).toEqual(['unchanged']);
+  });
+
+  it('writes a batch of 2000 in one call', async () => {
+    const p = prefix();
+    const items = Array.from({ length: 2000 }, (_x, i) => item(ref(p, `n${i}`), v(2000, `value ${i}`), v(1001, '1.0')));
+    const res = await store.createMany(items, actor, 'c', sameValues);
+    expect(res.every((r) => r === 'created')).toBe(true);
+    expect((await store.listHandles(p)).total).toBe(2000);
+    const again = await store.createMany(items, actor, 'c', sameValues);
+    expect(again.every((r) => r === 'unchanged')).toBe(true);
+    expect(await audit(items[1999]!.ref)).toHaveLength(1);
+  });
+
+  it('writes nothing when the call fails part-way (one transaction)', async () => {
+    const p = prefix();
+    const existing = ref(p, 'old');
+    const fresh = ref(p, 'new');
+    await store.createMany([item(existing, v(2000, 'x'))], actor, 'c', sameValues);
+    const boom = () => {
+      throw new Error('comparison failed');
+    };
+    await expect(store.createMany([item(fresh, v(2000, 'y')), item(existing, v(2000, 'z'))], actor, 'c', boom)).rejects.toThrow(
+      'comparison failed',
+    );
+    expect(await store.getHandle(fresh.key)).toBeNull();
+    expect(await audit(fresh)).toHaveLength(0);
+  });
+
+  it('returns [] for empty batches without touching the database', async () => {
+    expect(await store.createMany([], actor, 'c', sameValues)).toEqual([]);
+    expect(await store.updateMany([], actor, 'u', sameValues)).toEqual([]);
+    expect(await store.deleteMany([], actor, 'd')).toEqual([]);
+  });
+
+  it('updates: not-found, unchanged (nothing written) and updated (version bumped, audit before/after)', async () => {
+    const p = prefix();
+    const a = ref(p, 'u-a');
+    const b = ref(p, 'u-b');
+    const missing = ref(p, 'u-missing');
+    await store.createMany([item(a, v(2000, 'a1')), item(b, v(2000, 'b1'))], actor, 'c', sameValues);
+    const res = await store.updateMany(
+      [item(missing, v(2000, 'm')), item(a, v(2000, 'a1', 1_800_000_000)), item(b, v(2000, 'b2'))],
+      actor,
+      'bulk.update',
+      sameValues,
+    );
+    expect(res).toEqual(['not-found', 'unchanged', 'updated']);
+    expect(await store.getHandle(missing.key)).toBeNull();
+    const recA = await store.getHandle(a.key);
+    expect(recA?.version).toBe(1);
+    expect(recA?.values).toEqual([v(2000, 'a1')]);
+    const recB = await store.getHandle(b.key);
+    expect(recB?.version).toBe(2);
+    expect(recB?.values).toEqual([v(2000, 'b2')]);
+    expect(recB!.updatedAt.getTime()).toBeGreaterThanOrEqual(recB!.createdAt.getTime());
+    expect(await audit(a)).toHaveLength(1);
+    const rowsB = await audit(b);
+    expect(rowsB).toHaveLength(2);
+    expect(rowsB[0]).toMatchObject({ action: 'bulk.update', before: [v(2000, 'b1')], after: [v(2000, 'b2')] });
+  });
+
+  it('applies a key repeated in an update batch in order, one version and audit row per change', async () => {
+    const p = prefix();
+    const a = ref(p, 'seq');
+    await store.createMany([item(a, v(2000, '1'))], actor, 'c', sameValues);
+    const res = await store.updateMany([item(a, v(2000, '2')), item(a, v(2000, '2')), item(a, v(2000, '3'))], actor, 'u', sameValues);
+    expect(res).toEqual(['updated', 'unchanged', 'updated']);
+    const rec = await store.getHandle(a.key);
+    expect(rec?.values).toEqual([v(2000, '3')]);
+    expect(rec?.version).toBe(3);
+    const rows = (await audit(a)).filter((r) => r.action === 'u').reverse();
+    expect(rows.map((r) => [r.before, r.after])).toEqual([
+      [[v(2000, '1')], [v(2000, '2')]],
+      [[v(2000, '2')], [v(2000, '3')]],
+    ]);
+  });
+
+  it('builds the new values with compose(current, given)', async () => {
+    const p = prefix();
+    const a = ref(p, 'compose');
+    await store.createMany([item(a, v(100, 'admin'), v(2000, 'old'))], actor, 'c', sameValues);
+    const keepLow = (cur: HandleValue[], given: HandleValue[]) => [...cur.filter((x) => x.index < 1000), ...given];
+    expect(await store.updateMany([item(a, v(2000, 'new'))], actor, 'u', sameValues, keepLow)).toEqual(['updated']);
+    expect((await store.getHandle(a.key))?.values).toEqual([v(100, 'admin'), v(2000, 'new')]);
+    expect(await store.updateMany([item(a, v(2000, 'new'))], actor, 'u', sameValues, keepLow)).toEqual(['unchanged']);
+  });
+
+  it('deletes per item with audit rows; a repeated key is not-found the second time', async () => {
+    const p = prefix();
+    const a = ref(p, 'd-a');
+    const b = ref(p, 'd-b');
+    await store.createMany([item(a, v(2000, 'a')), item(b, v(2000, 'b'))], actor, 'c', sameValues);
+    expect(await store.deleteMany([a, ref(p, 'd-none'), a, b], actor, 'bulk.delete')).toEqual(['deleted', 'not-found', 'not-found', 'deleted']);
+    expect(await store.getHandle(a.key)).toBeNull();
+    expect(await store.getHandle(b.key)).toBeNull();
+    const rows = await audit(a);
+    expect(rows[0]).toMatchObject({ action: 'bulk.delete', before: [v(2000, 'a')], after: null, address: actor.address });
+    expect(await store.deleteMany([a], actor, 'bulk.delete')).toEqual(['not-found']);
+    expect(await audit(a)).toHaveLength(2);
+  });
+
+  it('lets concurrent overlapping batches finish with every key created exactly once', async () => {
+    const p = prefix();
+    const refs = Array.from({ length: 300 }, (_x, i) => ref(p, `c${i}`));
+    const batch = (order: HandleRef[]) => order.map((r) => item(r, v(2000, r.handle)));
+    const results = await Promise.all([
+      store.createMany(batch(refs), actor, 'c', sameValues),
+      store.createMany(batch([...refs].reverse()), actor, 'c', sameValues),
+      store.createMany(batch(refs.filter((_r, i) => i % 2 === 0)), actor, 'c', sameValues),
+    ]);
+    const created = results.flat().filter((r) => r === 'created').length;
+    expect(created).toBe(300);
+    expect(results.flat().every((r) => r === 'created' || r === 'unchanged')).toBe(true);
+    expect((await store.listHandles(p)).total).toBe(300);
+  });
+});
