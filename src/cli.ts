@@ -4,6 +4,8 @@ import { HandleError } from '../handle/codes.js';
 import { parseHandle } from '../handle/identifier.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { openNode, openStore, type Logger } from './node.js';
+import { planProgress, progressToCsv, progressToTable } from '../registry/plan.js';
+import { ImportError, runImport } from './import.js';
 import { startServer } from './server.js';
 
 const stderrLog: Logger = {
@@ -16,6 +18,9 @@ const USAGE = `usage: idnode <command>
   serve               run the node (HTTP on PORT, default 8000)
   migrate             apply database migrations and exit
   resolve <handle>    print a handle's values as Handle JSON
+  plan [--csv|--json] the county plan's progress per town and year (PLAN_FILE)
+  import <file> --prefix <p> [--template <v>] [--batch <n>]
+                      register identifiers from CSV or NDJSON (per item; re-running changes nothing)
 Settings come from the environment: PORT HOST NODE_PREFIX ADMIN_SECRET DATABASE_URL REDIS_URL DATA_DIR
 CACHE_MAX_BYTES ... (see README).`;
 
@@ -72,6 +77,81 @@ async function resolve(config: Config, handle: string | undefined): Promise<numb
   }
 }
 
+/** `--name value` options after the positional arguments. */
+function options(args: string[], known: string[]): { positional: string[]; opts: Record<string, string | true> } {
+  const positional: string[] = [];
+  const opts: Record<string, string | true> = {};
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (!a.startsWith('--')) {
+      positional.push(a);
+      continue;
+    }
+    const name = a.slice(2);
+    if (!known.includes(name)) throw new UsageError(`unknown option --${name}`);
+    const next = args[i + 1];
+    if (next !== undefined && !next.startsWith('--')) {
+      opts[name] = next;
+      i++;
+    } else opts[name] = true;
+  }
+  return { positional, opts };
+}
+
+class UsageError extends Error {}
+
+async function plan(config: Config, args: string[]): Promise<number> {
+  const { opts } = options(args, ['csv', 'json']);
+  const node = await openNode({ ...config, REDIS_URL: undefined }, stderrLog);
+  try {
+    const p = await planProgress(node.registry, node.plan);
+    process.stdout.write(opts.csv ? progressToCsv(p) : opts.json ? `${JSON.stringify(p, null, 2)}\n` : progressToTable(p));
+    return 0;
+  } finally {
+    await node.close();
+  }
+}
+
+async function importFile(config: Config, args: string[]): Promise<number> {
+  const { positional, opts } = options(args, ['prefix', 'template', 'batch']);
+  const file = positional[0];
+  if (file === undefined || typeof opts.prefix !== 'string') throw new UsageError('usage: idnode import <file> --prefix <p> [--template <v>] [--batch <n>]');
+  if (opts.template === true || opts.batch === true) throw new UsageError('--template and --batch take a value');
+  const batch = opts.batch === undefined ? undefined : Number(opts.batch);
+  if (batch !== undefined && (!Number.isInteger(batch) || batch < 1 || batch > 2000)) throw new UsageError('--batch must be 1–2000');
+  // With REDIS_URL the import's invalidations reach every running node; PGlite's data folder must not be in use.
+  const node = await openNode(config, stderrLog);
+  const tty = process.stderr.isTTY === true;
+  const started = Date.now();
+  try {
+    const s = await runImport(node, {
+      file,
+      prefix: opts.prefix,
+      template: typeof opts.template === 'string' ? opts.template : undefined,
+      batchSize: batch,
+      progress: (done, sum) => {
+        const rate = Math.round((done * 1000) / Math.max(1, Date.now() - started));
+        const line = `${done} read · ${sum.created} created · ${sum.unchanged} unchanged · ${sum.rejected.length} rejected · ${rate}/s`;
+        process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
+      },
+    });
+    if (tty) process.stderr.write('\n');
+    const secs = ((Date.now() - started) / 1000).toFixed(1);
+    process.stdout.write(`imported ${file} in ${secs}s: ${s.created} created, ${s.unchanged} unchanged, ${s.rejected.length} rejected (${s.read} read)\n`);
+    for (const r of s.rejected.slice(0, 50)) process.stdout.write(`  line ${r.line}${r.handle ? ` ${r.handle}` : ''}: ${r.reason}\n`);
+    if (s.rejected.length > 50) process.stdout.write(`  … and ${s.rejected.length - 50} more\n`);
+    return s.rejected.length > 0 ? 1 : 0;
+  } catch (err) {
+    if (err instanceof ImportError) {
+      stderrLog.error(`idnode import: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  } finally {
+    await node.close();
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
@@ -97,6 +177,10 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'resolve':
       return resolve(config, rest[0]);
+    case 'plan':
+      return plan(config, rest);
+    case 'import':
+      return importFile(config, rest);
     default:
       stderrLog.error(`idnode: unknown command "${cmd}"\n${USAGE}`);
       return 2;
@@ -108,6 +192,11 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (err) => {
+    if (err instanceof UsageError) {
+      stderrLog.error(`idnode: ${err.message}`);
+      process.exitCode = 2;
+      return;
+    }
     const msg = err instanceof HandleError ? `${err.message} (responseCode ${err.code})` : (err as Error).message;
     stderrLog.error(`idnode: ${msg}`);
     process.exitCode = 1;
