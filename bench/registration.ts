@@ -2,11 +2,14 @@
 // Usage: npm run build && node dist/bench/registration.js [--items 20000] [--batch 2000]
 // DATABASE_URL: a throw-away database is created on its server and dropped afterwards; without it PGlite in memory.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { sql, type Kysely } from 'kysely';
 import pg from 'pg';
+import { request } from 'undici';
 import { DEFAULT_CASE_POLICY, parseHandle, type CasePolicy } from '../handle/identifier.js';
 import { DEFAULT_PERMISSIONS, DEFAULT_TTL, type HandleValue } from '../handle/types.js';
 import type { RegistryContext } from '../registry/context.js';
@@ -22,6 +25,9 @@ export interface Rate {
   items: number;
   seconds: number;
   perSecond: number;
+  /** for whole commands: including process start-up (opening the store, migrations) */
+  wallSeconds?: number;
+  wallPerSecond?: number;
 }
 
 /** One row as the raw insert writes it: the same columns and JSON the registry stores in `handles`. */
@@ -191,6 +197,85 @@ export async function scratchDatabase(url: string): Promise<{ url: string; drop:
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
+const BENCH_SECRET = 'registration-bench-secret';
+
+/** Starts `idnode serve` on `databaseUrl` (no Redis, so only the database is measured) and returns its port. */
+function startNode(databaseUrl: string): Promise<{ child: ChildProcess; port: number }> {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(here, '../src/cli.js'), 'serve'], {
+      env: { ...process.env, DATABASE_URL: databaseUrl, REDIS_URL: '', PORT: '0', HOST: '127.0.0.1', ADMIN_SECRET: BENCH_SECRET, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const onData = (b: Buffer) => {
+      out += b.toString();
+      const m = /serving on http:\/\/[^:]+:(\d+)/.exec(out);
+      if (m) resolve({ child, port: Number(m[1]) });
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`idnode serve exited ${code}: ${out}`)));
+    setTimeout(() => reject(new Error(`idnode serve did not start: ${out}`)), 60_000).unref();
+  });
+}
+
+/** Identifiers/s through the node's SNMS batchCreate over HTTP (bodies serialised before the clock starts). */
+export async function measureHttpBatchCreate(databaseUrl: string, items: readonly RegisterItem[], batch: number): Promise<Rate> {
+  const { child, port } = await startNode(databaseUrl);
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    const login = await request(`${base}/identity/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'admin', password: BENCH_SECRET }),
+    });
+    const token = ((await login.body.json()) as { data: { token: string } }).data.token;
+    const bodies: string[] = [];
+    for (let i = 0; i < items.length; i += batch) bodies.push(JSON.stringify(items.slice(i, i + batch)));
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
+    const t0 = process.hrtime.bigint();
+    for (const body of bodies) {
+      const res = await request(`${base}/identityv2/data/batchCreate`, { method: 'POST', headers, body, bodyTimeout: 120_000 });
+      const r = (await res.body.json()) as { status: number; message: string; data: { handle: string; msg: string }[] };
+      const bad = r.status !== 1 ? r.message : r.data.find((x) => x.msg !== 'success')?.msg;
+      if (bad !== undefined) throw new Error(`batchCreate over HTTP refused: ${bad}`);
+    }
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    return { items: items.length, seconds, perSecond: items.length / seconds };
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+/** Identifiers/s of `idnode import` of a CSV file (wall time of the whole command, start-up included). */
+export async function measureImport(databaseUrl: string, prefix: string, version: string, items: readonly RegisterItem[], batch: number): Promise<Rate> {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const dir = mkdtempSync(join(tmpdir(), 'idnode-bench-import-'));
+  try {
+    const file = join(dir, 'items.csv');
+    const csv = ['suffix,productName,model,productionDate,manufacturer'];
+    for (const it of items) {
+      const v = it.value as { data: { value: string } }[];
+      csv.push([it.handle.slice(prefix.length + 1), ...v.map((x) => `"${x.data.value.replace(/"/g, '""')}"`)].join(','));
+    }
+    writeFileSync(file, csv.join('\n') + '\n');
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(process.execPath, [join(here, '../src/cli.js'), 'import', file, '--prefix', prefix, '--template', version, '--batch', String(batch)], {
+      env: { ...process.env, DATABASE_URL: databaseUrl, REDIS_URL: '', ADMIN_SECRET: BENCH_SECRET, LOG_LEVEL: 'warn' },
+      encoding: 'utf8',
+      timeout: 600_000,
+    });
+    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (r.status !== 0 || !new RegExp(`${items.length} created`).test(r.stdout)) throw new Error(`idnode import failed (${r.status}): ${r.stdout}${r.stderr}`);
+    // The command's own figure (reading the file and registering, after start-up), and the whole command's.
+    const own = Number(/ in (\d+(?:\.\d+)?)s:/.exec(r.stdout)?.[1] ?? wall);
+    return { items: items.length, seconds: own, perSecond: items.length / own, wallSeconds: wall, wallPerSecond: items.length / wall };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const arg = (name: string, dflt: number) => {
     const i = process.argv.indexOf(`--${name}`);
@@ -231,12 +316,36 @@ async function main(): Promise<void> {
     const rawUnnest = await measureRawInsert(store.db, payloads, BATCH, 'unnest');
     const rawRecordset = await measureRawInsert(store.db, payloads, BATCH, 'recordset');
     const registry = await measureBatchCreate(ctx, items, actor, BATCH);
+    // The node itself, as a separate process on the same database: the SNMS API and `idnode import`.
+    let http: Rate | null = null;
+    let cliImport: Rate | null = null;
+    if (databaseUrl && scratch) {
+      for (const p of ['88.320924.901', '88.320924.902']) {
+        await createTemplate(ctx, normaliseTemplateInput(benchTemplateBody(p, version), 'create'), actor);
+      }
+      http = await measureHttpBatchCreate(scratch.url, syntheticItems('88.320924.901', version, ITEMS), BATCH);
+      cliImport = await measureImport(scratch.url, '88.320924.902', version, syntheticItems('88.320924.902', version, ITEMS), BATCH);
+    }
     // The ceiling is the faster raw method, so the ratio is never flattered by a slow baseline.
     const raw = rawRecordset.perSecond >= rawUnnest.perSecond ? rawRecordset : rawUnnest;
     const ratio = registry.perSecond / raw.perSecond;
 
     const backend = databaseUrl ? 'postgresql' : 'pglite (in memory)';
-    const result = { when: new Date().toISOString(), backend, items: ITEMS, batch: BATCH, rawUnnest, rawRecordset, raw, registry, ratio };
+    const result = {
+      when: new Date().toISOString(),
+      backend,
+      items: ITEMS,
+      batch: BATCH,
+      rawUnnest,
+      rawRecordset,
+      raw,
+      registry,
+      ratio,
+      http,
+      httpRatio: http ? http.perSecond / raw.perSecond : null,
+      cliImport,
+      importRatio: cliImport ? cliImport.perSecond / raw.perSecond : null,
+    };
     const row = (name: string, r: Rate) =>
       `| ${name} | ${r.items} | ${r.seconds.toFixed(2)} | ${fmt(r.perSecond)} | ${(r.perSecond / raw.perSecond).toFixed(2)} |`;
     const md = [
@@ -249,6 +358,13 @@ async function main(): Promise<void> {
       row('raw insert, unnest(text[], jsonb[])', rawUnnest),
       row('raw insert, jsonb_to_recordset (one JSON parameter)', rawRecordset),
       row('registry batchCreate (parse, template checks, insert, audit rows)', registry),
+      ...(http ? [row('node over HTTP: POST /identityv2/data/batchCreate (separate process, token auth)', http)] : []),
+      ...(cliImport
+        ? [
+            row('idnode import (CSV, separate process, after start-up)', cliImport),
+            row('idnode import, whole command (start-up included)', { items: cliImport.items, seconds: cliImport.wallSeconds!, perSecond: cliImport.wallPerSecond! }),
+          ]
+        : []),
     ].join('\n');
     const outDir = join(here, '../../bench/results');
     mkdirSync(outDir, { recursive: true });

@@ -136,7 +136,7 @@ async function importFile(config: Config, args: string[]): Promise<number> {
       },
     });
     if (tty) process.stderr.write('\n');
-    const secs = ((Date.now() - started) / 1000).toFixed(1);
+    const secs = ((Date.now() - started) / 1000).toFixed(2);
     process.stdout.write(`imported ${file} in ${secs}s: ${s.created} created, ${s.unchanged} unchanged, ${s.rejected.length} rejected (${s.read} read)\n`);
     for (const r of s.rejected.slice(0, 50)) process.stdout.write(`  line ${r.line}${r.handle ? ` ${r.handle}` : ''}: ${r.reason}\n`);
     if (s.rejected.length > 50) process.stdout.write(`  … and ${s.rejected.length - 50} more\n`);
