@@ -282,7 +282,23 @@ export class SqlStore implements Store {
       .limit(auditLimit(q.limit));
     if (q.handleKey !== undefined) query = query.where('handle_key', '=', q.handleKey);
     if (q.actor !== undefined) query = query.where('actor', '=', q.actor);
-    if (q.enterpriseId !== undefined) query = query.where('enterprise_id', '=', q.enterpriseId);
+    if (q.enterpriseId !== undefined) {
+      const enterpriseId = q.enterpriseId;
+      // The enterprise's own rows, and the changes to identifiers under its prefixes (handle rows carry no id).
+      query = query.where((eb) =>
+        eb.or([
+          eb('enterprise_id', '=', enterpriseId),
+          eb.and([
+            eb('entity', '=', 'handle'),
+            eb(
+              sql<string>`split_part(handle_key, '/', 1)`,
+              'in',
+              eb.selectFrom('prefixes').select('prefix_key').where('enterprise_id', '=', enterpriseId),
+            ),
+          ]),
+        ]),
+      );
+    }
     if (q.entity !== undefined) query = query.where('entity', '=', q.entity);
     if (q.entityId !== undefined) query = query.where('entity_id', '=', q.entityId);
     if (q.since !== undefined) query = query.where('at', '>=', q.since);

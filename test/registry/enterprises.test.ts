@@ -279,6 +279,13 @@ describe.each(backends)('enterprise onboarding on %s', (_name, open) => {
     expect(auditF[0]).toMatchObject({ action: 'enterprise.reject', actor: reviewer.id, before: { status: 4 }, after: { status: 3, reason: '营业执照照片不清晰' } });
     const all = JSON.stringify(await store.listAudit({ limit: 1000 }));
     for (const secret of [approvedA.handleSecret, hash, 'scrypt$', 'password_hash', 'password_sha256_enc', 'password-1']) expect(all).not.toContain(secret);
+
+    // identifiers registered under the enterprise's prefix are part of its audit trail too
+    const ref = { handle: '88.320924.1/AUDIT-1', key: '88.320924.1/AUDIT-1', prefixKey: '88.320924.1' };
+    await store.mutate(ref, 'identifier.create', operator, () => []);
+    const withIdentifier = await store.listAudit({ enterpriseId: a.enterpriseId, limit: 100 });
+    expect(withIdentifier[0]).toMatchObject({ entity: 'handle', handle: '88.320924.1/AUDIT-1', action: 'identifier.create' });
+    expect((await store.listAudit({ enterpriseId: f.enterpriseId })).some((r) => r.handle === ref.handle)).toBe(false);
   });
 
   it('validates applications and writes nothing for bad input', async () => {
