@@ -101,6 +101,9 @@ describe.each(backends)('SNMS and operator faces on %s', (backend) => {
   it('logs in with /identity/token (password) and /identity/token/v1 (sha256(sha256(pwd)+today)); wrong passwords get -2', async () => {
     const t1 = await login(s, u1.username, u1.password);
     expect(t1).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+    const claims = JSON.parse(Buffer.from(t1.split('.')[0]!, 'base64url').toString('utf8'));
+    expect(claims.exp - claims.iat).toBe(24 * 3600);
+    expect(Math.abs(claims.iat - Date.now() / 1000)).toBeLessThan(60);
     const v1 = okData(await s.send('POST', '/identity/token/v1', { username: u1.username, password: v1Password(u1.password) }));
     expect(typeof v1.token).toBe('string');
     // the username is case-insensitive
@@ -154,6 +157,12 @@ describe.each(backends)('SNMS and operator faces on %s', (backend) => {
     const audit = okData(await s.get(`/operator/audit?enterpriseId=${ent1.id}`, bearer(op))) as any[];
     const row = audit.find((a) => a.action === 'enterprise.approve');
     expect(row).toMatchObject({ actor: 'user:reviewer1', before: { status: 5 }, after: { status: 1 } });
+    expect(audit.find((a) => a.action === 'user.create')).toMatchObject({ actor: 'applicant', entityId: 'pump-co', before: null, after: { username: 'pump-co', role: 'enterprise' } });
+    expect(audit.find((a) => a.action === 'enterprise.apply')).toMatchObject({ actor: 'applicant', before: null, after: { status: 4 } });
+    // no credential in the log: neither the password (nor its hashes) nor the handle secret
+    const logText = JSON.stringify(audit);
+    for (const secret of [u1.password, approved.handleSecret, 'password_hash', 'password_sha256']) expect(logText).not.toContain(secret);
+    expect(audit.find((a) => a.action === 'handle.create').after.find((v: any) => v.type === 'HS_SECKEY').data.value).toBe('(redacted)');
   });
 
   it('the second enterprise gets 88.320924.2; a rejection needs a reason', async () => {
@@ -171,7 +180,22 @@ describe.each(backends)('SNMS and operator faces on %s', (backend) => {
     // a rejected application cannot be approved afterwards
     failed(await s.send('POST', `/operator/enterprises/${a3.enterpriseId}/approve`, {}, bearer(op)), -2);
     failed(await s.send('POST', '/operator/enterprises/99999/approve', {}, bearer(op)), -2);
-    expect(await enterpriseCount()).toBe(3);
+
+    // the operator may name the prefix: it must be free, not overlap a delegated one, and derive from the node's
+    const a4 = okData(await s.send('POST', APPLY, application({ n: 4, username: 'named-co', password: 'Named-pass-2024' })));
+    const approve4 = (prefix: string) => s.send('POST', `/operator/enterprises/${a4.enterpriseId}/approve`, { prefix }, bearer(op));
+    expect(failed(await approve4('88.320924.1'), -2)).toMatch(/占用/);
+    expect(failed(await approve4('88.320924.2.5'), -2)).toMatch(/占用/);
+    expect(failed(await approve4('86.100.1'), -2)).toMatch(/88\.320924/);
+    failed(await approve4('88.320924'), -2);
+    expect(okData(await approve4('88.320924.88')).prefix).toBe('88.320924.88');
+    expect(okData(await s.get(`/operator/enterprises/${a4.enterpriseId}`, bearer(op))).prefixes).toEqual([{ prefix: '88.320924.88', prefixKey: '88.320924.88', status: 1 }]);
+    expect(await enterpriseCount()).toBe(4);
+
+    const page = okData(await s.get('/snms/api/prefix/page?currentPage=1&pageSize=10', bearer(rev)));
+    expect(page).toMatchObject({ totalElements: 3, number: 0, size: 10, first: true, last: true });
+    expect(page.content.map((c: any) => c.entPrefix).sort()).toEqual(['88.320924.1', '88.320924.2', '88.320924.88']);
+    expect(page.content.find((c: any) => c.entPrefix === '88.320924.2')).toMatchObject({ entId: ent2.id, state: 1, status: 1, entName: '射阳测试企业2有限公司' });
   });
 
   it('a reviewer can NOT suspend, enable, create users or read the audit log (-3)', async () => {
@@ -246,6 +270,11 @@ describe.each(backends)('SNMS and operator faces on %s', (backend) => {
     const reserved = templateBody(ent1.prefix, 'v-res');
     (reserved.items as any[])[1].idType = 'HS_ADMIN';
     failed(await s.send('POST', TEMPLATE, reserved, t), -2);
+    const longName = templateBody(ent1.prefix, 'v-long');
+    (longName.items as any[])[1].name = '名'.repeat(65);
+    failed(await s.send('POST', TEMPLATE, longName, t), -2);
+    failed(await s.send('POST', TEMPLATE, { ...templateBody(ent1.prefix, 'v-ind'), industryCategory: 'Z' }, t), -2);
+    failed(await s.send('POST', TEMPLATE, { ...templateBody(ent1.prefix, 'v-big'), items: Array.from({ length: 201 }, (_, i) => ({ name: `n${i}`, idType: `T${i}` })) }, t), -2);
     failed(await s.get(`${TEMPLATE}?prefix=${ent1.prefix}&version=v-low`, t), -2);
     // still the same after the refused updates
     expect(okData(await s.get(`${TEMPLATE}?prefix=${ent1.prefix}&version=v-upd`, t)).items).toEqual(upd.items);
@@ -295,6 +324,12 @@ describe.each(backends)('SNMS and operator faces on %s', (backend) => {
     expect(failed(single, -2)).toMatch(/值长度/);
     failed(await s.send('POST', '/identityv2/data', { handle: `${P}/SINGLE-NOVALUE`, templateVersion: 'v1' }, bearer(ent1.token)), -2);
     failed(await detailOf(`${P}/SINGLE-LONG`), -2);
+    // oversized handles: more than 255 characters, or more than 255 UTF-8 bytes
+    failed(await s.send('POST', '/identityv2/data', item(`${P}/${'X'.repeat(250)}`, 'v1', values('泵')), bearer(ent1.token)), -2);
+    const wide = `${P}/${'泵'.repeat(90)}`;
+    failed(await s.send('POST', '/identityv2/data', item(wide, 'v1', values('泵')), bearer(ent1.token)), -2);
+    expect(okData(await s.send('POST', '/identityv2/data/batchCreate', [item(wide, 'v1', values('泵'))], bearer(ent1.token)))[0].msg).toMatch(/标识格式错误/);
+    expect((await s.get(`/api/handles/${encodeURI(wide)}`)).json.responseCode).not.toBe(1);
   });
 
   it('batchCreate of valid items: all success; the same batch again: all success and no second write in the audit log', async () => {
@@ -306,6 +341,9 @@ describe.each(backends)('SNMS and operator faces on %s', (backend) => {
     expect(before).toHaveLength(1);
     expect(before[0]).toMatchObject({ action: 'identifier.create', actor: 'user:pump-co', handle: `${P}/PUMP-007`, before: null });
     expect(before[0].after.map((v: any) => v.index)).toEqual([1001, 2000, 2001, 2002]);
+
+    const byEnterprise = okData(await s.get(`/operator/audit?enterpriseId=${ent1.id}&limit=500`, bearer(op))) as any[];
+    expect(byEnterprise.filter((a) => a.handle === `${P}/PUMP-007`).map((a) => a.action)).toEqual(['identifier.create']);
 
     const retry = okData(await s.send('POST', '/identityv2/data/batchCreate', batch, bearer(ent1.token)));
     expect(retry).toEqual(first);
@@ -346,6 +384,10 @@ describe.each(backends)('SNMS and operator faces on %s', (backend) => {
     failed(await s.send('POST', '/identityv2/data/batchCreate', [], bearer(ent1.token)), -2);
     failed(await s.send('POST', '/identityv2/data/batchCreate', { handle: `${P}/X` }, bearer(ent1.token)), -2);
     failed(await s.send('POST', '/identityv2/data/batchCreate', '[{"handle":', { ...bearer(ent1.token), 'content-type': 'application/json' }), -2);
+    // a body over the 1 MiB limit is an SNMS error too (HTTP 200), not a bare 413
+    const huge = JSON.stringify([item(`${P}/HUGE`, 'v1', values('x'.repeat(1_100_000)))]);
+    failed(await s.send('POST', '/identityv2/data/batchCreate', huge, { ...bearer(ent1.token), 'content-type': 'application/json' }), -2);
+    failed(await detailOf(`${P}/HUGE`), -2);
 
     const ok = okData(await s.send('POST', '/identityv2/data/batchCreate', big.slice(0, 2000), bearer(ent1.token)));
     expect(ok).toHaveLength(2000);
@@ -503,5 +545,15 @@ describe.each(backends)('SNMS and operator faces on %s', (backend) => {
     expect(lines).toContain(`合德镇,2024,36,${reg(2024)},${36 - reg(2024)},50,${(reg(2024) / 50).toFixed(4)}`);
     expect(lines).toContain(`淮海农场,2022,,0,,1,0.0000`);
     expect(lines).toContain(`合计,2023,200,${2 * reg(2023)},${200 - 2 * reg(2023)},430,${((2 * reg(2023)) / 430).toFixed(4)}`);
+  });
+
+  it('failed logins are limited per account: after 5 failures even the right password is refused', async () => {
+    for (let i = 0; i < 5; i++) {
+      expect(failed(await s.send('POST', '/identity/token', { username: 'named-co', password: `wrong-${i}-password` }), -2)).toMatch(/用户名\/密码错误/);
+    }
+    expect(failed(await s.send('POST', '/identity/token', { username: 'named-co', password: 'Named-pass-2024' }), -2)).toMatch(/too many/);
+    expect(failed(await s.send('POST', '/identity/token/v1', { username: 'named-co', password: v1Password('Named-pass-2024') }), -2)).toMatch(/too many/);
+    // other accounts are not affected
+    await login(s, u2.username, u2.password);
   });
 });
