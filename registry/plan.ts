@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sql } from 'kysely';
 import { z } from 'zod';
 import type { RegistryContext } from './context.js';
 import { STATUS } from './db.js';
@@ -127,7 +128,10 @@ export async function planProgress(ctx: RegistryContext, plan: Plan, now: Date =
   const rows = await ctx.store.db
     .selectFrom('enterprises as e')
     .innerJoin('prefixes as p', 'p.enterprise_id', 'e.id')
-    .innerJoin('handles as h', 'h.prefix_key', 'p.prefix_key')
+    // identifiers under the enterprise's prefix and under prefixes derived from it (88.320924.1.9)
+    .innerJoin('handles as h', (j) =>
+      j.on((eb) => eb.or([eb('h.prefix_key', '=', eb.ref('p.prefix_key')), eb('h.prefix_key', 'like', sql<string>`p.prefix_key || '.%'`)])),
+    )
     .select((eb) => ['e.id', 'e.town', 'e.approved_at', eb.fn.min('h.created_at').as('first_at')])
     .where('e.status', '=', STATUS.ENABLED)
     .where('e.approved_at', 'is not', null)

@@ -284,16 +284,24 @@ export class SqlStore implements Store {
     if (q.actor !== undefined) query = query.where('actor', '=', q.actor);
     if (q.enterpriseId !== undefined) {
       const enterpriseId = q.enterpriseId;
-      // The enterprise's own rows, and the changes to identifiers under its prefixes (handle rows carry no id).
+      // The enterprise's own rows, and the changes to identifiers under its prefixes and the prefixes derived from
+      // them (handle rows carry no enterprise id).
       query = query.where((eb) =>
         eb.or([
           eb('enterprise_id', '=', enterpriseId),
           eb.and([
             eb('entity', '=', 'handle'),
-            eb(
-              sql<string>`split_part(handle_key, '/', 1)`,
-              'in',
-              eb.selectFrom('prefixes').select('prefix_key').where('enterprise_id', '=', enterpriseId),
+            eb.exists(
+              eb
+                .selectFrom('prefixes as p')
+                .select(sql`1`.as('one'))
+                .where('p.enterprise_id', '=', enterpriseId)
+                .where((e2) =>
+                  e2.or([
+                    e2(sql<string>`split_part(audit_log.handle_key, '/', 1)`, '=', e2.ref('p.prefix_key')),
+                    e2(sql<string>`split_part(audit_log.handle_key, '/', 1)`, 'like', sql<string>`p.prefix_key || '.%'`),
+                  ]),
+                ),
             ),
           ]),
         ]),

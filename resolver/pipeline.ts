@@ -96,7 +96,7 @@ class PipelineResolver implements Resolver {
   }
 
   resolve(key: string, opts?: ResolveOptions): Promise<Resolution> {
-    if (this.hidden.size !== 0 && opts?.includeHidden !== true && this.hidden.has(prefixKeyOf(key))) {
+    if (this.hidden.size !== 0 && opts?.includeHidden !== true && this.isPrefixHidden(prefixKeyOf(key))) {
       return Promise.resolve(HIDDEN);
     }
     if (opts !== undefined && opts.authoritative === true) return this.startFlight(key, true).promise;
@@ -132,8 +132,16 @@ class PipelineResolver implements Resolver {
     await this.bus?.publish([], [[prefixKey, hidden]]);
   }
 
+  /** The prefix or one it is derived from (`88.1.7.9` from `88.1.7`) is hidden. */
   isPrefixHidden(prefixKey: string): boolean {
-    return this.hidden.has(prefixKey);
+    if (this.hidden.size === 0) return false;
+    let p = prefixKey;
+    for (;;) {
+      if (this.hidden.has(p)) return true;
+      const dot = p.lastIndexOf('.');
+      if (dot <= 0) return false;
+      p = p.slice(0, dot);
+    }
   }
 
   applyGate(changes: readonly GateChange[]): void {

@@ -61,6 +61,7 @@ export interface Resolver {
    * on every other one. Hidden handles resolve as not found unless `includeHidden`.
    */
   setPrefixHidden(prefixKey: string, hidden: boolean): Promise<void>;
+  /** Whether handles under this prefix are hidden: it, or a prefix it is derived from, was hidden. */
   isPrefixHidden(prefixKey: string): boolean;
   stats(): CacheStats;
   close(): Promise<void>;

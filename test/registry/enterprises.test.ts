@@ -286,6 +286,14 @@ describe.each(backends)('enterprise onboarding on %s', (_name, open) => {
     const withIdentifier = await store.listAudit({ enterpriseId: a.enterpriseId, limit: 100 });
     expect(withIdentifier[0]).toMatchObject({ entity: 'handle', handle: '88.320924.1/AUDIT-1', action: 'identifier.create' });
     expect((await store.listAudit({ enterpriseId: f.enterpriseId })).some((r) => r.handle === ref.handle)).toBe(false);
+    // ...and under prefixes derived from it, but not under a sibling that merely starts with the same digits
+    const derived = { handle: '88.320924.1.9/AUDIT-2', key: '88.320924.1.9/AUDIT-2', prefixKey: '88.320924.1.9' };
+    const sibling = { handle: '88.320924.10/AUDIT-3', key: '88.320924.10/AUDIT-3', prefixKey: '88.320924.10' };
+    await store.mutate(derived, 'identifier.create', operator, () => []);
+    await store.mutate(sibling, 'identifier.create', operator, () => []);
+    const trail = (await store.listAudit({ enterpriseId: a.enterpriseId, limit: 100 })).map((r) => r.handle);
+    expect(trail).toContain(derived.handle);
+    expect(trail).not.toContain(sibling.handle);
   });
 
   it('validates applications and writes nothing for bad input', async () => {

@@ -219,8 +219,16 @@ describe('hidden prefixes', () => {
     expect(await r.resolve('88.1.2/A')).toMatchObject({ found: false, hidden: true });
     expect((await r.resolve('88.1.3/A')).found).toBe(true);
     expect((await r.resolve('88.1.2/A', { includeHidden: true })).found).toBe(true);
+    // prefixes derived from a hidden one are hidden with it; a sibling that merely shares characters is not
+    source.put('88.1.2.9/B', '88.1.2.9/b', [val(1, 'URL', 'z')]);
+    source.put('88.1.23/C', '88.1.23/c', [val(1, 'URL', 'w')]);
+    expect(await r.resolve('88.1.2.9/B')).toMatchObject({ found: false, hidden: true });
+    expect((await r.resolve('88.1.23/C')).found).toBe(true);
+    expect(r.isPrefixHidden('88.1.2.9')).toBe(true);
+    expect(r.isPrefixHidden('88.1')).toBe(false);
     await r.setPrefixHidden('88.1.2', false);
     expect((await r.resolve('88.1.2/A')).found).toBe(true);
+    expect((await r.resolve('88.1.2.9/B')).found).toBe(true);
     await r.setPrefixHidden('88.1.3', true);
     expect((await r.resolve('88.1.3/A')).found).toBe(false);
     await r.close();
