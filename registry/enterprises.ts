@@ -113,9 +113,25 @@ export async function applyEnterprise(
 
   try {
     return await ctx.store.db.transaction().execute(async (trx) => {
-      const dup = await trx.selectFrom('enterprises').select('id').where('credit_code', '=', creditCode).executeTakeFirst();
-      if (dup) throw creditCodeTaken();
+      const dup = await trx.selectFrom('enterprises').selectAll().where('credit_code', '=', creditCode).forUpdate().executeTakeFirst();
       const now = ctx.now();
+      if (dup && dup.status === STATUS.REJECTED) {
+        // A rejected enterprise applies again: the same row goes back to review with the new details; its first user
+        // stays (a new username gets a new user).
+        const enterpriseId = Number(dup.id);
+        const row = await trx
+          .updateTable('enterprises')
+          .set({ name, town, industry, address, contact_name: contactName, contact_phone: contactPhone, contact_email: contactEmail, status: STATUS.PENDING_REVIEW, reason: null, reviewed_by: null, updated_at: now })
+          .where('id', '=', enterpriseId)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        await writeAudit(trx, enterpriseAudit(actor, 'enterprise.reapply', dup, row));
+        const existing = await trx.selectFrom('users').select(['id', 'enterprise_id']).where('username_key', '=', username.toLowerCase()).executeTakeFirst();
+        if (existing && Number(existing.enterprise_id) !== enterpriseId) throw new RegistryError('conflict', '用户名已存在 / username already taken');
+        const userId = existing ? Number(existing.id) : (await createUser(ctx, { username, password: input.password, role: 'enterprise', enterpriseId }, actor, trx)).id;
+        return { enterpriseId, userId };
+      }
+      if (dup) throw creditCodeTaken();
       const row = await trx
         .insertInto('enterprises')
         .values({

@@ -216,12 +216,13 @@ function csvField(s: string): string {
 }
 
 /**
- * One row per town and year, then the totals (`合计`) and the unplanned towns (`(unplanned)`); `gap` is how many are
- * still missing to reach the target (0 when reached), `coverage` that year's registered / aboveScale2021.
+ * One row per town and year, then one for `now`, then the totals (`合计`) and the unplanned towns (`(unplanned)`);
+ * `gap` is how many are still missing to reach the target (0 when reached), `coverage` that year's registered /
+ * aboveScale2021.
  */
 export function progressToCsv(p: PlanProgress): string {
   const lines = ['town,year,target,registered,gap,aboveScale2021,coverage'];
-  const rows = (town: string, target: Record<number, number>, registered: Record<number, number>, above: number | null) => {
+  const rows = (town: string, target: Record<number, number>, registered: Record<number, number>, above: number | null, current: number) => {
     for (const y of p.years) {
       const t = target[y];
       const r = registered[y] ?? 0;
@@ -237,10 +238,12 @@ export function progressToCsv(p: PlanProgress): string {
         ].join(','),
       );
     }
+    // as of now (the year column says `now`; no target)
+    lines.push([csvField(town), 'now', '', String(current), '', above === null ? '' : String(above), above === null || above === 0 ? '' : (current / above).toFixed(4)].join(','));
   };
-  for (const t of p.towns) rows(t.town, t.target, t.registered, t.aboveScale2021);
-  rows(TOTAL_LABEL, p.totals.target, p.totals.registered, p.totals.aboveScale2021);
-  if (p.unplanned.towns.length > 0) rows(UNPLANNED_LABEL, {}, p.unplanned.registered, null);
+  for (const t of p.towns) rows(t.town, t.target, t.registered, t.aboveScale2021, t.current);
+  rows(TOTAL_LABEL, p.totals.target, p.totals.registered, p.totals.aboveScale2021, p.totals.current);
+  if (p.unplanned.towns.length > 0) rows(UNPLANNED_LABEL, {}, p.unplanned.registered, null, p.unplanned.current);
   return lines.join('\n') + '\n';
 }
 

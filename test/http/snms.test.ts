@@ -539,7 +539,8 @@ describe.each(backends)('SNMS and operator faces on %s', (backend) => {
     expect(csv.headers['content-type']).toMatch(/^text\/csv/);
     const lines = csv.text.trimEnd().split('\n');
     expect(lines[0]).toBe('town,year,target,registered,gap,aboveScale2021,coverage');
-    expect(lines).toHaveLength(1 + 18 * 3);
+    expect(lines).toHaveLength(1 + 18 * 4);
+    expect(lines).toContain('合德镇,now,,1,,50,0.0200');
     // registered counts an enterprise at a year's end only when it was approved (and registered) by then
     const reg = (y: number) => (Date.now() <= Date.parse(`${y}-12-31T23:59:59.999+08:00`) ? 1 : 0);
     expect(lines).toContain(`合德镇,2024,36,${reg(2024)},${36 - reg(2024)},50,${(reg(2024) / 50).toFixed(4)}`);

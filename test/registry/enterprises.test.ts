@@ -296,6 +296,25 @@ describe.each(backends)('enterprise onboarding on %s', (_name, open) => {
     expect(trail).not.toContain(sibling.handle);
   });
 
+  it('a rejected enterprise may apply again: the same row goes back to review, its user stays', async () => {
+    const first = application();
+    const r = await applyEnterprise(ctx, first, applicant, towns);
+    await rejectEnterprise(ctx, r.enterpriseId, '材料不全', reviewer);
+    const again = await applyEnterprise(ctx, { ...first, name: `${first.name}（补充材料）` }, applicant, towns);
+    expect(again).toEqual(r);
+    expect(await getEnterprise(ctx, r.enterpriseId)).toMatchObject({ status: STATUS.PENDING_REVIEW, reason: null, name: `${first.name}（补充材料）` });
+    const trail = await store.listAudit({ enterpriseId: r.enterpriseId });
+    expect(trail[0]).toMatchObject({ action: 'enterprise.reapply', before: { status: 3 }, after: { status: 4 } });
+    // pending again: a third application is a duplicate
+    expect((await rejection(applyEnterprise(ctx, first, applicant, towns))).kind).toBe('conflict');
+    // a re-application cannot take another enterprise's username
+    const other = await applyEnterprise(ctx, application(), applicant, towns);
+    await rejectEnterprise(ctx, other.enterpriseId, '材料不全', reviewer);
+    const stolen = await rejection(applyEnterprise(ctx, { ...application(), creditCode: (await getEnterprise(ctx, other.enterpriseId))!.creditCode, username: first.username }, applicant, towns));
+    expect(stolen.kind).toBe('conflict');
+    expect(await getEnterprise(ctx, other.enterpriseId)).toMatchObject({ status: STATUS.REJECTED });
+  });
+
   it('validates applications and writes nothing for bad input', async () => {
     const before = [await count('enterprises'), await count('users'), await count('audit_log')];
     const cases: [Partial<EnterpriseApplication>, RegExp][] = [

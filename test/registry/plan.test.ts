@@ -263,7 +263,10 @@ describe.each(backends)('plan progress on %s', (_name, open) => {
     const csv = progressToCsv(p);
     const lines = csv.trimEnd().split('\n');
     expect(lines[0]).toBe('town,year,target,registered,gap,aboveScale2021,coverage');
-    expect(lines).toHaveLength(1 + 4 * 4 + 4 + 4);
+    expect(lines).toHaveLength(1 + 4 * 5 + 5 + 5);
+    expect(lines).toContain('合德镇,now,,5,,10,0.5000');
+    expect(lines).toContain('合计,now,,6,,30,0.2000');
+    expect(lines).toContain('(unplanned),now,,1,,,');
     expect(lines).toContain('合德镇,2022,2,2,0,10,0.2000');
     expect(lines).toContain('合德镇,2024,6,5,1,10,0.5000');
     expect(lines).toContain('海通镇,2023,2,0,2,8,0.0000');
