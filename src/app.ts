@@ -6,6 +6,7 @@ import { fail, SNMS } from './snms.js';
 import type { IdNode } from './node.js';
 import handleRoutes from './routes/handles.js';
 import healthRoutes from './routes/health.js';
+import metricsRoutes from './routes/metrics.js';
 import operatorRoutes from './routes/operator.js';
 import proxyRoutes from './routes/proxy.js';
 import snmsRoutes from './routes/snms.js';
@@ -78,6 +79,7 @@ export default async function app(fastify: FastifyInstance, opts: { node: IdNode
   });
 
   await fastify.register(healthRoutes, { node: opts.node });
+  await fastify.register(metricsRoutes, { node: opts.node });
   await fastify.register(handleRoutes, { node: opts.node });
   await fastify.register(snmsRoutes, { node: opts.node });
   await fastify.register(operatorRoutes, { node: opts.node });

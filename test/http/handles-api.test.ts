@@ -297,6 +297,16 @@ describe.each(backends)('Handle REST API on %s', (backend) => {
     expect(r.json.responseCode).toBe(4);
   });
 
+  it('/metrics counts resolutions per tier in the Prometheus text format', async () => {
+    await s.get(`/api/handles/${P}/DOC-1`);
+    const m = await s.get('/metrics');
+    expect(m.status).toBe(200);
+    expect(m.headers['content-type']).toMatch(/^text\/plain/);
+    expect(m.text).toContain('# TYPE idnode_resolutions_total counter');
+    expect(Number(/idnode_resolutions_total\{tier="memory"\} (\d+)/.exec(m.text)?.[1])).toBeGreaterThan(0);
+    expect(Number(/idnode_cache_max_bytes (\d+)/.exec(m.text)?.[1])).toBe(64 * 1024 * 1024);
+  });
+
   it('/healthz and /readyz', async () => {
     expect((await s.get('/healthz')).json).toEqual({ status: 'ok' });
     const ready = await s.get('/readyz');
