@@ -65,3 +65,4 @@ await app.listen({ port: Number(process.env.PORT ?? 0), host: '127.0.0.1' });
 const addr = app.server.address();
 process.stdout.write(`listening ${typeof addr === 'object' && addr ? addr.port : 0}\n`);
 process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));
+process.on('SIGINT', () => void app.close().then(() => process.exit(0)));

@@ -30,6 +30,8 @@ export interface CacheEntry {
   readonly staleUntil: number;
   /** estimated bytes */
   readonly size: number;
+  /** position in the recency order when last moved to the front (see lookup) */
+  seq: number;
 }
 
 /** Estimated fixed cost of one entry: Map slot, entry and record objects, the key. */
@@ -84,6 +86,8 @@ export class MemoryCache {
   private readonly map = new Map<string, Entry>();
   private _bytes = 0;
   private _evictions = 0;
+  /** recency counter: every move to the most-recent end takes the next number */
+  private seq = 0;
 
   constructor(o: MemoryCacheOptions) {
     if (typeof o.maxBytes !== 'number' || !(o.maxBytes >= 0)) throw new RangeError(`maxBytes must be ≥ 0, got ${o.maxBytes}`);
@@ -110,8 +114,13 @@ export class MemoryCache {
     if (e === undefined) return undefined;
     const now = this.clock.now();
     if (now < e.expiresAt) {
-      this.map.delete(key);
-      this.map.set(key, e);
+      // Move to the most-recent end only when the entry has drifted into the older half: hot entries stay near the
+      // front without paying a Map delete + set on every hit (an LRU approximation, like CLOCK's second chance).
+      if (this.seq - e.seq > this.map.size >> 1) {
+        this.map.delete(key);
+        this.map.set(key, e);
+        e.seq = ++this.seq;
+      }
       return e;
     }
     if (now >= e.staleUntil) this.remove(e);
@@ -145,7 +154,7 @@ export class MemoryCache {
       return undefined;
     }
     const expiresAt = this.clock.now() + ttlMs;
-    const e: Entry = { key, record, expiresAt, staleUntil: expiresAt + this.policy.staleTtl * 1000, size };
+    const e: Entry = { key, record, expiresAt, staleUntil: expiresAt + this.policy.staleTtl * 1000, size, seq: ++this.seq };
     const old = this.map.get(key);
     if (old !== undefined) {
       this.map.delete(key);

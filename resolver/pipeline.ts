@@ -95,6 +95,19 @@ class PipelineResolver implements Resolver {
     this.clients = clients;
   }
 
+  peek(key: string): Resolution | undefined {
+    if (this.hidden.size !== 0 && this.isPrefixHidden(prefixKeyOf(key))) return HIDDEN;
+    const e = this.mem.lookup(key);
+    if (e === undefined) return undefined;
+    this.hits++;
+    const record = e.record;
+    if (record === null) {
+      this.negativeHits++;
+      return NEGATIVE_MEMORY;
+    }
+    return { found: true, record, tier: 'memory', stale: false };
+  }
+
   resolve(key: string, opts?: ResolveOptions): Promise<Resolution> {
     if (this.hidden.size !== 0 && opts?.includeHidden !== true && this.isPrefixHidden(prefixKeyOf(key))) {
       return Promise.resolve(HIDDEN);

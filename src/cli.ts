@@ -2,7 +2,9 @@
 // The idnode command line: serve, migrate, resolve <handle>.
 import { HandleError } from '../handle/codes.js';
 import { parseHandle } from '../handle/identifier.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import { ConfigError, loadConfig, workerCount, type Config } from './config.js';
 import { openNode, openStore, type Logger } from './node.js';
 import { planProgress, progressToCsv, progressToTable } from '../registry/plan.js';
 import { ImportError, runImport } from './import.js';
@@ -25,14 +27,17 @@ Settings come from the environment: PORT HOST NODE_PREFIX ADMIN_SECRET DATABASE_
 CACHE_MAX_BYTES ... (see README).`;
 
 async function serve(config: Config): Promise<void> {
-  const running = await startServer(config, stderrLog);
+  const workers = workerCount(config, availableParallelism());
+  if (workers > 1 && cluster.isPrimary) return servePrimary(config, workers);
+  const running = await startServer(config, cluster.isWorker ? quietInfo : stderrLog);
   const where = running.node.store.kind === 'pglite' ? `embedded PGlite in ${config.DATA_DIR}` : 'PostgreSQL';
-  stderrLog.info(`idnode ${running.node.prefix} serving on ${running.url} (${where}${config.REDIS_URL ? ' + Redis' : ''})`);
+  if (cluster.isWorker) process.send?.({ listening: running.url, where });
+  else stderrLog.info(`idnode ${running.node.prefix} serving on ${running.url} (${where}${config.REDIS_URL ? ' + Redis' : ''})`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    stderrLog.info(`${signal}: shutting down`);
+    if (!cluster.isWorker) stderrLog.info(`${signal}: shutting down`);
     const force = setTimeout(() => process.exit(1), 10_000);
     force.unref();
     running.close().then(
@@ -45,6 +50,47 @@ async function serve(config: Config): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+/** Worker logs: warnings and errors only (the primary says what is being served). */
+const quietInfo = { ...stderrLog, info: () => {} };
+
+/**
+ * The cluster primary: forks the workers (they share the listening socket), restarts one that dies, and on
+ * SIGINT/SIGTERM stops them all gracefully. Workers keep their caches in step through Redis, like separate hosts.
+ */
+function servePrimary(config: Config, workers: number): Promise<void> {
+  let stopping = false;
+  let announced = false;
+  const fork = () => {
+    const w = cluster.fork();
+    w.on('message', (m: { listening?: string; where?: string }) => {
+      if (m.listening !== undefined && !announced) {
+        announced = true;
+        stderrLog.info(`idnode ${config.NODE_PREFIX} serving on ${m.listening} (${m.where} + Redis, ${workers} workers)`);
+      }
+    });
+  };
+  for (let i = 0; i < workers; i++) fork();
+  cluster.on('exit', (w, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      return;
+    }
+    stderrLog.warn(`worker ${w.process.pid} exited (${signal ?? code}); starting another`);
+    setTimeout(fork, 1000).unref();
+  });
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    stderrLog.info(`${signal}: shutting down ${workers} workers`);
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+    setTimeout(() => process.exit(1), 12_000).unref();
+    if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  return Promise.resolve();
 }
 
 async function migrate(config: Config): Promise<void> {

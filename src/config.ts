@@ -43,9 +43,17 @@ const schema = z.object({
   CASE_SENSITIVE_SUFFIX: bool.default(false),
   BODY_LIMIT: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** HTTP worker processes (node cluster); 0 = one per core when DATABASE_URL and REDIS_URL are set, else 1 */
+  WORKERS: int(0, 256).default(0),
 });
 
 export type Config = z.infer<typeof schema>;
+
+/** How many HTTP workers `serve` runs: WORKERS, or with 0 one per core when PostgreSQL and Redis are configured. */
+export function workerCount(c: Config, cores: number): number {
+  if (c.WORKERS > 0) return c.WORKERS;
+  return c.DATABASE_URL && c.REDIS_URL ? Math.max(1, cores) : 1;
+}
 
 export class ConfigError extends Error {
   constructor(readonly issues: string[]) {
@@ -67,6 +75,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (parsed.data.CACHE_MIN_TTL > parsed.data.CACHE_MAX_TTL) {
     throw new ConfigError(['CACHE_MIN_TTL: must not exceed CACHE_MAX_TTL']);
+  }
+  if (parsed.data.WORKERS > 1 && (!parsed.data.DATABASE_URL || !parsed.data.REDIS_URL)) {
+    // PGlite lives in one process, and workers keep their caches in step only through Redis.
+    throw new ConfigError(['WORKERS: more than one worker needs DATABASE_URL (PostgreSQL) and REDIS_URL (cache invalidation)']);
   }
   return parsed.data;
 }

@@ -1,23 +1,46 @@
-// Smoke run of the benchmark (tiny sizes, seconds): the report is produced and well-formed; figures are not asserted.
+// Smoke run of the bench suite (bench/run.ts --smoke: tiny sizes, one second per run): the report is produced and well-formed; figures are never asserted.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { hasPostgres, hasRedis } from './helpers/services.js';
 
-describe('bench smoke', () => {
-  it('runs the node and the ceiling and writes bench/results/smoke.{json,md}', () => {
-    const r = spawnSync(process.execPath, ['dist/bench/smoke.js', '--handles', '20', '--seconds', '1', '--connections', '4'], {
-      encoding: 'utf8',
-      timeout: 90_000,
-    });
-    expect(r.status, r.stderr).toBe(0);
-    const json = JSON.parse(readFileSync('bench/results/smoke.json', 'utf8'));
-    expect(json.handles).toBe(20);
-    for (const s of [json.ceiling, json.hot]) {
-      expect(s.rps).toBeGreaterThan(0);
-      expect(s.errors).toBe(0);
-      expect(s.non2xx).toBe(0);
+const SCENARIOS = ['hot', 'warm', 'cold', 'negative', 'filtered', 'proxy', 'mixed', 'registration'];
+const JSON_FILE = 'bench/results/bench.json';
+const MD_FILE = 'bench/results/bench.md';
+
+describe.skipIf(!hasPostgres || !hasRedis)('bench smoke (npm run bench -- --smoke)', () => {
+  it('runs every scenario against its ceiling and writes bench/results/bench.{json,md}', () => {
+    rmSync(JSON_FILE, { force: true });
+    rmSync(MD_FILE, { force: true });
+    const r = spawnSync(process.execPath, ['dist/bench/run.js', '--smoke'], { encoding: 'utf8', timeout: 110_000 });
+    expect(r.status, `${r.stderr}\n${r.stdout}`).toBe(0);
+    expect(existsSync(JSON_FILE)).toBe(true);
+
+    const json = JSON.parse(readFileSync(JSON_FILE, 'utf8'));
+    expect(json.settings).toMatchObject({ smoke: true, seconds: 1, connections: 10, keys: 200 });
+    for (const name of SCENARIOS) {
+      const s = json.scenarios[name];
+      expect(s, name).toBeDefined();
+      expect(typeof s.rps, name).toBe('number');
+      expect(s.rps, name).toBeGreaterThan(0);
+      expect(s.errors, name).toBe(0);
+      expect(s.non2xx, name).toBe(0);
+      expect(Number.isFinite(s.ratio), name).toBe(true);
+      for (const k of ['p50', 'p99', 'p999']) expect(typeof s[k], `${name}.${k}`).toBe('number');
+      if (name !== 'registration') {
+        expect(typeof s.cpuUsPerReq, name).toBe('number');
+        expect(s.hits.resolutions, name).toBeGreaterThan(0);
+      }
     }
-    expect(json.ratio).toBeCloseTo(json.hot.rps / json.ceiling.rps, 6);
-    expect(readFileSync('bench/results/smoke.md', 'utf8')).toMatch(/\| idnode hot resolve \| \d+ \|/);
+    for (const c of ['const', 'redis', 'pg']) expect(json.ceilings[c]?.rps, c).toBeGreaterThan(0);
+    expect(json.verdicts.length).toBeGreaterThanOrEqual(6);
+    for (const v of json.verdicts) {
+      expect(typeof v.goal).toBe('string');
+      expect(['PASS', 'FAIL', 'n/a']).toContain(v.result);
+    }
+
+    const md = readFileSync(MD_FILE, 'utf8');
+    for (const name of SCENARIOS) expect(md).toMatch(new RegExp(`^\\| ${name} \\| [\\d,]+`, 'm'));
+    expect(md).toMatch(/\| hot resolve vs bare fastify \|.*\| (PASS|FAIL) \|/);
   }, 120_000);
 });

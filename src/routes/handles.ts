@@ -9,8 +9,10 @@ import { valuesFromBody, valuesToJson } from '../../handle/json.js';
 import type { Identity } from '../auth.js';
 import { first, flag, indexes, paramsOf, rawPathAfter, sendHandleError, sendHandleJson, type Params } from '../http.js';
 import type { IdNode } from '../node.js';
+import type { ResolvedRecord } from '../../resolver/types.js';
 
 const BASE = '/api/handles/';
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 export function hasJsonContentType(req: FastifyRequest): boolean {
   const ct = (req.headers['content-type'] ?? '').trim().toLowerCase();
@@ -96,7 +98,45 @@ export default async function handleRoutes(app: FastifyInstance, opts: { node: I
     return sendHandleJson(reply, p, 200, body);
   }
 
-  app.get('/api/handles/*', (req, reply) => resolve(req, reply, paramsOf(req)));
+  // The hot path: an anonymous GET without parameters whose answer is in the in-process cache is served without a
+  // promise, without re-parsing the path (raw path → parsed id, bounded memo) and without re-serialising (the body
+  // built for a record is kept until the cache holds a different record). Everything else takes `resolve`.
+  const memo = new Map<string, { id: HandleId; record: ResolvedRecord | null; body: Buffer | null; notFound: Buffer }>();
+  const MEMO_MAX = 100_000;
+  app.get('/api/handles/*', (req, reply) => {
+    const url = req.raw.url ?? '';
+    if (req.headers.authorization === undefined && url.indexOf('?') < 0) {
+      const rest = url.slice(BASE.length);
+      let m = memo.get(rest);
+      if (m === undefined) {
+        let id: HandleId;
+        try {
+          id = parseHandle(decodeUrlPath(rest), node.policy);
+        } catch {
+          return resolve(req, reply, paramsOf(req));
+        }
+        if (rest !== '' && node.isHomed(id)) {
+          if (memo.size >= MEMO_MAX) memo.clear();
+          const notFound = Buffer.from(JSON.stringify({ responseCode: RC.HANDLE_NOT_FOUND, handle: id.handle, message: 'Handle Not Found' }));
+          m = { id, record: null, body: null, notFound };
+          memo.set(rest, m);
+        }
+      }
+      const res = m === undefined ? undefined : node.resolver.peek(m.id.key);
+      if (res !== undefined) {
+        reply.header('content-type', JSON_TYPE);
+        if (!res.found) return reply.code(404).send(m!.notFound);
+        if (res.record.publicValuesJson !== '[]') {
+          if (m!.record !== res.record) {
+            m!.record = res.record;
+            m!.body = Buffer.from(`{"responseCode":1,"handle":${JSON.stringify(m!.id.handle)},"values":${res.record.publicValuesJson}}`);
+          }
+          return reply.send(m!.body);
+        }
+      }
+    }
+    return resolve(req, reply, paramsOf(req));
+  });
   app.get('/api/handles', (req, reply) => resolve(req, reply, paramsOf(req)));
   app.post('/api/handles/*', (req, reply) => resolve(req, reply, paramsOf(req, hasJsonContentType(req) ? req.body : undefined)));
 

@@ -27,6 +27,7 @@ export default async function metricsRoutes(app: FastifyInstance, opts: { node: 
     metric('idnode_cache_bytes', 'gauge', 'Estimated bytes held by the in-process cache.', [['', s.bytes]]);
     metric('idnode_cache_max_bytes', 'gauge', 'The in-process cache budget (CACHE_MAX_BYTES).', [['', s.maxBytes]]);
     metric('process_resident_memory_bytes', 'gauge', 'Resident set size.', [['', mem.rss]]);
+    metric('idnode_process_info', 'gauge', 'The process answering (one per worker with WORKERS>1).', [[`{pid="${process.pid}"}`, 1]]);
     metric('nodejs_heap_used_bytes', 'gauge', 'V8 heap in use.', [['', mem.heapUsed]]);
     return reply.type('text/plain; version=0.0.4; charset=utf-8').send(`${lines.join('\n')}\n`);
   });

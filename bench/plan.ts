@@ -1,0 +1,702 @@
+// The plan scenario bench: 射阳县 seeded as the plan has it at the end of 2024 (through the registry code), the mixed Zipf load against the node, a verdict per target.
+// Usage: npm run bench:plan -- [--per-enterprise 1000] [--seconds 10] [--connections 100] [--database idnode_bench_plan] [--reset]
+//        [--smoke [--no-reset]] [--strict]. Needs DATABASE_URL (its server hosts the bench database) and REDIS_URL.
+import { randomBytes } from 'node:crypto';
+import { relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { request } from 'undici';
+import type { RegistryContext } from '../registry/context.js';
+import { STATUS } from '../registry/db.js';
+import { applyEnterprise, approveEnterprise } from '../registry/enterprises.js';
+import { batchCreate, MAX_BATCH_ITEMS, MSG, type RegisterItem } from '../registry/identifiers.js';
+import { openPostgresStore } from '../registry/open.js';
+import { DEFAULT_PLAN_FILE, loadPlan, planProgress, type Plan } from '../registry/plan.js';
+import { creditCodeCheckChar } from '../registry/rules.js';
+import type { Actor, Store } from '../registry/store.js';
+import { normaliseTemplateInput } from '../registry/template-rules.js';
+import { createTemplate } from '../registry/templates.js';
+import { cpuMicros, fmtInt, fmtMB, load, rssBytes, shuffle, startNode, writeReport, zipf, type LoadRequest, type LoadResult, type Proc } from './lib.js';
+import { benchContext, benchTemplateBody, syntheticItems } from './registration.js';
+
+// --- options ------------------------------------------------------------------------------------------------------------
+
+export interface PlanBenchOptions {
+  perEnterprise: number;
+  seconds: number;
+  connections: number;
+  database: string;
+  reset: boolean;
+  smoke: boolean;
+  /** exit 2 when a verdict fails (default: the verdict is in the report, the exit code says only whether the bench ran) */
+  strict: boolean;
+}
+
+export const DEFAULT_DATABASE = 'idnode_bench_plan';
+export const SMOKE_DATABASE = 'idnode_bench_plan_smoke';
+
+const USAGE = `usage: node dist/bench/plan.js [--per-enterprise N] [--seconds N] [--connections N] [--database NAME] [--reset] [--smoke [--no-reset]] [--strict]
+  --per-enterprise N  identifiers per enterprise (default 1000)
+  --seconds N         measured load duration (default 10)
+  --connections N     concurrent connections (default 100)
+  --database NAME     database on DATABASE_URL's server, created if missing and kept (default ${DEFAULT_DATABASE})
+  --reset             drop and recreate the database first
+  --smoke             tiny run: 5 per enterprise, 2 s, 10 connections, database ${SMOKE_DATABASE} reset every time
+  --no-reset          with --smoke: keep the smoke database of the previous run (shows that nothing is re-seeded)
+  --strict            exit 2 when any verdict is FAIL`;
+
+export function parseOptions(argv: readonly string[]): PlanBenchOptions {
+  const given = new Map<string, string | true>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--')) throw new Error(`unexpected argument ${JSON.stringify(a)}\n${USAGE}`);
+    const eq = a.indexOf('=');
+    const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
+    if (['reset', 'smoke', 'no-reset', 'strict', 'help'].includes(name)) {
+      given.set(name, true);
+    } else if (['per-enterprise', 'seconds', 'connections', 'database'].includes(name)) {
+      const v = eq > 0 ? a.slice(eq + 1) : argv[++i];
+      if (v === undefined) throw new Error(`--${name} needs a value\n${USAGE}`);
+      given.set(name, v);
+    } else {
+      throw new Error(`unknown option --${name}\n${USAGE}`);
+    }
+  }
+  if (given.has('help')) throw new Error(USAGE);
+  const int = (name: string, dflt: number, max: number) => {
+    const v = given.get(name);
+    if (v === undefined) return dflt;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0 || n > max) throw new Error(`--${name} must be an integer from 1 to ${max}`);
+    return n;
+  };
+  const smoke = given.has('smoke');
+  if (given.has('no-reset') && !smoke) throw new Error('--no-reset only applies to --smoke (other databases are kept unless --reset)');
+  if (given.has('no-reset') && given.has('reset')) throw new Error('--reset and --no-reset contradict each other');
+  const database = String(given.get('database') ?? (smoke ? SMOKE_DATABASE : DEFAULT_DATABASE));
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(database)) throw new Error('--database must be a lower-case SQL identifier (a-z, 0-9, _)');
+  return {
+    perEnterprise: int('per-enterprise', smoke ? 5 : 1000, 1_000_000),
+    seconds: int('seconds', smoke ? 2 : 10, 600),
+    connections: int('connections', smoke ? 10 : 100, 1000),
+    database,
+    reset: smoke ? !given.has('no-reset') : given.has('reset'),
+    smoke,
+    strict: given.has('strict'),
+  };
+}
+
+// --- the county as the plan has it -------------------------------------------------------------------------------------
+
+export const NODE_PREFIX = '88.320924';
+export const TEMPLATE_VERSION = 'v1';
+const ADMIN_SECRET = 'plan-bench-admin-secret';
+const ADMIN_AUTH = `Basic ${Buffer.from(`${encodeURIComponent(`300:0.NA/${NODE_PREFIX}`)}:${ADMIN_SECRET}`).toString('base64')}`;
+const ACTOR: Actor = { id: 'bench:plan' };
+
+/** One seeded enterprise: the n-th (1-based), deterministic so that re-runs find it. */
+export interface EnterpriseSpec {
+  n: number;
+  town: string;
+  creditCode: string;
+  name: string;
+  username: string;
+  /** the prefix it is delegated (88.320924.<n>) */
+  prefix: string;
+}
+
+/** The plan's last year (the column the county is seeded to). */
+export function lastYear(plan: Plan): number {
+  return plan.years[plan.years.length - 1]!;
+}
+
+/** A valid unified social credit code for enterprise n: 9 1 320924 BN<n, 7 digits> + check character. */
+export function creditCodeFor(n: number): string {
+  const first17 = `91${'320924'}BN${String(n).padStart(7, '0')}`;
+  return first17 + creditCodeCheckChar(first17);
+}
+
+/** The enterprises of the plan's last-year column, town by town in plan order (towns without a target get none). */
+export function planEnterprises(plan: Plan): EnterpriseSpec[] {
+  const year = String(lastYear(plan));
+  const out: EnterpriseSpec[] = [];
+  for (const town of plan.towns) {
+    const count = town.identifierRegisteredEnterprises?.[year] ?? 0;
+    for (let k = 1; k <= count; k++) {
+      const n = out.length + 1;
+      const no = String(n).padStart(3, '0');
+      out.push({
+        n,
+        town: town.name,
+        creditCode: creditCodeFor(n),
+        name: `射阳县${town.name}标识压测企业${no}有限公司`,
+        username: `plan_bench_${no}`,
+        prefix: `${NODE_PREFIX}.${n}`,
+      });
+    }
+  }
+  return out;
+}
+
+/** The template every enterprise gets: the registration bench's four fields plus an optional URL item. */
+export function planTemplateBody(prefix: string) {
+  const body = benchTemplateBody(prefix, TEMPLATE_VERSION);
+  return {
+    ...body,
+    description: 'plan scenario bench',
+    items: [...body.items, { name: '产品链接', idType: 'URL', idIndex: 2004, metadata: { type: 'string', minLength: 0, maxLength: 255 } }],
+  };
+}
+
+/** The suffix of identifier `serial` (as syntheticItems spells it). */
+export function suffixOf(serial: number): string {
+  return `PUMP-2024-${String(serial).padStart(8, '0')}`;
+}
+
+/** Identifiers [start, end) of one enterprise; every fourth carries a URL value (index 2004). */
+export function enterpriseItems(prefix: string, start: number, end: number): RegisterItem[] {
+  const items = syntheticItems(prefix, TEMPLATE_VERSION, end - start, start);
+  items.forEach((it, k) => {
+    if ((start + k) % 4 === 0) {
+      (it.value as unknown[]).push({ index: 2004, type: 'URL', auth: '', data: { format: 'string', value: `https://trace.example.com/${it.handle}` } });
+    }
+  });
+  return items;
+}
+
+// --- seeding --------------------------------------------------------------------------------------------------------------
+
+export interface SeedReport {
+  seconds: number;
+  enterprises: { total: number; alreadyApproved: number; applied: number; approved: number };
+  templates: { total: number; alreadyPresent: number; created: number };
+  identifiers: { target: number; before: number; registered: number; after: number };
+  /** true when the run found everything in place and wrote nothing */
+  nothingNew: boolean;
+}
+
+const log = (s: string) => process.stderr.write(`[bench:plan] ${s}\n`);
+
+/** Runs `f` over `items` with at most `limit` in flight. */
+async function pool<T>(items: readonly T[], limit: number, f: (x: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await f(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** Identifiers per prefix key (only the given ones). */
+async function identifierCounts(ctx: RegistryContext, prefixKeys: readonly string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  if (prefixKeys.length === 0) return out;
+  const rows = await ctx.store.db
+    .selectFrom('handles')
+    .select((eb) => ['prefix_key', eb.fn.countAll().as('n')])
+    .where('prefix_key', 'in', [...prefixKeys])
+    .groupBy('prefix_key')
+    .execute();
+  for (const r of rows) out.set(r.prefix_key, Number(r.n));
+  return out;
+}
+
+/**
+ * Seeds what is missing, per enterprise: applied (and approved with its prefix), its template, and identifiers up to
+ * `perEnterprise`. Returns the prefix of each enterprise (in spec order) and what was done.
+ */
+export async function seed(ctx: RegistryContext, specs: readonly EnterpriseSpec[], towns: readonly string[], perEnterprise: number): Promise<{ prefixes: string[]; report: SeedReport }> {
+  const t0 = process.hrtime.bigint();
+  const db = ctx.store.db;
+  const byCode = async () =>
+    new Map(
+      (await db.selectFrom('enterprises').select(['id', 'credit_code', 'status', 'town']).where('credit_code', 'in', specs.map((s) => s.creditCode)).execute()).map((r) => [
+        r.credit_code,
+        { id: Number(r.id), status: Number(r.status), town: r.town },
+      ]),
+    );
+
+  // 1. enterprises: apply what is missing, approve what is pending
+  let found = await byCode();
+  const alreadyApproved = specs.filter((s) => found.get(s.creditCode)?.status === STATUS.ENABLED).length;
+  const toApply = specs.filter((s) => !found.has(s.creditCode));
+  let applied = 0;
+  if (toApply.length > 0) log(`applying ${toApply.length} enterprises …`);
+  await pool(toApply, 4, async (s) => {
+    await applyEnterprise(
+      ctx,
+      {
+        name: s.name,
+        creditCode: s.creditCode,
+        town: s.town,
+        industry: 'C3441',
+        address: `江苏省盐城市射阳县${s.town}`,
+        contactName: '张工',
+        contactPhone: '0515-82300000',
+        contactEmail: `${s.username}@example.com`,
+        username: s.username,
+        password: { plain: 'plan-bench-password' },
+      },
+      ACTOR,
+      towns,
+    );
+    if (++applied % 50 === 0) log(`  applied ${applied}/${toApply.length}`);
+  });
+  found = await byCode();
+  for (const s of specs) {
+    const e = found.get(s.creditCode)!;
+    if (e.town !== s.town) throw new Error(`enterprise ${s.creditCode} is in ${e.town}, expected ${s.town}: use --reset`);
+    if (![STATUS.ENABLED, STATUS.PENDING_REVIEW, STATUS.UNDER_REVIEW].includes(e.status as 1 | 4 | 5)) {
+      throw new Error(`enterprise ${s.creditCode} has status ${e.status} (not approved, not pending): use --reset`);
+    }
+  }
+  const toApprove = specs.filter((s) => found.get(s.creditCode)!.status !== STATUS.ENABLED);
+  let approved = 0;
+  if (toApprove.length > 0) log(`approving ${toApprove.length} enterprises (prefixes ${NODE_PREFIX}.<n>) …`);
+  await pool(toApprove, 4, async (s) => {
+    await approveEnterprise(ctx, found.get(s.creditCode)!.id, { prefix: s.prefix }, ACTOR);
+    if (++approved % 50 === 0) log(`  approved ${approved}/${toApprove.length}`);
+  });
+
+  // each enterprise's prefix as the database has it (the named one when it holds several)
+  const ids = specs.map((s) => found.get(s.creditCode)!.id);
+  const prefixRows = await db.selectFrom('prefixes').select(['prefix', 'prefix_key', 'enterprise_id', 'status']).where('enterprise_id', 'in', ids).execute();
+  const prefixes = specs.map((s, i) => {
+    const mine = prefixRows.filter((p) => Number(p.enterprise_id) === ids[i] && Number(p.status) === STATUS.ENABLED);
+    const p = mine.find((x) => x.prefix === s.prefix) ?? mine[0];
+    if (p === undefined) throw new Error(`enterprise ${s.creditCode} has no enabled prefix: use --reset`);
+    return p;
+  });
+
+  // 2. templates
+  const keys = prefixes.map((p) => p.prefix_key);
+  const haveTemplate = new Set(
+    (await db.selectFrom('templates').select('prefix_key').where('version', '=', TEMPLATE_VERSION).where('prefix_key', 'in', keys).execute()).map((r) => r.prefix_key),
+  );
+  const toTemplate = prefixes.filter((p) => !haveTemplate.has(p.prefix_key));
+  if (toTemplate.length > 0) log(`creating ${toTemplate.length} templates (${TEMPLATE_VERSION}) …`);
+  await pool(toTemplate, 4, async (p) => {
+    await createTemplate(ctx, normaliseTemplateInput(planTemplateBody(p.prefix), 'create'), ACTOR);
+  });
+
+  // 3. identifiers: top each prefix up to perEnterprise (serials are registered in order, so the first `count` exist)
+  const target = specs.length * perEnterprise;
+  const countsBefore = await identifierCounts(ctx, keys);
+  const sumOf = (m: Map<string, number>) => keys.reduce((a, k) => a + Math.min(perEnterprise, m.get(k) ?? 0), 0);
+  const before = sumOf(countsBefore);
+  let counts = countsBefore;
+  for (let pass = 0; pass < 2; pass++) {
+    const ranges: { prefix: string; start: number }[] = [];
+    for (const p of prefixes) {
+      const have = counts.get(p.prefix_key) ?? 0;
+      // first pass: from what is there; second (only if holes remain): from 0, batchCreate being idempotent
+      if (have < perEnterprise) ranges.push({ prefix: p.prefix, start: pass === 0 ? have : 0 });
+    }
+    if (ranges.length === 0) break;
+    const missing = ranges.reduce((a, r) => a + perEnterprise - r.start, 0);
+    log(`${pass === 0 ? 'registering' : 'repairing'} ${fmtInt(missing)} identifiers under ${ranges.length} prefixes (batchCreate, ${MAX_BATCH_ITEMS} per call) …`);
+    const chunks = chunked(ranges, perEnterprise);
+    const tReg = Date.now();
+    let sent = 0;
+    let lastLog = 0;
+    await pool(chunks, 2, async (chunk) => {
+      const items = chunk.flatMap((c) => enterpriseItems(c.prefix, c.start, c.end));
+      const res = await batchCreate(ctx, items, ACTOR);
+      const bad = res.find((r) => r.msg !== MSG.SUCCESS && r.msg !== MSG.EXISTS);
+      if (bad) throw new Error(`batchCreate refused ${bad.handle}: ${bad.msg}`);
+      sent += items.length;
+      if (Date.now() - lastLog > 2000 || sent === missing) {
+        lastLog = Date.now();
+        const s = (Date.now() - tReg) / 1000;
+        log(`  ${fmtInt(sent)}/${fmtInt(missing)} identifiers (${fmtInt(sent / Math.max(s, 0.001))}/s)`);
+      }
+    });
+    counts = await identifierCounts(ctx, keys);
+  }
+  const after = sumOf(counts);
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const report: SeedReport = {
+    seconds,
+    enterprises: { total: specs.length, alreadyApproved, applied, approved },
+    templates: { total: specs.length, alreadyPresent: specs.length - toTemplate.length, created: toTemplate.length },
+    identifiers: { target, before, registered: after - before, after },
+    nothingNew: applied === 0 && approved === 0 && toTemplate.length === 0 && after === before,
+  };
+  return { prefixes: prefixes.map((p) => p.prefix), report };
+}
+
+/** Ranges of one or more enterprises cut into batchCreate calls of at most MAX_BATCH_ITEMS items. */
+function chunked(ranges: readonly { prefix: string; start: number }[], end: number): { prefix: string; start: number; end: number }[][] {
+  const out: { prefix: string; start: number; end: number }[][] = [];
+  let cur: { prefix: string; start: number; end: number }[] = [];
+  let size = 0;
+  for (const r of ranges) {
+    let s = r.start;
+    while (s < end) {
+      const take = Math.min(end - s, MAX_BATCH_ITEMS - size);
+      cur.push({ prefix: r.prefix, start: s, end: s + take });
+      size += take;
+      s += take;
+      if (size === MAX_BATCH_ITEMS) {
+        out.push(cur);
+        cur = [];
+        size = 0;
+      }
+    }
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
+
+export function describeSeed(r: SeedReport): string {
+  const e = r.enterprises;
+  const parts = [
+    `enterprises: ${e.alreadyApproved}/${e.total} already approved${e.applied || e.approved ? `, ${e.applied} applied, ${e.approved} approved` : ' (skipped)'}`,
+    `templates: ${r.templates.alreadyPresent}/${r.templates.total} present${r.templates.created ? `, ${r.templates.created} created` : ' (skipped)'}`,
+    `identifiers: ${fmtInt(r.identifiers.before)}/${fmtInt(r.identifiers.target)} present${r.identifiers.registered ? `, ${fmtInt(r.identifiers.registered)} registered` : ' (skipped)'}`,
+  ];
+  return `seeding took ${r.seconds.toFixed(1)} s — ${parts.join('; ')}${r.nothingNew ? ' — seeded nothing new' : ''}`;
+}
+
+// --- the database ---------------------------------------------------------------------------------------------------------
+
+/** The bench database on the server of `serverUrl`: created when missing, dropped first with `reset`. */
+async function ensureDatabase(serverUrl: string, name: string, reset: boolean): Promise<{ url: string; created: boolean }> {
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  let created = false;
+  try {
+    if (reset) await admin.query(`drop database if exists ${name} with (force)`);
+    const exists = (await admin.query('select 1 from pg_database where datname = $1', [name])).rowCount! > 0;
+    if (!exists) {
+      await admin.query(`create database ${name}`);
+      created = true;
+    }
+  } finally {
+    await admin.end();
+  }
+  const u = new URL(serverUrl);
+  u.pathname = `/${name}`;
+  return { url: u.toString(), created };
+}
+
+// --- the load ----------------------------------------------------------------------------------------------------------
+
+export const LOAD_REQUESTS = 50_000;
+export const WRITE_EVERY = 100; // 1 % writes
+
+/** A small seeded PRNG (mulberry32), so every run prebuilds the same request list. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * `count` requests over the identifiers (enterprise e, serial s) with Zipf(1) popularity — ranks mapped to identifiers
+ * through a random permutation, so the hot ones are spread over the enterprises — 1 in WRITE_EVERY a Handle-face PUT
+ * of index 1 (URL) by the node admin, the rest resolution GETs.
+ */
+export function buildRequests(prefixes: readonly string[], perEnterprise: number, count: number, rnd: () => number): { requests: LoadRequest[]; distinct: number } {
+  const keys = prefixes.length * perEnterprise;
+  const perm = shuffle(Array.from({ length: keys }, (_, i) => i), rnd);
+  const rank = zipf(keys, 1, rnd);
+  const seen = new Set<number>();
+  const requests: LoadRequest[] = [];
+  for (let i = 0; i < count; i++) {
+    const j = perm[rank()]!;
+    seen.add(j);
+    const handle = `${prefixes[Math.floor(j / perEnterprise)]!}/${suffixOf(j % perEnterprise)}`;
+    if (i % WRITE_EVERY === WRITE_EVERY - 1) {
+      requests.push({
+        method: 'PUT',
+        path: `/api/handles/${handle}?index=1`,
+        headers: { 'content-type': 'application/json', authorization: ADMIN_AUTH },
+        body: JSON.stringify([{ index: 1, type: 'URL', data: `https://example.com/v2/${handle}` }]),
+      });
+    } else {
+      requests.push({ method: 'GET', path: `/api/handles/${handle}` });
+    }
+  }
+  return { requests: shuffle(requests, rnd), distinct: seen.size };
+}
+
+export interface Latency {
+  count: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+export function latencyOf(samples: number[]): Latency {
+  const a = Float64Array.from(samples).sort();
+  const q = (p: number) => (a.length === 0 ? 0 : a[Math.min(a.length - 1, Math.ceil(p * a.length) - 1)]!);
+  return { count: a.length, p50: q(0.5), p99: q(0.99), p999: q(0.999), max: a.length === 0 ? 0 : a[a.length - 1]! };
+}
+
+/** Resolution counters by tier from the node's /metrics (one process's view when it runs workers). */
+async function tierCounters(port: number): Promise<Record<string, number>> {
+  const res = await request(`http://127.0.0.1:${port}/metrics`);
+  const text = await res.body.text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^idnode_resolutions_total\{tier="(\w+)"\} (\d+)/gm)) out[m[1]!] = Number(m[2]);
+  return out;
+}
+
+async function check(port: number, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<void> {
+  const res = await request(`http://127.0.0.1:${port}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
+  const text = await res.body.text();
+  if (res.statusCode !== 200) throw new Error(`${method} ${path}: HTTP ${res.statusCode} ${text.slice(0, 300)}`);
+}
+
+async function deleteRedisKeys(url: string, namespace: string): Promise<number> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  let n = 0;
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${namespace}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) n += await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+  return n;
+}
+
+// --- verdict -------------------------------------------------------------------------------------------------------------
+
+export interface VerdictRow {
+  target: string;
+  /** what the target is and where it comes from */
+  source: string;
+  /** 'min': measured must be ≥ target; 'max': ≤ target */
+  kind: 'min' | 'max';
+  targetValue: number;
+  measured: number;
+  unit: string;
+  pass: boolean;
+  /** measured / target ('min') or target / measured ('max'); null when not defined (measured 0 on a 'max') */
+  headroom: number | null;
+  note?: string;
+}
+
+function verdict(target: string, source: string, kind: 'min' | 'max', targetValue: number, measured: number, unit: string, extraPass = true, note?: string): VerdictRow {
+  const pass = extraPass && (kind === 'min' ? measured >= targetValue : measured <= targetValue);
+  const headroom = kind === 'min' ? (targetValue > 0 ? measured / targetValue : null) : measured > 0 ? targetValue / measured : null;
+  return { target, source, kind, targetValue, measured, unit, pass, headroom, ...(note === undefined ? {} : { note }) };
+}
+
+export const P99_TARGET_MS = 50;
+export const RPS_TARGET = 5000;
+
+const fmtNum = (n: number, unit: string) => (unit === 'ms' ? `${n.toFixed(n < 10 ? 2 : 1)} ms` : unit === 'req/s' ? `${fmtInt(n)} req/s` : fmtInt(n));
+
+export function verdictTable(rows: readonly VerdictRow[]): string {
+  const lines = ['| target | source | required | measured | verdict | headroom |', '|---|---|---|---|---|---|'];
+  for (const r of rows) {
+    const req = `${r.kind === 'min' ? '≥' : '≤'} ${fmtNum(r.targetValue, r.unit)}`;
+    const measured = fmtNum(r.measured, r.unit) + (r.note ? ` (${r.note})` : '');
+    lines.push(`| ${r.target} | ${r.source} | ${req} | ${measured} | ${r.pass ? 'PASS' : 'FAIL'} | ${r.headroom === null ? '—' : `${r.headroom.toFixed(2)}×`} |`);
+  }
+  return lines.join('\n');
+}
+
+// --- main ---------------------------------------------------------------------------------------------------------------
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const o = parseOptions(argv);
+  const serverUrl = process.env.DATABASE_URL ?? '';
+  const redisUrl = process.env.REDIS_URL ?? '';
+  if (!/^postgres(ql)?:\/\//.test(serverUrl)) throw new Error('bench:plan needs DATABASE_URL (postgres://…): the bench database is created on its server');
+  if (!/^rediss?:\/\//.test(redisUrl)) throw new Error('bench:plan needs REDIS_URL (redis://…)');
+  const plan = loadPlan(DEFAULT_PLAN_FILE);
+  const year = lastYear(plan);
+  const specs = planEnterprises(plan);
+  const towns = plan.towns.map((t) => t.name);
+  const planTotal = plan.totals?.identifierRegisteredEnterprises[String(year)];
+  if (planTotal !== undefined && planTotal !== specs.length) {
+    throw new Error(`the plan's ${year} towns add up to ${specs.length} enterprises but its total says ${planTotal}`);
+  }
+
+  const { url, created } = await ensureDatabase(serverUrl, o.database, o.reset);
+  log(`database ${o.database} ${o.reset ? 'reset' : created ? 'created' : 'kept from an earlier run'}; ${specs.length} enterprises × ${fmtInt(o.perEnterprise)} identifiers`);
+  let store: Store | null = await openPostgresStore(url, { poolSize: 6 });
+  let node: Proc | null = null;
+  const namespace = `idnode-bench-plan:${process.pid}-${randomBytes(3).toString('hex')}:`;
+  try {
+    await store.migrate();
+    const ctx = benchContext(store);
+    const { prefixes, report: seeding } = await seed(ctx, specs, towns, o.perEnterprise);
+    log(describeSeed(seeding));
+
+    // what the plan asks, as the registry counts it
+    const tProgress = Date.now();
+    const progress = await planProgress(ctx, plan);
+    const progressSeconds = (Date.now() - tProgress) / 1000;
+    const idCount = Number(
+      (
+        await ctx.store.db
+          .selectFrom('handles')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .where('prefix_key', 'in', [...new Set(prefixes.map((p) => p.toUpperCase()))])
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+    await store.close();
+    store = null;
+
+    // the node, as its own process over the same database and Redis
+    node = await startNode({ DATABASE_URL: url, REDIS_URL: redisUrl, REDIS_NAMESPACE: namespace, ADMIN_SECRET, NODE_PREFIX });
+    log(`node pid ${node.pid} on 127.0.0.1:${node.port}, Redis namespace ${namespace}`);
+    const probe = `${prefixes[0]!}/${suffixOf(0)}`;
+    await check(node.port, 'GET', `/api/handles/${probe}`);
+    await check(node.port, 'PUT', `/api/handles/${probe}?index=1`, { 'content-type': 'application/json', authorization: ADMIN_AUTH }, JSON.stringify([{ index: 1, type: 'URL', data: `https://example.com/v2/${probe}` }]));
+
+    const rnd = seededRandom(20241231);
+    const { requests, distinct } = buildRequests(prefixes, o.perEnterprise, LOAD_REQUESTS, rnd);
+    const warmSeconds = o.smoke ? 1 : Math.min(3, o.seconds);
+    log(`warm-up ${warmSeconds} s (untimed), then ${o.seconds} s at ${o.connections} connections over ${fmtInt(requests.length)} prebuilt requests (${fmtInt(distinct)} distinct identifiers, 1 % writes)`);
+    const cpuStart = cpuMicros(node.pid);
+    const tStart = Date.now();
+    await load({ port: node.port, requests, connections: o.connections, duration: warmSeconds, stagger: true });
+    const tiers0 = await tierCounters(node.port);
+    const get: number[] = [];
+    const put: number[] = [];
+    const mixed: LoadResult = await load({
+      port: node.port,
+      requests,
+      connections: o.connections,
+      duration: o.seconds,
+      pid: node.pid,
+      stagger: true,
+      onResponse: (method, _status, ms) => (method === 'PUT' ? put : get).push(ms),
+    });
+    const tiers1 = await tierCounters(node.port);
+    const serverCores = (cpuMicros(node.pid) - cpuStart) / 1e6 / ((Date.now() - tStart) / 1000);
+    const rssAfter = rssBytes(node.pid);
+    const resolution = latencyOf(get);
+    const writes = latencyOf(put);
+    const tierDelta = Object.fromEntries(Object.keys(tiers1).map((k) => [k, (tiers1[k] ?? 0) - (tiers0[k] ?? 0)]));
+
+    // verdicts
+    const rows: VerdictRow[] = [];
+    for (const t of progress.towns) {
+      const target = t.target[year];
+      if (target === undefined) continue;
+      rows.push(verdict(`enterprises registered, ${t.town}`, `plan ${year}`, 'min', target, t.current, ''));
+    }
+    rows.push(verdict('enterprises registered, total', `plan ${year}`, 'min', progress.totals.target[year] ?? specs.length, progress.totals.current, ''));
+    rows.push(verdict('identifiers registered', `${specs.length} × --per-enterprise ${o.perEnterprise}`, 'min', specs.length * o.perEnterprise, idCount, ''));
+    rows.push(verdict('resolution p99 under the mixed load', "node's own service objective (the plan sets none)", 'max', P99_TARGET_MS, resolution.p99, 'ms'));
+    const clean = mixed.errors === 0 && mixed.non2xx === 0;
+    rows.push(
+      verdict(
+        'sustained req/s with zero errors',
+        "node's own service objective (the plan sets none)",
+        'min',
+        RPS_TARGET,
+        mixed.rps,
+        'req/s',
+        clean,
+        `${mixed.errors} errors, ${mixed.non2xx} non-2xx`,
+      ),
+    );
+    const failed = rows.filter((r) => !r.pass).length;
+
+    const figures = [
+      '| figure | value |',
+      '|---|---|',
+      `| requests measured (${o.seconds} s, ${o.connections} connections) | ${fmtInt(mixed.requests)} (${fmtInt(resolution.count)} GET, ${fmtInt(writes.count)} PUT) |`,
+      `| req/s (all) | ${fmtInt(mixed.rps)} |`,
+      `| latency, all requests: p50 / p99 / p99.9 | ${mixed.p50} / ${mixed.p99} / ${mixed.p999} ms |`,
+      `| resolution (GET) latency: p50 / p99 / p99.9 / max | ${resolution.p50.toFixed(2)} / ${resolution.p99.toFixed(2)} / ${resolution.p999.toFixed(2)} / ${resolution.max.toFixed(1)} ms |`,
+      `| write (PUT index=1) latency: p50 / p99 / max | ${writes.p50.toFixed(2)} / ${writes.p99.toFixed(2)} / ${writes.max.toFixed(1)} ms |`,
+      `| errors / non-2xx | ${mixed.errors} / ${mixed.non2xx} |`,
+      `| server CPU per request | ${mixed.cpuUsPerReq === null ? '-' : `${mixed.cpuUsPerReq.toFixed(0)} µs`} |`,
+      `| server CPU use (warm-up + run) | ${serverCores.toFixed(2)} cores |`,
+      `| server RSS: max during run / after | ${fmtMB(mixed.rssMaxBytes)} / ${fmtMB(rssAfter)} |`,
+      `| resolutions by tier during the run (/metrics, one process) | ${Object.entries(tierDelta).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')} |`,
+      `| identifiers in the key space / distinct in the request list | ${fmtInt(specs.length * o.perEnterprise)} / ${fmtInt(distinct)} |`,
+      `| seeding time | ${seeding.seconds.toFixed(1)} s (${seeding.nothingNew ? 'seeded nothing new' : `${seeding.enterprises.applied} applied, ${seeding.enterprises.approved} approved, ${seeding.templates.created} templates, ${fmtInt(seeding.identifiers.registered)} identifiers`}) |`,
+      `| planProgress query time | ${progressSeconds.toFixed(2)} s |`,
+    ].join('\n');
+    const md = [
+      `# Plan scenario — ${plan.county.name}, the ${year} column of ${relative(process.cwd(), DEFAULT_PLAN_FILE) || DEFAULT_PLAN_FILE}`,
+      '',
+      `${new Date().toISOString()} · database \`${o.database}\` · ${specs.length} enterprises × ${fmtInt(o.perEnterprise)} identifiers · mixed load: Zipf(s=1) over all identifiers, 1 % writes (Handle PUT index=1), ${o.seconds} s at ${o.connections} connections after ${warmSeconds} s warm-up${o.smoke ? ' · SMOKE (tiny sizes; figures mean nothing)' : ''}`,
+      '',
+      `The plan's years are over, so the enterprise rows use \`planProgress\` \`current\` (registered as of now) against the ${year} target; towns without a ${year} target (${plan.towns.filter((t) => t.identifierRegisteredEnterprises?.[String(year)] === undefined).map((t) => t.name).join('、') || 'none'}) got no enterprises. The latency and throughput targets are the node's own service objectives: the plan sets none.`,
+      '',
+      verdictTable(rows),
+      '',
+      `**${failed === 0 ? 'all targets PASS' : `${failed} of ${rows.length} targets FAIL`}**`,
+      '',
+      figures,
+      '',
+      describeSeed(seeding),
+    ].join('\n');
+    const json = {
+      when: new Date().toISOString(),
+      smoke: o.smoke,
+      options: o,
+      plan: { file: DEFAULT_PLAN_FILE, county: plan.county.name, year, source: plan.source },
+      seeding,
+      progress: {
+        seconds: progressSeconds,
+        towns: progress.towns.map((t) => ({ town: t.town, target: t.target[year] ?? null, current: t.current })),
+        total: { target: progress.totals.target[year] ?? null, current: progress.totals.current },
+      },
+      identifiers: { target: specs.length * o.perEnterprise, count: idCount },
+      load: {
+        seconds: o.seconds,
+        warmSeconds,
+        connections: o.connections,
+        prebuiltRequests: requests.length,
+        distinctIdentifiers: distinct,
+        writeShare: 1 / WRITE_EVERY,
+        mixed,
+        resolution,
+        writes,
+        serverCores,
+        rssAfterBytes: rssAfter,
+        tiers: tierDelta,
+      },
+      verdict: rows,
+      failed,
+    };
+    const name = o.smoke ? 'plan-smoke' : 'plan';
+    writeReport(name, md, json);
+    process.stdout.write(`${md}\n\n(written to bench/results/${name}.md and .json)\n`);
+    return o.strict && failed > 0 ? 2 : 0;
+  } finally {
+    if (node) await node.stop();
+    if (store) await store.close();
+    try {
+      const n = await deleteRedisKeys(redisUrl, namespace);
+      log(`removed ${n} Redis keys under ${namespace}`);
+    } catch (err) {
+      log(`could not clean Redis keys under ${namespace}: ${(err as Error).message}`);
+    }
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

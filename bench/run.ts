@@ -1,0 +1,760 @@
+// The bench suite (`npm run bench`): idnode's resolution scenarios and batchCreate against ceilings measured in the same run; Markdown + JSON in bench/results/.
+// Usage: npm run build && node dist/bench/run.js [--seconds 5] [--connections 100] [--keys 20000 | --identifiers 1000000]
+//        [--only hot,warm,…] [--workers 1] [--smoke]            (needs DATABASE_URL and REDIS_URL)
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { Redis } from 'ioredis';
+import { request } from 'undici';
+import { DEFAULT_CASE_POLICY, parseHandle } from '../handle/identifier.js';
+import { sameValues } from '../handle/ops.js';
+import { DEFAULT_PERMISSIONS, DEFAULT_TTL, type HandleValue } from '../handle/types.js';
+import { openPostgresStore } from '../registry/open.js';
+import type { BulkItem, Store } from '../registry/store.js';
+import { normaliseTemplateInput } from '../registry/template-rules.js';
+import { createTemplate } from '../registry/templates.js';
+import {
+  childPids,
+  cpuMicros,
+  fmtInt,
+  fmtMB,
+  load,
+  rssBytes,
+  shuffle,
+  startCeiling,
+  startNode,
+  writeReport,
+  zipf,
+  type LoadRequest,
+  type LoadResult,
+  type Proc,
+} from './lib.js';
+import { benchContext, benchTemplateBody, measureRawInsert, rawPayloads, scratchDatabase, syntheticItems, type Rate } from './registration.js';
+
+export const SCENARIOS = ['hot', 'warm', 'cold', 'negative', 'filtered', 'proxy', 'mixed', 'registration'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+const NODE_PREFIX = '88.320924';
+const ADMIN_ID = `300%3A0.NA/${NODE_PREFIX}`;
+const SEED_BATCH = 2000;
+const REG_BATCH = 2000;
+const REG_PREFIX = `${NODE_PREFIX}.900`;
+const REG_VERSION = '1.0';
+/** timed request lists hold at most this many requests (a uniform sample of the keys): autocannon builds every
+ *  request once per connection, and a 5 s run sends fewer requests than this anyway */
+const LIST_CAP = 50_000;
+/** connections of the untimed passes (each builds the whole list once) */
+const PASS_CONNECTIONS = 32;
+/** requests of a JIT warm-up before a timed run that needs no full pass */
+const JIT_WARMUP = 5000;
+
+export interface BenchOptions {
+  seconds: number;
+  connections: number;
+  keys: number;
+  only: ScenarioName[];
+  workers: number;
+  smoke: boolean;
+  /** report name: bench/results/<out>.md and .json */
+  out: string;
+}
+
+const USAGE = `usage: node dist/bench/run.js [options]      (DATABASE_URL and REDIS_URL must be set)
+  --seconds N        seconds per timed run (default 5)
+  --connections N    autocannon connections (default 100)
+  --keys N           identifiers seeded (default 20000); --identifiers N is the same
+  --only a,b         scenarios to run: ${SCENARIOS.join(', ')}
+  --workers N        WORKERS for the node processes (default 1: one process, like the ceilings)
+  --out NAME         write bench/results/NAME.md and .json (default bench)
+  --smoke            tiny run for CI: 1 s, 10 connections, 200 keys (explicit options still apply)`;
+
+/** A mistake of the caller (options, environment): printed without a stack. */
+export class BenchUsageError extends Error {}
+
+export function parseArgs(argv: readonly string[]): BenchOptions {
+  const smoke = argv.includes('--smoke');
+  const o: BenchOptions = { seconds: smoke ? 1 : 5, connections: smoke ? 10 : 100, keys: smoke ? 200 : 20000, only: [...SCENARIOS], workers: 1, smoke, out: 'bench' };
+  const positive = (name: string, v: string | undefined): number => {
+    const n = Number(v);
+    if (v === undefined || !Number.isInteger(n) || n <= 0) throw new BenchUsageError(`--${name} needs a positive integer\n${USAGE}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    switch (a) {
+      case '--smoke':
+        break;
+      case '--seconds':
+        o.seconds = positive('seconds', argv[++i]);
+        break;
+      case '--connections':
+        o.connections = positive('connections', argv[++i]);
+        break;
+      case '--keys':
+      case '--identifiers':
+        o.keys = positive(a.slice(2), argv[++i]);
+        break;
+      case '--workers':
+        o.workers = positive('workers', argv[++i]);
+        break;
+      case '--only': {
+        const names = (argv[++i] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+        const bad = names.filter((n) => !(SCENARIOS as readonly string[]).includes(n));
+        if (names.length === 0 || bad.length > 0) throw new BenchUsageError(`--only: unknown scenario ${bad.join(', ') || '(none)'}\n${USAGE}`);
+        o.only = SCENARIOS.filter((s) => names.includes(s));
+        break;
+      }
+      case '--out': {
+        const name = argv[++i] ?? '';
+        if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new BenchUsageError(`--out needs a file name (letters, digits, . _ -)\n${USAGE}`);
+        o.out = name;
+        break;
+      }
+      case '--help':
+      case '-h':
+        throw new BenchUsageError(USAGE);
+      default:
+        throw new BenchUsageError(`unknown option ${a}\n${USAGE}`);
+    }
+  }
+  return o;
+}
+
+// ---- figures ----
+
+/** Share of the resolutions answered by each tier, from /metrics deltas (percent; coalesced misses are the rest). */
+export interface TierHits {
+  resolutions: number;
+  memoryPct: number;
+  redisPct: number;
+  storePct: number;
+}
+
+/** One measured run, idnode or ceiling. */
+export interface Measured {
+  requests: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  /** transport errors and timeouts */
+  errors: number;
+  /** responses with a status the scenario does not expect (expected: 2xx; 404 for negative; 302 for proxy) */
+  non2xx: number;
+  statusCodes: Record<string, number>;
+  cpuUsPerReq: number | null;
+  rssMaxBytes: number | null;
+}
+
+export interface ScenarioResult extends Measured {
+  /** 'req/s', or 'items/s' for registration */
+  unit: string;
+  /** the reference the ratio is taken to (a ceiling, or the raw insert for registration) */
+  ceiling: string;
+  ratio: number;
+  /** the ceiling's server CPU per request ÷ idnode's (1 = as cheap as the ceiling; steadier than the req/s ratio) */
+  cpuRatio: number | null;
+  hits: TierHits | null;
+  note?: string;
+  raw?: { unnest: Rate; recordset: Rate };
+}
+
+export interface Verdict {
+  goal: string;
+  target: string;
+  measured: string;
+  result: 'PASS' | 'FAIL' | 'n/a';
+  note?: string;
+}
+
+type Expect = (status: number) => boolean;
+const is2xx: Expect = (s) => s >= 200 && s < 300;
+
+function measured(r: LoadResult, expect: Expect): Measured {
+  let ok = 0;
+  let all = 0;
+  for (const [code, n] of Object.entries(r.statusCodes)) {
+    all += n;
+    if (expect(Number(code))) ok += n;
+  }
+  return {
+    requests: r.requests,
+    rps: r.rps,
+    p50: r.p50,
+    p99: r.p99,
+    p999: r.p999,
+    errors: r.errors,
+    non2xx: all - ok,
+    statusCodes: r.statusCodes,
+    cpuUsPerReq: r.cpuUsPerReq,
+    rssMaxBytes: r.rssMaxBytes,
+  };
+}
+
+type Metrics = Map<string, number>;
+
+async function metrics(proc: Proc): Promise<Metrics> {
+  const res = await request(`http://127.0.0.1:${proc.port}/metrics`);
+  const text = await res.body.text();
+  if (res.statusCode !== 200) throw new Error(`/metrics answered ${res.statusCode}`);
+  const m: Metrics = new Map();
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || line.trim() === '') continue;
+    const sp = line.lastIndexOf(' ');
+    m.set(line.slice(0, sp), Number(line.slice(sp + 1)));
+  }
+  return m;
+}
+
+function tierHits(before: Metrics, after: Metrics): TierHits {
+  const d = (k: string) => (after.get(k) ?? 0) - (before.get(k) ?? 0);
+  const memory = d('idnode_resolutions_total{tier="memory"}');
+  const redis = d('idnode_resolutions_total{tier="redis"}');
+  const store = d('idnode_resolutions_total{tier="store"}');
+  const resolutions = memory + d('idnode_cache_misses_total');
+  const pct = (n: number) => (resolutions === 0 ? 0 : (100 * n) / resolutions);
+  return { resolutions, memoryPct: pct(memory), redisPct: pct(redis), storePct: pct(store) };
+}
+
+// ---- data ----
+
+const benchHandle = (i: number) => `${NODE_PREFIX}/BENCH-${String(i).padStart(8, '0')}`;
+const unknownHandle = (i: number) => `${NODE_PREFIX}/NOPE-${String(i).padStart(8, '0')}`;
+
+function value(index: number, type: string, v: string, nowSec: number): HandleValue {
+  return {
+    index,
+    type,
+    data: { format: 'string', value: v },
+    ttlType: 'relative',
+    ttl: DEFAULT_TTL,
+    timestamp: nowSec,
+    permissions: { ...DEFAULT_PERMISSIONS },
+    references: [],
+  };
+}
+
+/** Seeds `n` identifiers through the registry's bulk create (what batchCreate and import use). */
+async function seed(store: Store, n: number, log: (m: string) => void): Promise<void> {
+  const actor = { id: 'bench' };
+  const t0 = Date.now();
+  for (let start = 0; start < n; start += SEED_BATCH) {
+    const nowSec = Math.floor(Date.now() / 1000);
+    const items: BulkItem[] = [];
+    for (let i = start; i < Math.min(n, start + SEED_BATCH); i++) {
+      const id = parseHandle(benchHandle(i), DEFAULT_CASE_POLICY);
+      items.push({
+        ref: { handle: id.handle, key: id.key, prefixKey: id.prefixKey },
+        values: [value(1, 'URL', `https://example.com/products/${id.handle}`, nowSec), value(2, 'EMAIL', 'service@example.com', nowSec)],
+      });
+    }
+    const res = await store.createMany(items, actor, 'handle.create', sameValues);
+    const bad = res.findIndex((r) => r === 'exists');
+    if (bad >= 0) throw new Error(`seeding: ${items[bad]!.ref.handle} exists with other values`);
+    if ((start / SEED_BATCH) % 50 === 49) log(`  seeded ${fmtInt(start + SEED_BATCH)} / ${fmtInt(n)}`);
+  }
+  log(`seeded ${fmtInt(n)} identifiers in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+/** Stores `<ns>ceiling:<handle>` = the node's answer for every key (the body of one answer, with the handle replaced). */
+async function seedRedisCeiling(redis: Redis, ns: string, handles: readonly string[], sample: string, sampleHandle: string): Promise<void> {
+  const parts = sample.split(sampleHandle);
+  for (let i = 0; i < handles.length; i += 5000) {
+    const p = redis.pipeline();
+    for (const h of handles.slice(i, i + 5000)) p.set(`${ns}ceiling:${h}`, parts.join(h));
+    const res = await p.exec();
+    const err = res?.find(([e]) => e !== null)?.[0];
+    if (err) throw err;
+  }
+}
+
+async function deleteNamespace(redis: Redis, ns: string): Promise<number> {
+  let cursor = '0';
+  let n = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${ns}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) n += await redis.unlink(...keys);
+  } while (cursor !== '0');
+  return n;
+}
+
+const quantile = (sorted: readonly number[], q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? 0;
+
+// ---- the run ----
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const opt = parseArgs(argv);
+  const databaseUrl = process.env.DATABASE_URL ?? '';
+  const redisUrl = process.env.REDIS_URL ?? '';
+  if (!/^postgres(ql)?:\/\//.test(databaseUrl) || !/^rediss?:\/\//.test(redisUrl)) {
+    throw new BenchUsageError(
+      'the bench needs PostgreSQL and Redis: set DATABASE_URL (postgres://…; a throw-away database is created on its server and dropped) ' +
+        'and REDIS_URL (redis://…; keys go under a unique namespace that is deleted afterwards), e.g.\n' +
+        '  DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 npm run bench',
+    );
+  }
+  const started = Date.now();
+  const log = (m: string) => process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${m}\n`);
+  const want = new Set(opt.only);
+  const ns = `idnode-bench-${randomBytes(4).toString('hex')}:`;
+  const secret = `bench-${randomBytes(12).toString('hex')}`;
+  const adminAuth = `Basic ${Buffer.from(`${ADMIN_ID}:${secret}`).toString('base64')}`;
+
+  // Everything set up is torn down in reverse order, on success, failure or a signal.
+  const cleanups: { what: string; f: () => Promise<unknown> }[] = [];
+  let cleaning: Promise<void> | null = null;
+  const cleanup = () =>
+    (cleaning ??= (async () => {
+      for (let c = cleanups.pop(); c !== undefined; c = cleanups.pop()) {
+        try {
+          await c.f();
+        } catch (err) {
+          log(`cleanup (${c.what}) failed: ${(err as Error).message}`);
+        }
+      }
+    })());
+  const onSignal = (sig: NodeJS.Signals) => {
+    log(`${sig}: cleaning up`);
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const scenarios: Partial<Record<ScenarioName, ScenarioResult>> = {};
+  const ceilings: Record<string, Measured> = {};
+  let cacheMaxBytes: number | null = null;
+  let answerBytes: number | null = null;
+
+  try {
+    // ---- set-up: scratch database, seeded through the registry code; Redis namespace ----
+    const scratch = await scratchDatabase(databaseUrl);
+    cleanups.push({ what: 'drop the scratch database', f: () => scratch.drop() });
+    log(`scratch database ${new URL(scratch.url).pathname.slice(1)}, Redis namespace ${ns}`);
+    const store = await openPostgresStore(scratch.url, { poolSize: 4 });
+    cleanups.push({ what: 'close the store', f: () => store.close() });
+    await store.migrate();
+    await seed(store, opt.keys, log);
+    const ctx = benchContext(store);
+    if (want.has('registration')) {
+      await createTemplate(ctx, normaliseTemplateInput(benchTemplateBody(REG_PREFIX, REG_VERSION), 'create'), { id: 'bench' });
+    }
+    const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+    cleanups.push({ what: 'close the Redis client', f: () => redis.quit() });
+    cleanups.push({
+      what: `delete Redis keys ${ns}*`,
+      f: async () => log(`deleted ${await deleteNamespace(redis, ns)} Redis keys under ${ns}`),
+    });
+
+    // ---- request lists ----
+    const handles = Array.from({ length: opt.keys }, (_, i) => benchHandle(i));
+    const shuffled = shuffle(handles.slice());
+    const allPaths: LoadRequest[] = shuffled.map((h) => ({ path: `/api/handles/${h}` }));
+    const sample = shuffled.slice(0, LIST_CAP);
+    const hotList = allPaths.slice(0, LIST_CAP);
+    const negativeCount = opt.smoke ? 200 : 5000;
+    const negativeList: LoadRequest[] = shuffle(Array.from({ length: negativeCount }, (_, i) => ({ path: `/api/handles/${unknownHandle(i)}` })));
+    const filteredList: LoadRequest[] = sample.map((h) => ({ path: `/api/handles/${h}?type=URL` }));
+    const proxyList: LoadRequest[] = sample.map((h) => ({ path: `/${h}` }));
+    const mixedCount = opt.smoke ? 2000 : 20000;
+    const mixedWrites = Math.max(1, Math.round(mixedCount / 100));
+    const mixedList: LoadRequest[] = [];
+    {
+      const rank = zipf(opt.keys, 1);
+      const byRank = shuffle(handles.slice());
+      for (let i = 0; i < mixedCount; i++) {
+        const h = byRank[rank()]!;
+        mixedList.push(
+          i < mixedWrites
+            ? {
+                method: 'PUT',
+                path: `/api/handles/${h}?index=1`,
+                headers: { 'content-type': 'application/json', authorization: adminAuth },
+                body: JSON.stringify([{ index: 1, type: 'URL', data: `https://example.com/v2/${h}` }]),
+              }
+            : { path: `/api/handles/${h}` },
+        );
+      }
+      shuffle(mixedList);
+    }
+
+    // ---- helpers over lib's load ----
+    /** An untimed pass: every request of `list` at least once (connections start spread over the list). */
+    const pass = async (proc: Proc, list: LoadRequest[], expect: Expect, what: string) => {
+      const c = Math.min(opt.connections, PASS_CONNECTIONS, list.length);
+      const r = await load({ port: proc.port, requests: list, connections: c, amount: c * Math.ceil(list.length / c), stagger: true, sampleMs: 100 });
+      const m = measured(r, expect);
+      if (m.errors > 0 || m.non2xx > 0) throw new Error(`${what}: ${m.errors} errors, statuses ${JSON.stringify(m.statusCodes)}`);
+    };
+    const timed = async (proc: Proc, list: LoadRequest[], expect: Expect) =>
+      measured(await load({ port: proc.port, pid: proc.pid, requests: list, connections: opt.connections, duration: opt.seconds, stagger: true }), expect);
+
+    const procs: Partial<Record<'const' | 'redis' | 'pg', Proc>> = {};
+    const ceiling = async (mode: 'const' | 'redis' | 'pg', env: Record<string, string> = {}) => {
+      let p = procs[mode];
+      if (p === undefined) {
+        p = await startCeiling(mode, env);
+        procs[mode] = p;
+        const stop = p.stop;
+        cleanups.push({ what: `stop ceiling ${mode}`, f: stop });
+      }
+      return p;
+    };
+    /** Measures a ceiling with a scenario's list (JIT warm-up first), recorded under `name`. */
+    const measureCeiling = async (name: string, proc: Proc, list: LoadRequest[]) => {
+      if (ceilings[name] !== undefined) return ceilings[name];
+      await pass(proc, list.slice(0, JIT_WARMUP), is2xx, `warm-up of ceiling ${name}`);
+      log(`ceiling ${name}`);
+      const m = await timed(proc, list, is2xx);
+      ceilings[name] = m;
+      return m;
+    };
+    const nodeEnv = (extra: Record<string, string>) => ({
+      DATABASE_URL: scratch.url,
+      ADMIN_SECRET: secret,
+      ADMIN_USER: 'admin',
+      NODE_PREFIX,
+      CASE_SENSITIVE_SUFFIX: 'false',
+      WORKERS: String(opt.workers),
+      REDIS_NAMESPACE: ns,
+      ...extra,
+    });
+    const withNode = async (what: string, env: Record<string, string>, f: (node: Proc) => Promise<void>) => {
+      const node = await startNode(nodeEnv(env));
+      const entry = { what: `stop the ${what} node`, f: node.stop };
+      cleanups.push(entry);
+      log(`${what} node up (pid ${node.pid}, port ${node.port})`);
+      try {
+        await f(node);
+      } finally {
+        const at = cleanups.indexOf(entry);
+        if (at >= 0) cleanups.splice(at, 1);
+        await node.stop();
+      }
+    };
+    /** A timed run of the node between two /metrics reads. */
+    const scenario = async (
+      name: ScenarioName,
+      node: Proc,
+      list: LoadRequest[],
+      expect: Expect,
+      ref: { name: string; m: Measured },
+      note?: string,
+    ) => {
+      log(`scenario ${name}`);
+      const before = await metrics(node);
+      const m = await timed(node, list, expect);
+      const after = await metrics(node);
+      const cpuRatio = m.cpuUsPerReq && ref.m.cpuUsPerReq ? ref.m.cpuUsPerReq / m.cpuUsPerReq : null;
+      scenarios[name] = { ...m, unit: 'req/s', ceiling: ref.name, ratio: m.rps / ref.m.rps, cpuRatio, hits: tierHits(before, after), ...(note ? { note } : {}) };
+    };
+
+    // ---- warm: Redis hits (in-process cache off) vs fastify + one ioredis GET ----
+    if (want.has('warm')) {
+      await withNode('warm (CACHE_MAX_BYTES=0, Redis)', { REDIS_URL: redisUrl, CACHE_MAX_BYTES: '0' }, async (node) => {
+        const h0 = shuffled[0]!;
+        const res = await request(`http://127.0.0.1:${node.port}/api/handles/${h0}`);
+        const body = await res.body.text();
+        if (res.statusCode !== 200) throw new Error(`the node answered ${res.statusCode} for ${h0}: ${body}`);
+        answerBytes = Buffer.byteLength(body);
+        await seedRedisCeiling(redis, ns, handles, body, h0);
+        const c = await ceiling('redis', { REDIS_URL: redisUrl, CEILING_NS: `${ns}ceiling:` });
+        const ref = await measureCeiling('redis', c, hotList);
+        log('warm: one pass over every key fills Redis');
+        await pass(node, allPaths, is2xx, 'warm pass');
+        await scenario('warm', node, hotList, is2xx, { name: 'redis', m: ref });
+      });
+    }
+
+    // ---- cold: every request reads PostgreSQL vs fastify + one indexed pg lookup ----
+    if (want.has('cold')) {
+      await withNode('cold (CACHE_MAX_BYTES=0, no Redis)', { REDIS_URL: '', CACHE_MAX_BYTES: '0' }, async (node) => {
+        const c = await ceiling('pg', { DATABASE_URL: scratch.url });
+        const ref = await measureCeiling('pg', c, hotList);
+        await pass(node, hotList.slice(0, JIT_WARMUP), is2xx, 'cold warm-up');
+        await scenario('cold', node, hotList, is2xx, { name: 'pg', m: ref });
+      });
+    }
+
+    // ---- the default node (in-process cache, Redis): hot, negative, filtered, proxy, mixed, registration ----
+    const onHot: ScenarioName[] = ['hot', 'negative', 'filtered', 'proxy', 'mixed', 'registration'];
+    if (onHot.some((s) => want.has(s))) {
+      await withNode('default (in-process cache + Redis)', { REDIS_URL: redisUrl }, async (node) => {
+        cacheMaxBytes = (await metrics(node)).get('idnode_cache_max_bytes') ?? null;
+        const constHot = async () => ({ name: 'const', m: await measureCeiling('const', await ceiling('const'), hotList) });
+
+        if (want.has('hot')) {
+          const ref = await constHot();
+          log('hot: one pass over every key fills the in-process cache');
+          await pass(node, allPaths, is2xx, 'hot pass');
+          await scenario('hot', node, hotList, is2xx, ref);
+        }
+        if (want.has('negative')) {
+          const ref = { name: 'const (unknown handles)', m: await measureCeiling('const (unknown handles)', await ceiling('const'), negativeList) };
+          await pass(node, negativeList, (s) => s === 404, 'negative pass');
+          await scenario('negative', node, negativeList, (s) => s === 404, ref);
+        }
+        if (want.has('filtered')) {
+          const ref = { name: 'const (?type=URL)', m: await measureCeiling('const (?type=URL)', await ceiling('const'), filteredList) };
+          await pass(node, filteredList.slice(0, JIT_WARMUP), is2xx, 'filtered warm-up');
+          await scenario('filtered', node, filteredList, is2xx, ref);
+        }
+        if (want.has('proxy')) {
+          const ref = await constHot();
+          await pass(node, proxyList.slice(0, JIT_WARMUP), (s) => s === 302, 'proxy warm-up');
+          await scenario('proxy', node, proxyList, (s) => s === 302, ref, 'GET /<handle> → 302 (counted as success); ratio to const on the /api/handles list');
+        }
+        if (want.has('mixed')) {
+          const ref = await constHot();
+          await pass(node, mixedList.slice(0, JIT_WARMUP), is2xx, 'mixed warm-up');
+          await scenario('mixed', node, mixedList, is2xx, ref, `Zipf(s=1) over ${fmtInt(opt.keys)} keys, ${mixedWrites} of ${mixedCount} requests PUT; ratio to const on the hot list`);
+        }
+        if (want.has('registration')) {
+          log('registration: batchCreate over HTTP');
+          scenarios.registration = await registration(node, store, secret, Math.min(opt.keys, 20000));
+        }
+      });
+    }
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    await cleanup();
+  }
+
+  // ---- verdicts and report ----
+  const verdicts = judge(scenarios, ceilings, opt, cacheMaxBytes);
+  const seconds = (Date.now() - started) / 1000;
+  const cpus = os.cpus();
+  const settings = {
+    seconds: opt.seconds,
+    connections: opt.connections,
+    keys: opt.keys,
+    workers: opt.workers,
+    smoke: opt.smoke,
+    out: opt.out,
+    only: opt.only,
+    timedListLength: Math.min(opt.keys, LIST_CAP),
+    negativeKeys: opt.smoke ? 200 : 5000,
+    mixedRequests: opt.smoke ? 2000 : 20000,
+    registrationItems: Math.min(opt.keys, 20000),
+    cacheMaxBytes,
+    answerBytes,
+    node: process.version,
+    cpu: `${cpus[0]?.model.trim() ?? 'unknown'} × ${cpus.length}`,
+    platform: `${os.platform()} ${os.release()}`,
+    totalMemory: os.totalmem(),
+  };
+  const json = { when: new Date(started).toISOString(), runSeconds: seconds, settings, scenarios, ceilings, verdicts };
+  const md = report(json);
+  writeReport(opt.out, md, json);
+  process.stdout.write(md.endsWith('\n') ? md : `${md}\n`);
+  log(`done in ${seconds.toFixed(1)} s: bench/results/${opt.out}.md and ${opt.out}.json`);
+  const bad = Object.values(scenarios).some((s) => s.errors > 0 || s.non2xx > 0);
+  return bad ? 1 : 0;
+}
+
+/** Identifiers/s through POST /identityv2/data/batchCreate on the running node (admin token, bodies prebuilt). */
+async function registration(node: Proc, store: Store, secret: string, n: number): Promise<ScenarioResult> {
+  const base = `http://127.0.0.1:${node.port}`;
+  const login = await request(`${base}/identity/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password: secret }),
+  });
+  const tok = (await login.body.json()) as { data?: { token?: string } };
+  if (login.statusCode !== 200 || typeof tok.data?.token !== 'string') throw new Error(`/identity/token answered ${login.statusCode}: ${JSON.stringify(tok)}`);
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${tok.data.token}` };
+  const post = async (body: string) => {
+    const res = await request(`${base}/identityv2/data/batchCreate`, { method: 'POST', headers, body, bodyTimeout: 120_000, headersTimeout: 120_000 });
+    const r = (await res.body.json()) as { status: number; message: string; data?: { handle: string; msg: string }[] };
+    const bad = r.status !== 1 ? r.message : r.data?.find((x) => x.msg !== 'success')?.msg;
+    if (bad !== undefined) throw new Error(`batchCreate over HTTP refused: ${bad}`);
+  };
+  const chunks = (items: ReturnType<typeof syntheticItems>) => {
+    const out: string[] = [];
+    for (let i = 0; i < items.length; i += REG_BATCH) out.push(JSON.stringify(items.slice(i, i + REG_BATCH)));
+    return out;
+  };
+  // warm-up on items outside the measured range
+  for (const b of chunks(syntheticItems(REG_PREFIX, REG_VERSION, Math.min(REG_BATCH, n), 10_000_000))) await post(b);
+
+  const items = syntheticItems(REG_PREFIX, REG_VERSION, n);
+  const bodies = chunks(items);
+  const pids = () => [node.pid, ...childPids(node.pid)];
+  const cpu = () => pids().reduce((a, p) => a + cpuMicros(p), 0);
+  const rss = () => pids().reduce((a, p) => a + rssBytes(p), 0);
+  let rssMax = rss();
+  const sampler = setInterval(() => (rssMax = Math.max(rssMax, rss())), 250);
+  const calls: number[] = [];
+  const cpu0 = cpu();
+  const t0 = process.hrtime.bigint();
+  try {
+    for (const b of bodies) {
+      const c0 = process.hrtime.bigint();
+      await post(b);
+      calls.push(Number(process.hrtime.bigint() - c0) / 1e6);
+    }
+  } finally {
+    clearInterval(sampler);
+  }
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpuUs = cpu() - cpu0;
+  rssMax = Math.max(rssMax, rss());
+  // the database's own multi-row insert rate, same rows, for reference (faster of the two methods)
+  const payloads = rawPayloads(items);
+  const unnest = await measureRawInsert(store.db, payloads, REG_BATCH, 'unnest');
+  const recordset = await measureRawInsert(store.db, payloads, REG_BATCH, 'recordset');
+  const raw = Math.max(unnest.perSecond, recordset.perSecond);
+  const sorted = calls.slice().sort((a, b) => a - b);
+  const rps = n / secs;
+  return {
+    requests: n,
+    rps,
+    p50: quantile(sorted, 0.5),
+    p99: quantile(sorted, 0.99),
+    p999: quantile(sorted, 0.999),
+    errors: 0,
+    non2xx: 0,
+    statusCodes: { '200': bodies.length },
+    cpuUsPerReq: cpuUs / n,
+    rssMaxBytes: rssMax,
+    unit: 'items/s',
+    ceiling: 'raw insert',
+    ratio: rps / raw,
+    cpuRatio: null,
+    hits: null,
+    note: `${fmtInt(n)} identifiers, ${REG_BATCH} per call (latency = per call, CPU = per identifier); raw multi-row insert ${fmtInt(raw)} items/s`,
+    raw: { unnest, recordset },
+  };
+}
+
+function judge(
+  s: Partial<Record<ScenarioName, ScenarioResult>>,
+  ceilings: Record<string, Measured>,
+  opt: BenchOptions,
+  cacheMaxBytes: number | null,
+): Verdict[] {
+  const v: Verdict[] = [];
+  const ratioGoal = (goal: string, name: ScenarioName, min: number) => {
+    const r = s[name];
+    v.push(
+      r === undefined
+        ? { goal, target: `≥ ${min.toFixed(2)}`, measured: '-', result: 'n/a', note: 'not run' }
+        : {
+            goal,
+            target: `≥ ${min.toFixed(2)} × ${r.ceiling}`,
+            measured: `${r.ratio.toFixed(2)} (${fmtInt(r.rps)} vs ${fmtInt(r.rps / r.ratio)} req/s)`,
+            result: r.ratio >= min ? 'PASS' : 'FAIL',
+          },
+    );
+  };
+  ratioGoal('hot resolve vs bare fastify', 'hot', 0.9);
+  ratioGoal('warm resolve vs fastify + ioredis', 'warm', 0.85);
+  ratioGoal('cold resolve vs fastify + pg', 'cold', 0.85);
+
+  const hot = s.hot;
+  const neg = s.negative;
+  v.push(
+    hot === undefined || neg === undefined
+      ? { goal: 'negative at least as fast as hot', target: 'negative req/s ≥ hot req/s', measured: '-', result: 'n/a', note: 'needs hot and negative' }
+      : {
+          goal: 'negative at least as fast as hot',
+          target: 'negative req/s ≥ hot req/s',
+          measured: `${fmtInt(neg.rps)} vs ${fmtInt(hot.rps)} req/s (${(neg.rps / hot.rps).toFixed(2)})`,
+          result: neg.rps >= hot.rps ? 'PASS' : 'FAIL',
+        },
+  );
+
+  const cHot = ceilings.const;
+  const at100 = opt.connections === 100 ? undefined : `goal stated at 100 connections; measured at ${opt.connections}`;
+  v.push(
+    hot === undefined || cHot === undefined
+      ? { goal: 'hot p99 vs bare fastify p99', target: '≤ 1.5 × const p99', measured: '-', result: 'n/a', note: 'not run' }
+      : {
+          goal: 'hot p99 vs bare fastify p99',
+          target: `≤ 1.5 × ${cHot.p99} ms = ${(1.5 * cHot.p99).toFixed(1)} ms`,
+          measured: `${hot.p99} ms`,
+          result: hot.p99 <= 1.5 * cHot.p99 ? 'PASS' : 'FAIL',
+          ...(at100 ? { note: at100 } : {}),
+        },
+  );
+
+  const mixed = s.mixed;
+  const at1M = opt.keys >= 1_000_000 ? undefined : `goal stated with 1 M identifiers; this run seeded ${fmtInt(opt.keys)} (--identifiers 1000000)`;
+  if (mixed === undefined || mixed.rssMaxBytes === null || cacheMaxBytes === null) {
+    v.push({ goal: 'RSS under mixed load', target: '< 2 × CACHE_MAX_BYTES + 200 MB', measured: '-', result: 'n/a', note: 'not run' });
+  } else {
+    const limit = 2 * cacheMaxBytes + 200 * 1024 * 1024;
+    v.push({
+      goal: 'RSS under mixed load',
+      target: `< 2 × ${fmtMB(cacheMaxBytes)} + 200 MB = ${fmtMB(limit)}`,
+      measured: fmtMB(mixed.rssMaxBytes),
+      result: mixed.rssMaxBytes < limit ? 'PASS' : 'FAIL',
+      ...(at1M ? { note: at1M } : {}),
+    });
+  }
+  return v;
+}
+
+const ms = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(n < 10 ? 2 : 1));
+const pct = (n: number) => (n >= 99.95 || n === 0 ? n.toFixed(0) : n.toFixed(1));
+
+function report(j: {
+  when: string;
+  runSeconds: number;
+  settings: Record<string, unknown> & { seconds: number; connections: number; keys: number; cacheMaxBytes: number | null };
+  scenarios: Partial<Record<ScenarioName, ScenarioResult>>;
+  ceilings: Record<string, Measured>;
+  verdicts: Verdict[];
+}): string {
+  const st = j.settings;
+  const lines: string[] = [
+    `# idnode bench — ${j.when}`,
+    '',
+    `${st.seconds} s per run, ${st.connections} connections, ${fmtInt(st.keys)} identifiers, WORKERS=${String(st.workers)}; ` +
+      `node ${String(st.node)} on ${String(st.cpu)} (${String(st.platform)}), load generator on the same machine. ` +
+      `Ratios are to the ceiling measured in this run with the same request list, connections and duration.`,
+    '',
+    '| scenario | req/s | ratio to ceiling | p50 ms | p99 ms | p99.9 ms | errors | non-2xx | CPU µs/req | CPU ratio | RSS max | hits mem / redis / store % |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+  ];
+  for (const name of SCENARIOS) {
+    const r = j.scenarios[name];
+    if (r === undefined) continue;
+    const hits = r.hits === null ? '-' : `${pct(r.hits.memoryPct)} / ${pct(r.hits.redisPct)} / ${pct(r.hits.storePct)}`;
+    lines.push(
+      `| ${name} | ${fmtInt(r.rps)}${r.unit === 'req/s' ? '' : ` ${r.unit}`} | ${r.ratio.toFixed(2)} × ${r.ceiling} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.p999)} | ` +
+        `${r.errors} | ${r.non2xx} | ${r.cpuUsPerReq === null ? '-' : r.cpuUsPerReq.toFixed(0)} | ${r.cpuRatio === null ? '-' : r.cpuRatio.toFixed(2)} | ${fmtMB(r.rssMaxBytes)} | ${hits} |`,
+    );
+  }
+  lines.push('', '**Ceilings** (same run, same lists):', '', '| ceiling | req/s | p50 ms | p99 ms | p99.9 ms | errors | non-2xx | CPU µs/req | RSS max |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const [name, c] of Object.entries(j.ceilings)) {
+    lines.push(`| ${name} | ${fmtInt(c.rps)} | ${ms(c.p50)} | ${ms(c.p99)} | ${ms(c.p999)} | ${c.errors} | ${c.non2xx} | ${c.cpuUsPerReq === null ? '-' : c.cpuUsPerReq.toFixed(0)} | ${fmtMB(c.rssMaxBytes)} |`);
+  }
+  lines.push('', '**Speed goals** (issue 4):', '', '| goal | target | measured | result | note |', '|---|---|---|---|---|');
+  for (const v of j.verdicts) lines.push(`| ${v.goal} | ${v.target} | ${v.measured} | ${v.result} | ${v.note ?? ''} |`);
+  const notes = SCENARIOS.flatMap((n) => (j.scenarios[n]?.note ? [`- ${n}: ${j.scenarios[n]!.note}`] : []));
+  lines.push(
+    '',
+    'Notes:',
+    '- non-2xx counts responses outside what the scenario expects (negative expects 404, proxy 302); errors are transport errors and timeouts.',
+    '- hits: share of resolutions answered by the in-process cache / Redis / PostgreSQL, from /metrics before and after the timed run (the rest were coalesced misses).',
+    '- CPU µs/req: user + system CPU of the server process per request (the steadiest figure on a shared machine); CPU ratio = the ceiling\'s CPU µs/req ÷ the scenario\'s (1.00 = as cheap as the ceiling).',
+    ...notes,
+    '',
+    `Settings: ${JSON.stringify(st)}; run time ${j.runSeconds.toFixed(0)} s.`,
+  );
+  return lines.join('\n');
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(err instanceof BenchUsageError ? `${err.message}\n` : `${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = err instanceof BenchUsageError ? 2 : 1;
+    },
+  );
+}

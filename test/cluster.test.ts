@@ -1,0 +1,94 @@
+// WORKERS=n: one port shared by n worker processes over PostgreSQL and Redis; a write through any worker is seen by all.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { hasPostgres, hasRedis, redisNamespace, redisUrl, tempPostgres } from './helpers/services.js';
+
+const SECRET = 'cluster-test-secret';
+const AUTH = `Basic ${Buffer.from(`${encodeURIComponent('300:0.NA/88.320924')}:${SECRET}`).toString('base64')}`;
+
+describe.skipIf(!hasPostgres || !hasRedis)('idnode serve with WORKERS=2', () => {
+  let db: { url: string; drop: () => Promise<void> };
+  let child: ChildProcess;
+  let base = '';
+  let log = '';
+  const pids = new Set<string>();
+
+  beforeAll(async () => {
+    db = await tempPostgres();
+    child = spawn(process.execPath, ['dist/src/cli.js', 'serve'], {
+      env: { ...process.env, WORKERS: '2', PORT: '0', HOST: '127.0.0.1', DATABASE_URL: db.url, REDIS_URL: redisUrl, REDIS_NAMESPACE: redisNamespace(), ADMIN_SECRET: SECRET, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    base = await new Promise<string>((resolve, reject) => {
+      const on = (b: Buffer) => {
+        log += b.toString();
+        const m = /serving on (http:\/\/127\.0\.0\.1:\d+) \(.*2 workers\)/.exec(log);
+        if (m) resolve(m[1]!);
+      };
+      child.stdout!.on('data', on);
+      child.stderr!.on('data', on);
+      child.once('exit', (code) => reject(new Error(`exited ${code}: ${log}`)));
+      setTimeout(() => reject(new Error(`no start: ${log}`)), 30_000).unref();
+    });
+    // wait until both workers answer: /metrics names the process that answered
+    for (let i = 0; i < 100 && pids.size < 2; i++) {
+      const r = await request(`${base}/metrics`, { reset: true });
+      const pid = /idnode_process_info\{pid="(\d+)"\}/.exec(await r.body.text())?.[1];
+      if (pid) pids.add(pid);
+      if (pids.size < 2) await new Promise((res) => setTimeout(res, 50));
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    if (child && child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+    await db?.drop();
+  });
+
+  const get = async (h: string) => {
+    const r = await request(`${base}/api/handles/${h}`, { reset: true });
+    const text = await r.body.text();
+    return { status: r.statusCode, body: JSON.parse(text) as { values?: { data: { value: string } }[] } };
+  };
+  const put = async (h: string, url: string) => {
+    const r = await request(`${base}/api/handles/${h}`, {
+      method: 'PUT',
+      reset: true,
+      headers: { 'content-type': 'application/json', authorization: AUTH },
+      body: JSON.stringify([{ index: 1, type: 'URL', data: url }]),
+    });
+    await r.body.dump();
+    return r.statusCode;
+  };
+
+  it('two worker processes answer on one port', () => {
+    expect(pids.size).toBe(2);
+  });
+
+  it('every request, whichever worker answers it, sees the latest write (negative entries included)', async () => {
+    // new connection per request (reset), so the round-robin spreads them over both workers
+    for (let i = 0; i < 6; i++) expect((await get('88.320924/C-1')).status).toBe(404);
+    expect(await put('88.320924/C-1', 'https://one.example')).toBe(200);
+    for (let i = 0; i < 6; i++) expect((await get('88.320924/C-1')).body.values?.[0]?.data.value).toBe('https://one.example');
+    expect(await put('88.320924/C-1', 'https://two.example')).toBe(200);
+    for (let i = 0; i < 6; i++) expect((await get('88.320924/C-1')).body.values?.[0]?.data.value).toBe('https://two.example');
+  });
+
+  it('stops all workers on SIGTERM', async () => {
+    child.kill('SIGTERM');
+    const code = await new Promise((r) => child.once('exit', r));
+    expect(code).toBe(0);
+    expect(log).toContain('shutting down 2 workers');
+  });
+});
+
+describe('WORKERS without PostgreSQL and Redis', () => {
+  it('is refused with exit code 2', () => {
+    const r = spawnSync(process.execPath, ['dist/src/cli.js', 'serve'], { env: { ...process.env, WORKERS: '2', DATABASE_URL: '', REDIS_URL: '' }, encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('WORKERS');
+  });
+});
