@@ -2,12 +2,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HandleError, RC } from '../../handle/codes.js';
 import { filterValues, typeMatches } from '../../handle/filter.js';
-import { decodeUrlPath, parseHandle } from '../../handle/identifier.js';
+import { decodeUrlPath, parseHandle, type HandleId } from '../../handle/identifier.js';
 import { valuesToJson, formatTimestamp } from '../../handle/json.js';
 import type { HandleValue } from '../../handle/types.js';
 import { minEffectiveTtl } from '../../handle/value.js';
 import { flag, first, indexes, paramsOf, rawPathAfter } from '../http.js';
 import type { IdNode } from '../node.js';
+import type { ResolvedRecord } from '../../resolver/types.js';
 
 const esc = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -62,7 +63,49 @@ export default async function proxyRoutes(app: FastifyInstance, opts: { node: Id
     ),
   );
 
-  app.get('/*', async (req, reply) => {
+  // The hot path: a redirect without parameters for a handle whose record is in the in-process cache — no promise,
+  // no re-parsing (raw path → id, bounded memo) and the redirect target kept until the cache holds another record.
+  const memo = new Map<string, { id: HandleId; record: ResolvedRecord | null; location: string | null; maxAge: number }>();
+  const MEMO_MAX = 100_000;
+  app.get('/*', (req, reply) => {
+    const url = req.raw.url ?? '';
+    if (url.indexOf('?') < 0 && !url.startsWith('/api/')) {
+      const rest = url.slice(1);
+      let m = memo.get(rest);
+      if (m === undefined) {
+        try {
+          const id = parseHandle(decodeUrlPath(rest), node.policy);
+          if (node.isHomed(id)) {
+            if (memo.size >= MEMO_MAX) memo.clear();
+            m = { id, record: null, location: null, maxAge: 0 };
+            memo.set(rest, m);
+          }
+        } catch {
+          // the full path below answers with the error page
+        }
+      }
+      const res = m === undefined ? undefined : node.resolver.peek(m.id.key);
+      if (res !== undefined && res.found) {
+        const e = m!;
+        if (e.record !== res.record) {
+          e.record = res.record;
+          const shown = filterValues(res.record.values, { types: [], indexes: [], publicOnly: true });
+          const target = redirectTarget(shown, []);
+          // only relative TTLs give a max-age that does not change with time
+          e.location = target !== undefined && shown.every((v) => v.ttlType === 'relative') ? encodeURI(decodeURIComponentSafe(target)) : null;
+          e.maxAge = minEffectiveTtl(shown, 0, 86400);
+        }
+        if (e.location !== null) {
+          reply.header('cache-control', `public, max-age=${e.maxAge}`);
+          reply.header('expires', httpDate(Date.now() + e.maxAge * 1000));
+          return reply.redirect(e.location, 302);
+        }
+      }
+    }
+    return proxyResolve(req, reply);
+  });
+
+  async function proxyResolve(req: FastifyRequest, reply: FastifyReply) {
     if ((req.raw.url ?? '').startsWith('/api/')) return reply.callNotFound();
     const p = paramsOf(req);
     let raw = '';
@@ -70,14 +113,14 @@ export default async function proxyRoutes(app: FastifyInstance, opts: { node: Id
       raw = decodeUrlPath(rawPathAfter(req, '/'));
       const id = parseHandle(raw, node.policy);
       if (!node.isHomed(id)) return fail(req, reply, 404, RC.SERVER_NOT_RESP, raw, 'Prefix not homed on this node');
-      const res = await node.resolver.resolve(id.key);
+      const res = node.resolver.peek(id.key) ?? (await node.resolver.resolve(id.key));
       if (!res.found) return fail(req, reply, 404, RC.HANDLE_NOT_FOUND, raw, 'Handle not found');
       const types = p.type ?? [];
       const idx = indexes(p);
       const shown = filterValues(res.record.values, { types, indexes: idx, publicOnly: true });
       const ttl = minEffectiveTtl(shown, Math.floor(Date.now() / 1000), 86400);
       reply.header('cache-control', `public, max-age=${ttl}`);
-      reply.header('expires', new Date(Date.now() + ttl * 1000).toUTCString());
+      reply.header('expires', httpDate(Date.now() + ttl * 1000));
       if (!flag(p, 'noredirect')) {
         const target = redirectTarget(shown, types);
         if (target !== undefined) {
@@ -111,7 +154,15 @@ export default async function proxyRoutes(app: FastifyInstance, opts: { node: Id
       if (err instanceof HandleError) return fail(req, reply, err.code === RC.INVALID_HANDLE || err.code === RC.PROTOCOL_ERROR ? 400 : 500, err.code, raw, err.message);
       throw err;
     }
-  });
+  }
+}
+
+/** An HTTP date, formatted once per second. */
+let dateCache = { second: -1, text: '' };
+function httpDate(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== dateCache.second) dateCache = { second, text: new Date(second * 1000).toUTCString() };
+  return dateCache.text;
 }
 
 /** Keeps an already-encoded URL encoded once: decode what can be decoded, then encodeURI. */

@@ -26,6 +26,28 @@ describe('proxy resolution', () => {
     expect(Date.parse(String(r.headers.expires))).toBeGreaterThan(Date.now() + 100_000);
   });
 
+  it('a repeated redirect follows a change of the record at once', async () => {
+    await s.send('PUT', `/api/handles/${P}/MOVING`, [{ index: 1, type: 'URL', data: 'https://old.example.com/' }], admin());
+    for (let i = 0; i < 3; i++) expect((await s.get(`/${P}/MOVING`)).headers.location).toBe('https://old.example.com/');
+    await s.send('PUT', `/api/handles/${P}/MOVING?index=1`, [{ index: 1, type: 'URL', data: 'https://new.example.com/a b' }], admin());
+    const moved = await s.get(`/${P}/MOVING`);
+    expect(moved.headers.location).toBe('https://new.example.com/a%20b');
+    await s.send('DELETE', `/api/handles/${P}/MOVING`, undefined, admin());
+    expect((await s.get(`/${P}/MOVING`)).status).toBe(404);
+  });
+
+  it('absolute TTLs count down in Cache-Control', async () => {
+    const expires = new Date(Date.now() + 1000 * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+    await s.send('PUT', `/api/handles/${P}/ABS`, [{ index: 1, type: 'URL', data: 'https://abs.example.com/', ttl: expires }], admin());
+    for (let i = 0; i < 2; i++) {
+      const r = await s.get(`/${P}/ABS`);
+      expect(r.headers.location).toBe('https://abs.example.com/');
+      const maxAge = Number(/max-age=(\d+)/.exec(String(r.headers['cache-control']))?.[1]);
+      expect(maxAge).toBeGreaterThan(990);
+      expect(maxAge).toBeLessThanOrEqual(1000);
+    }
+  });
+
   it('falls back to URL.* and honours type, index and urlappend', async () => {
     expect((await s.get(`/${P}/MIRROR-ONLY`)).headers.location).toBe('https://cn.example.com/x');
     expect((await s.get(`/${P}/PUMP-1?type=URL.mirror`)).headers.location).toBe('https://mirror.example.com/pump');
