@@ -32,6 +32,8 @@ export interface CacheEntry {
   readonly size: number;
   /** position in the recency order when last moved to the front (see lookup) */
   seq: number;
+  /** the resolver's answer for this entry, built once (the hot path then allocates nothing) */
+  answer?: unknown;
 }
 
 /** Estimated fixed cost of one entry: Map slot, entry and record objects, the key. */

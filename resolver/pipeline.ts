@@ -105,7 +105,7 @@ class PipelineResolver implements Resolver {
       this.negativeHits++;
       return NEGATIVE_MEMORY;
     }
-    return { found: true, record, tier: 'memory', stale: false };
+    return (e.answer ??= Object.freeze({ found: true, record, tier: 'memory', stale: false })) as Resolution;
   }
 
   resolve(key: string, opts?: ResolveOptions): Promise<Resolution> {
