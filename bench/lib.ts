@@ -59,8 +59,10 @@ function startProcess(args: string[], env: Record<string, string>, ready: RegExp
 
 /** `idnode serve` as its own process (the built CLI), listening on a free loopback port. */
 export function startNode(env: Record<string, string>, extraArgs: string[] = []): Promise<Proc> {
+  // BENCH_NODE_ARGS reaches only the node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile a scenario
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   return startProcess(
-    [...extraArgs, join(here, '../src/cli.js'), 'serve'],
+    [...nodeArgs, ...extraArgs, join(here, '../src/cli.js'), 'serve'],
     { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
     /serving on http:\/\/[^:\s]+:(\d+)/,
     'idnode serve',

@@ -2,6 +2,7 @@
 // Usage: npm run bench:plan -- [--per-enterprise 1000] [--seconds 10] [--connections 100] [--database idnode_bench_plan] [--reset]
 //        [--smoke [--no-reset]] [--strict]. Needs DATABASE_URL (its server hosts the bench database) and REDIS_URL.
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import { relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
@@ -17,7 +18,7 @@ import { creditCodeCheckChar } from '../registry/rules.js';
 import type { Actor, Store } from '../registry/store.js';
 import { normaliseTemplateInput } from '../registry/template-rules.js';
 import { createTemplate } from '../registry/templates.js';
-import { cpuMicros, fmtInt, fmtMB, load, rssBytes, shuffle, startNode, writeReport, zipf, type LoadRequest, type LoadResult, type Proc } from './lib.js';
+import { childPids, cpuMicros, fmtInt, fmtMB, load, rssBytes, shuffle, startNode, writeReport, zipf, type LoadRequest, type LoadResult, type Proc } from './lib.js';
 import { benchContext, benchTemplateBody, syntheticItems } from './registration.js';
 
 // --- options ------------------------------------------------------------------------------------------------------------
@@ -440,13 +441,37 @@ export function latencyOf(samples: number[]): Latency {
   return { count: a.length, p50: q(0.5), p99: q(0.99), p999: q(0.999), max: a.length === 0 ? 0 : a[a.length - 1]! };
 }
 
-/** Resolution counters by tier from the node's /metrics (one process's view when it runs workers). */
-async function tierCounters(port: number): Promise<Record<string, number>> {
-  const res = await request(`http://127.0.0.1:${port}/metrics`);
-  const text = await res.body.text();
-  const out: Record<string, number> = {};
-  for (const m of text.matchAll(/^idnode_resolutions_total\{tier="(\w+)"\} (\d+)/gm)) out[m[1]!] = Number(m[2]);
-  return out;
+/** GET on a fresh connection (so that a cluster hands it to its next worker). */
+function getFresh(port: number, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`GET ${path}: HTTP ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+  });
+}
+
+/**
+ * Resolution counters by tier summed over the node's processes: /metrics answers for the worker that took the
+ * connection (idnode_process_info names it), so it is asked on fresh connections until every worker has answered.
+ * `processes` says how many answered (fewer than `workers` if some never did).
+ */
+async function tierCounters(port: number, workers: number): Promise<{ tiers: Record<string, number>; processes: number }> {
+  const seen = new Map<string, Record<string, number>>();
+  const want = Math.max(1, workers);
+  for (let attempt = 0; attempt < 10 * want && seen.size < want; attempt++) {
+    const text = await getFresh(port, '/metrics');
+    const pid = /^idnode_process_info\{pid="(\d+)"\}/m.exec(text)?.[1] ?? 'single';
+    const out: Record<string, number> = {};
+    for (const m of text.matchAll(/^idnode_resolutions_total\{tier="(\w+)"\} (\d+)/gm)) out[m[1]!] = Number(m[2]);
+    seen.set(pid, out);
+  }
+  const tiers: Record<string, number> = {};
+  for (const t of seen.values()) for (const [k, v] of Object.entries(t)) tiers[k] = (tiers[k] ?? 0) + v;
+  return { tiers, processes: seen.size };
 }
 
 async function check(port: number, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<void> {
@@ -565,10 +590,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     const { requests, distinct } = buildRequests(prefixes, o.perEnterprise, LOAD_REQUESTS, rnd);
     const warmSeconds = o.smoke ? 1 : Math.min(3, o.seconds);
     log(`warm-up ${warmSeconds} s (untimed), then ${o.seconds} s at ${o.connections} connections over ${fmtInt(requests.length)} prebuilt requests (${fmtInt(distinct)} distinct identifiers, 1 % writes)`);
-    const cpuStart = cpuMicros(node.pid);
+    const pids = () => [node!.pid, ...childPids(node!.pid)];
+    const workers = childPids(node.pid).length;
+    const cpuStart = pids().reduce((a, p) => a + cpuMicros(p), 0);
     const tStart = Date.now();
     await load({ port: node.port, requests, connections: o.connections, duration: warmSeconds, stagger: true });
-    const tiers0 = await tierCounters(node.port);
+    const tiers0 = await tierCounters(node.port, workers);
     const get: number[] = [];
     const put: number[] = [];
     const mixed: LoadResult = await load({
@@ -580,12 +607,17 @@ export async function main(argv: readonly string[]): Promise<number> {
       stagger: true,
       onResponse: (method, _status, ms) => (method === 'PUT' ? put : get).push(ms),
     });
-    const tiers1 = await tierCounters(node.port);
-    const serverCores = (cpuMicros(node.pid) - cpuStart) / 1e6 / ((Date.now() - tStart) / 1000);
-    const rssAfter = rssBytes(node.pid);
+    const tiers1 = await tierCounters(node.port, workers);
+    const serverCores = (pids().reduce((a, p) => a + cpuMicros(p), 0) - cpuStart) / 1e6 / ((Date.now() - tStart) / 1000);
+    const rssAfter = pids().reduce((a, p) => a + rssBytes(p), 0);
     const resolution = latencyOf(get);
     const writes = latencyOf(put);
-    const tierDelta = Object.fromEntries(Object.keys(tiers1).map((k) => [k, (tiers1[k] ?? 0) - (tiers0[k] ?? 0)]));
+    const tierDelta = Object.fromEntries(Object.keys(tiers1.tiers).map((k) => [k, (tiers1.tiers[k] ?? 0) - (tiers0.tiers[k] ?? 0)]));
+    const tierTotal = Object.values(tierDelta).reduce((a, b) => a + b, 0);
+    const tierText = Object.entries(tierDelta)
+      .map(([k, v]) => `${k} ${fmtInt(v)} (${tierTotal > 0 ? ((100 * v) / tierTotal).toFixed(1) : '0'} %)`)
+      .join(', ');
+    const processesAsked = Math.min(tiers0.processes, tiers1.processes);
 
     // verdicts
     const rows: VerdictRow[] = [];
@@ -622,9 +654,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       `| write (PUT index=1) latency: p50 / p99 / max | ${writes.p50.toFixed(2)} / ${writes.p99.toFixed(2)} / ${writes.max.toFixed(1)} ms |`,
       `| errors / non-2xx | ${mixed.errors} / ${mixed.non2xx} |`,
       `| server CPU per request | ${mixed.cpuUsPerReq === null ? '-' : `${mixed.cpuUsPerReq.toFixed(0)} µs`} |`,
-      `| server CPU use (warm-up + run) | ${serverCores.toFixed(2)} cores |`,
-      `| server RSS: max during run / after | ${fmtMB(mixed.rssMaxBytes)} / ${fmtMB(rssAfter)} |`,
-      `| resolutions by tier during the run (/metrics, one process) | ${Object.entries(tierDelta).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')} |`,
+      `| node processes | ${workers === 0 ? '1 (no cluster)' : `primary + ${workers} workers (WORKERS ${process.env.WORKERS ? `= ${process.env.WORKERS}` : 'default: one per core'})`} |`,
+      `| server CPU use (warm-up + run, all processes) | ${serverCores.toFixed(2)} cores |`,
+      `| server RSS, all processes: max during run / after | ${fmtMB(mixed.rssMaxBytes)} / ${fmtMB(rssAfter)} |`,
+      `| resolutions by tier during the run (/metrics of ${processesAsked}/${Math.max(1, workers)} processes) | ${tierText} |`,
       `| identifiers in the key space / distinct in the request list | ${fmtInt(specs.length * o.perEnterprise)} / ${fmtInt(distinct)} |`,
       `| seeding time | ${seeding.seconds.toFixed(1)} s (${seeding.nothingNew ? 'seeded nothing new' : `${seeding.enterprises.applied} applied, ${seeding.enterprises.approved} approved, ${seeding.templates.created} templates, ${fmtInt(seeding.identifiers.registered)} identifiers`}) |`,
       `| planProgress query time | ${progressSeconds.toFixed(2)} s |`,
@@ -666,9 +699,11 @@ export async function main(argv: readonly string[]): Promise<number> {
         mixed,
         resolution,
         writes,
+        workers,
         serverCores,
         rssAfterBytes: rssAfter,
         tiers: tierDelta,
+        tierProcesses: processesAsked,
       },
       verdict: rows,
       failed,

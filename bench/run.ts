@@ -193,8 +193,9 @@ function measured(r: LoadResult, expect: Expect): Measured {
 
 type Metrics = Map<string, number>;
 
-async function metrics(proc: Proc): Promise<Metrics> {
-  const res = await request(`http://127.0.0.1:${proc.port}/metrics`);
+async function metricsOnce(proc: Proc): Promise<Metrics> {
+  // a fresh connection each time, so that with WORKERS > 1 the cluster hands successive reads to different workers
+  const res = await request(`http://127.0.0.1:${proc.port}/metrics`, { reset: true });
   const text = await res.body.text();
   if (res.statusCode !== 200) throw new Error(`/metrics answered ${res.statusCode}`);
   const m: Metrics = new Map();
@@ -204,6 +205,23 @@ async function metrics(proc: Proc): Promise<Metrics> {
     m.set(line.slice(0, sp), Number(line.slice(sp + 1)));
   }
   return m;
+}
+
+/** /metrics of every worker (each answers for its own process), counters summed; gauges taken from one worker. */
+async function metrics(proc: Proc, workers: number): Promise<Metrics> {
+  const byPid = new Map<string, Metrics>();
+  for (let i = 0; i < 10 * workers && byPid.size < workers; i++) {
+    const m = await metricsOnce(proc);
+    const pid = [...m.keys()].find((k) => k.startsWith('idnode_process_info{'));
+    byPid.set(pid ?? 'single', m);
+    if (pid === undefined) break; // a node without the per-process gauge: one reading is all there is
+  }
+  if (byPid.size < workers) throw new Error(`/metrics: reached ${byPid.size} of ${workers} workers`);
+  const sum: Metrics = new Map();
+  for (const m of byPid.values()) {
+    for (const [k, v] of m) sum.set(k, /_total(\{|$)/.test(k) ? (sum.get(k) ?? 0) + v : v);
+  }
+  return sum;
 }
 
 function tierHits(before: Metrics, after: Metrics): TierHits {
@@ -442,9 +460,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       note?: string,
     ) => {
       log(`scenario ${name}`);
-      const before = await metrics(node);
+      const before = await metrics(node, opt.workers);
       const m = await timed(node, list, expect);
-      const after = await metrics(node);
+      const after = await metrics(node, opt.workers);
       const cpuRatio = m.cpuUsPerReq && ref.m.cpuUsPerReq ? ref.m.cpuUsPerReq / m.cpuUsPerReq : null;
       scenarios[name] = { ...m, unit: 'req/s', ceiling: ref.name, ratio: m.rps / ref.m.rps, cpuRatio, hits: tierHits(before, after), ...(note ? { note } : {}) };
     };
@@ -480,7 +498,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const onHot: ScenarioName[] = ['hot', 'negative', 'filtered', 'proxy', 'mixed', 'registration'];
     if (onHot.some((s) => want.has(s))) {
       await withNode('default (in-process cache + Redis)', { REDIS_URL: redisUrl }, async (node) => {
-        cacheMaxBytes = (await metrics(node)).get('idnode_cache_max_bytes') ?? null;
+        cacheMaxBytes = (await metrics(node, opt.workers)).get('idnode_cache_max_bytes') ?? null;
         const constHot = async () => ({ name: 'const', m: await measureCeiling('const', await ceiling('const'), hotList) });
 
         if (want.has('hot')) {
@@ -692,7 +710,7 @@ function judge(
       target: `< 2 × ${fmtMB(cacheMaxBytes)} + 200 MB = ${fmtMB(limit)}`,
       measured: fmtMB(mixed.rssMaxBytes),
       result: mixed.rssMaxBytes < limit ? 'PASS' : 'FAIL',
-      ...(at1M ? { note: at1M } : {}),
+      note: [at1M, 'max RSS of the default node during mixed (the same process served the scenarios before it)'].filter(Boolean).join('; '),
     });
   }
   return v;
@@ -744,7 +762,13 @@ function report(j: {
     '- CPU µs/req: user + system CPU of the server process per request (the steadiest figure on a shared machine); CPU ratio = the ceiling\'s CPU µs/req ÷ the scenario\'s (1.00 = as cheap as the ceiling).',
     ...notes,
     '',
-    `Settings: ${JSON.stringify(st)}; run time ${j.runSeconds.toFixed(0)} s.`,
+    'Settings:',
+    '',
+    `- ${st.seconds} s per timed run, ${st.connections} connections, WORKERS=${String(st.workers)}${st.smoke ? ' (smoke run)' : ''}; scenarios: ${(st.only as string[]).join(', ')}`,
+    `- ${fmtInt(st.keys)} identifiers seeded; timed lists of ${fmtInt(Number(st.timedListLength))} requests; ${fmtInt(Number(st.negativeKeys))} unknown handles; ` +
+      `mixed list of ${fmtInt(Number(st.mixedRequests))} requests; ${fmtInt(Number(st.registrationItems))} identifiers registered`,
+    `- CACHE_MAX_BYTES of the default node: ${st.cacheMaxBytes === null ? '-' : fmtInt(st.cacheMaxBytes)}; one answer: ${st.answerBytes === null ? '-' : `${String(st.answerBytes)} bytes`}`,
+    `- node ${String(st.node)}, ${String(st.cpu)}, ${String(st.platform)}, ${fmtMB(Number(st.totalMemory))} RAM; run time ${j.runSeconds.toFixed(0)} s`,
   );
   return lines.join('\n');
 }

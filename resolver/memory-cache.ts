@@ -30,8 +30,8 @@ export interface CacheEntry {
   readonly staleUntil: number;
   /** estimated bytes */
   readonly size: number;
-  /** position in the recency order when last moved to the front (see lookup) */
-  seq: number;
+  /** used since the eviction sweep last passed it (CLOCK's reference bit) */
+  ref: boolean;
   /** the resolver's answer for this entry, built once (the hot path then allocates nothing) */
   answer?: unknown;
 }
@@ -88,8 +88,6 @@ export class MemoryCache {
   private readonly map = new Map<string, Entry>();
   private _bytes = 0;
   private _evictions = 0;
-  /** recency counter: every move to the most-recent end takes the next number */
-  private seq = 0;
 
   constructor(o: MemoryCacheOptions) {
     if (typeof o.maxBytes !== 'number' || !(o.maxBytes >= 0)) throw new RangeError(`maxBytes must be ≥ 0, got ${o.maxBytes}`);
@@ -110,19 +108,15 @@ export class MemoryCache {
     return this._evictions;
   }
 
-  /** A fresh entry (marked most recently used), or undefined. Entries past their stale window are dropped. */
+  /** A fresh entry (marked as used), or undefined. Entries past their stale window are dropped. */
   lookup(key: string): CacheEntry | undefined {
     const e = this.map.get(key);
     if (e === undefined) return undefined;
     const now = this.clock.now();
     if (now < e.expiresAt) {
-      // Move to the most-recent end only when the entry has drifted into the older half: hot entries stay near the
-      // front without paying a Map delete + set on every hit (an LRU approximation, like CLOCK's second chance).
-      if (this.seq - e.seq > this.map.size >> 1) {
-        this.map.delete(key);
-        this.map.set(key, e);
-        e.seq = ++this.seq;
-      }
+      // CLOCK (second chance) instead of strict LRU: a hit only sets the reference bit; the eviction sweep moves
+      // referenced entries to the back once and evicts the others, so hits never reorder the Map.
+      e.ref = true;
       return e;
     }
     if (now >= e.staleUntil) this.remove(e);
@@ -156,7 +150,7 @@ export class MemoryCache {
       return undefined;
     }
     const expiresAt = this.clock.now() + ttlMs;
-    const e: Entry = { key, record, expiresAt, staleUntil: expiresAt + this.policy.staleTtl * 1000, size, seq: ++this.seq };
+    const e: Entry = { key, record, expiresAt, staleUntil: expiresAt + this.policy.staleTtl * 1000, size, ref: false };
     const old = this.map.get(key);
     if (old !== undefined) {
       this.map.delete(key);
@@ -186,9 +180,17 @@ export class MemoryCache {
   }
 
   /** Drops least recently used entries until the total fits. */
+  /** CLOCK sweep from the oldest end: referenced entries get a second chance (moved to the back), others go. */
   private evict(): void {
+    let chances = this.map.size;
     for (const e of this.map.values()) {
       if (this._bytes <= this.maxBytes) break;
+      if (e.ref && chances-- > 0) {
+        e.ref = false;
+        this.map.delete(e.key);
+        this.map.set(e.key, e);
+        continue;
+      }
       this.remove(e);
       this._evictions++;
     }
