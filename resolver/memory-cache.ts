@@ -40,12 +40,17 @@ export interface CacheEntry {
 export const ENTRY_OVERHEAD_BYTES = 256;
 /** Estimated cost of one parsed value kept for filtering (objects, permissions, strings' headers). */
 export const VALUE_OVERHEAD_BYTES = 192;
+/** pre-encoded answers counted per record (see ResolvedRecord.slot) */
+export const ENCODED_ALLOWANCE = 1;
 
 /** Estimated memory of an entry: UTF-16 bytes of the pre-serialised JSON and key, plus fixed overheads. */
 export function entrySize(key: string, record: ResolvedRecord | null): number {
   let n = ENTRY_OVERHEAD_BYTES + key.length * 2;
   if (record !== null) {
-    n += record.publicValuesJson.length * 2 + record.handle.length * 2 + record.values.length * VALUE_OVERHEAD_BYTES;
+    // the JSON twice: once as the pre-serialised answer, once for the strings inside the parsed values; plus the
+    // room a face's pre-encoded answer (record.slot) takes
+    const json = record.publicValuesJson.length + record.handle.length;
+    n += json * 2 + record.values.length * VALUE_OVERHEAD_BYTES + ENCODED_ALLOWANCE * (json + 64);
   }
   return n;
 }

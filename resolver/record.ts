@@ -15,13 +15,15 @@ export function buildRecord(handle: string, key: string, values: HandleValue[], 
     }
   }
   const publicValuesJson = valuesToJson(allPublic ? values : values.filter(isPublicReadable));
-  return Object.freeze({
+  // Not frozen: `slot` is filled by the faces; the values themselves are.
+  return {
     handle,
     key,
     values: Object.freeze(values.slice()),
     publicValuesJson,
     minTtl: minEffectiveTtl(values, nowSec, DEFAULT_TTL),
-  });
+    slot: null,
+  };
 }
 
 // ---- Redis payload -------------------------------------------------------------------------------------------

@@ -19,6 +19,11 @@ export interface ResolvedRecord {
   readonly publicValuesJson: string;
   /** smallest effective TTL of the values, seconds, before clamping */
   readonly minTtl: number;
+  /**
+   * One answer a face has pre-encoded for this record, and who it was built for (the face's own marker): it lives
+   * and dies with the record, so the cache budget covers it and a changed record starts afresh.
+   */
+  slot: { owner: unknown; body: Buffer } | null;
 }
 
 export type Tier = 'memory' | 'redis' | 'store';

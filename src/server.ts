@@ -1,13 +1,18 @@
 // The server apart from the app: builds fastify around the app plugin, listens, and shuts down gracefully.
 import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import { RC } from '../handle/codes.js';
+import { createServer } from 'node:http';
 import app from './app.js';
+import { HotPath } from './hot.js';
 import type { Config } from './config.js';
 import { openNode, type IdNode, type Logger } from './node.js';
 
 export function buildServer(node: IdNode, opts: { logger?: boolean } = {}): FastifyInstance {
   const config = node.config;
+  const hot = new HotPath(node);
   const fastify = Fastify({
+    // The front door answers cache hits before fastify routes anything (src/hot.ts); the rest is fastify's.
+    serverFactory: (handler) => createServer((req, res) => hot.serve(req, res) || handler(req, res)),
     logger: opts.logger === false || config.LOG_LEVEL === 'silent' ? false : { level: config.LOG_LEVEL },
     bodyLimit: config.BODY_LIMIT,
     logController: new LogController({ disableRequestLogging: true }),

@@ -1,6 +1,5 @@
 // The Handle.Net v9 REST face: /api/handles, /api/prefixes, /api/site.
 import { randomUUID } from 'node:crypto';
-import { parse as parseQuery } from 'node:querystring';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AdminOp } from '../../handle/admin.js';
 import { HandleError, httpStatusFor, RC, type RequestKind } from '../../handle/codes.js';
@@ -10,10 +9,8 @@ import { valuesFromBody, valuesToJson } from '../../handle/json.js';
 import type { Identity } from '../auth.js';
 import { first, flag, indexes, paramsOf, rawPathAfter, sendHandleError, sendHandleJson, type Params } from '../http.js';
 import type { IdNode } from '../node.js';
-import type { ResolvedRecord } from '../../resolver/types.js';
 
 const BASE = '/api/handles/';
-const JSON_TYPE = 'application/json; charset=utf-8';
 
 export function hasJsonContentType(req: FastifyRequest): boolean {
   const ct = (req.headers['content-type'] ?? '').trim().toLowerCase();
@@ -99,72 +96,8 @@ export default async function handleRoutes(app: FastifyInstance, opts: { node: I
     return sendHandleJson(reply, p, 200, body);
   }
 
-  // The hot path: an anonymous GET (parameters: at most `type` and `index`) whose answer is in the in-process cache
-  // is served without a promise, without re-parsing (raw path and query → parsed id and filter, bounded memo) and
-  // without re-serialising (the body built for a record is kept until the cache holds a different record).
-  // Anything else — credentials, other parameters, a cache miss, an error — takes `resolve`.
-  interface Memo {
-    id: HandleId;
-    types: string[];
-    indexes: number[];
-    record: ResolvedRecord | null;
-    body: Buffer | null;
-    notFound: Buffer;
-  }
-  const memo = new Map<string, Memo>();
-  const MEMO_MAX = 100_000;
-  const memoFor = (rest: string): Memo | undefined => {
-    const q = rest.indexOf('?');
-    let types: string[] = [];
-    let idx: number[] = [];
-    if (q >= 0) {
-      const query = parseQuery(rest.slice(q + 1));
-      for (const k of Object.keys(query)) if (k !== 'type' && k !== 'index') return undefined;
-      const list = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
-      types = list(query.type);
-      const raw = list(query.index);
-      if (!raw.every((i) => /^\d{1,9}$/.test(i))) return undefined;
-      idx = raw.map(Number);
-    }
-    let id: HandleId;
-    try {
-      id = parseHandle(decodeUrlPath(q < 0 ? rest : rest.slice(0, q)), node.policy);
-    } catch {
-      return undefined;
-    }
-    if (!node.isHomed(id)) return undefined;
-    if (memo.size >= MEMO_MAX) memo.clear();
-    const notFound = Buffer.from(JSON.stringify({ responseCode: RC.HANDLE_NOT_FOUND, handle: id.handle, message: 'Handle Not Found' }));
-    const m: Memo = { id, types, indexes: idx, record: null, body: null, notFound };
-    memo.set(rest, m);
-    return m;
-  };
-  const bodyFor = (m: Memo, record: ResolvedRecord): Buffer => {
-    const h = JSON.stringify(m.id.handle);
-    let values = m.types.length === 0 && m.indexes.length === 0 ? record.publicValuesJson : null;
-    if (values === null) {
-      const shown = filterValues(record.values, { types: m.types, indexes: m.indexes, publicOnly: true });
-      values = shown.length === 0 ? '[]' : valuesToJson(shown);
-    }
-    return Buffer.from(values === '[]' ? `{"responseCode":200,"handle":${h},"values":[]}` : `{"responseCode":1,"handle":${h},"values":${values}}`);
-  };
-  app.get('/api/handles/*', (req, reply) => {
-    if (req.headers.authorization === undefined) {
-      const rest = (req.raw.url ?? '').slice(BASE.length);
-      const m = memo.get(rest) ?? memoFor(rest);
-      const res = m === undefined ? undefined : node.resolver.peek(m.id.key);
-      if (res !== undefined) {
-        reply.header('content-type', JSON_TYPE);
-        if (!res.found) return reply.code(404).send(m!.notFound);
-        if (m!.record !== res.record) {
-          m!.record = res.record;
-          m!.body = bodyFor(m!, res.record);
-        }
-        return reply.send(m!.body);
-      }
-    }
-    return resolve(req, reply, paramsOf(req));
-  });
+  // Cache hits of anonymous GETs are answered by the front door (src/hot.ts) before routing; this is the full path.
+  app.get('/api/handles/*', (req, reply) => resolve(req, reply, paramsOf(req)));
   app.get('/api/handles', (req, reply) => resolve(req, reply, paramsOf(req)));
   app.post('/api/handles/*', (req, reply) => resolve(req, reply, paramsOf(req, hasJsonContentType(req) ? req.body : undefined)));
 

@@ -1,14 +1,14 @@
 // Proxy-style resolution (like hdl.handle.net): GET /{prefix}/{suffix} redirects to the handle's URL or shows its values.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HandleError, RC } from '../../handle/codes.js';
-import { filterValues, typeMatches } from '../../handle/filter.js';
-import { decodeUrlPath, parseHandle, type HandleId } from '../../handle/identifier.js';
+import { filterValues } from '../../handle/filter.js';
+import { decodeUrlPath, parseHandle } from '../../handle/identifier.js';
 import { valuesToJson, formatTimestamp } from '../../handle/json.js';
 import type { HandleValue } from '../../handle/types.js';
 import { minEffectiveTtl } from '../../handle/value.js';
 import { flag, first, indexes, paramsOf, rawPathAfter } from '../http.js';
+import { httpDate, locationOf, redirectTarget } from '../hot.js';
 import type { IdNode } from '../node.js';
-import type { ResolvedRecord } from '../../resolver/types.js';
 
 const esc = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -27,18 +27,6 @@ function wantsJson(req: FastifyRequest): boolean {
 
 function dataText(v: HandleValue): string {
   return typeof v.data.value === 'string' ? v.data.value : JSON.stringify(v.data.value);
-}
-
-/** First URL to redirect to: the requested types in order (default URL, then URL.*), lowest index first. */
-function redirectTarget(values: HandleValue[], types: string[]): string | undefined {
-  const order = types.length > 0 ? types : ['URL', 'URL.'];
-  for (const t of order) {
-    const hit = values
-      .filter((v) => typeMatches(t, v.type) && v.data.format === 'string' && v.data.value !== '')
-      .sort((a, b) => a.index - b.index)[0];
-    if (hit) return hit.data.value as string;
-  }
-  return undefined;
 }
 
 export default async function proxyRoutes(app: FastifyInstance, opts: { node: IdNode }): Promise<void> {
@@ -63,47 +51,8 @@ export default async function proxyRoutes(app: FastifyInstance, opts: { node: Id
     ),
   );
 
-  // The hot path: a redirect without parameters for a handle whose record is in the in-process cache — no promise,
-  // no re-parsing (raw path → id, bounded memo) and the redirect target kept until the cache holds another record.
-  const memo = new Map<string, { id: HandleId; record: ResolvedRecord | null; location: string | null; maxAge: number }>();
-  const MEMO_MAX = 100_000;
-  app.get('/*', (req, reply) => {
-    const url = req.raw.url ?? '';
-    if (url.indexOf('?') < 0 && !url.startsWith('/api/')) {
-      const rest = url.slice(1);
-      let m = memo.get(rest);
-      if (m === undefined) {
-        try {
-          const id = parseHandle(decodeUrlPath(rest), node.policy);
-          if (node.isHomed(id)) {
-            if (memo.size >= MEMO_MAX) memo.clear();
-            m = { id, record: null, location: null, maxAge: 0 };
-            memo.set(rest, m);
-          }
-        } catch {
-          // the full path below answers with the error page
-        }
-      }
-      const res = m === undefined ? undefined : node.resolver.peek(m.id.key);
-      if (res !== undefined && res.found) {
-        const e = m!;
-        if (e.record !== res.record) {
-          e.record = res.record;
-          const shown = filterValues(res.record.values, { types: [], indexes: [], publicOnly: true });
-          const target = redirectTarget(shown, []);
-          // only relative TTLs give a max-age that does not change with time
-          e.location = target !== undefined && shown.every((v) => v.ttlType === 'relative') ? encodeURI(decodeURIComponentSafe(target)) : null;
-          e.maxAge = minEffectiveTtl(shown, 0, 86400);
-        }
-        if (e.location !== null) {
-          reply.header('cache-control', `public, max-age=${e.maxAge}`);
-          reply.header('expires', httpDate(Date.now() + e.maxAge * 1000));
-          return reply.redirect(e.location, 302);
-        }
-      }
-    }
-    return proxyResolve(req, reply);
-  });
+  // Cache hits of redirects are answered by the front door (src/hot.ts) before routing; this is the full path.
+  app.get('/*', (req, reply) => proxyResolve(req, reply));
 
   async function proxyResolve(req: FastifyRequest, reply: FastifyReply) {
     if ((req.raw.url ?? '').startsWith('/api/')) return reply.callNotFound();
@@ -125,7 +74,7 @@ export default async function proxyRoutes(app: FastifyInstance, opts: { node: Id
         const target = redirectTarget(shown, types);
         if (target !== undefined) {
           const append = first(p, 'urlappend') ?? '';
-          return reply.redirect(encodeURI(decodeURIComponentSafe(target + append)), 302);
+          return reply.redirect(locationOf(target + append), 302);
         }
       }
       if (wantsJson(req)) {
@@ -157,19 +106,4 @@ export default async function proxyRoutes(app: FastifyInstance, opts: { node: Id
   }
 }
 
-/** An HTTP date, formatted once per second. */
-let dateCache = { second: -1, text: '' };
-function httpDate(ms: number): string {
-  const second = Math.floor(ms / 1000);
-  if (second !== dateCache.second) dateCache = { second, text: new Date(second * 1000).toUTCString() };
-  return dateCache.text;
-}
 
-/** Keeps an already-encoded URL encoded once: decode what can be decoded, then encodeURI. */
-function decodeURIComponentSafe(s: string): string {
-  try {
-    return decodeURI(s);
-  } catch {
-    return s;
-  }
-}

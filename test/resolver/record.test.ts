@@ -13,7 +13,9 @@ describe('buildRecord', () => {
     expect(r.key).toBe('88.1/abc');
     expect(r.values).toHaveLength(2);
     expect(r.publicValuesJson).toBe(valuesToJson([values[0]!]));
-    expect(Object.isFrozen(r)).toBe(true);
+    // the values are immutable; only the faces' pre-encoded slot may be set
+    expect(Object.isFrozen(r.values)).toBe(true);
+    expect(r.slot).toBeNull();
   });
 
   it('minTtl: smallest effective TTL, absolute TTLs as time left, 86400 when there are no values', () => {

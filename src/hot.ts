@@ -1,0 +1,174 @@
+// The front door: answers anonymous GETs whose answer is already in the in-process cache straight on the Node
+// response — before fastify routes the request — for the Handle REST face and proxy redirects. Everything else
+// (credentials, other parameters, cache misses, errors, other paths) goes on to fastify, which answers the same way.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parse as parseQuery } from 'node:querystring';
+import { RC } from '../handle/codes.js';
+import { filterValues, typeMatches } from '../handle/filter.js';
+import { decodeUrlPath, parseHandle, type HandleId } from '../handle/identifier.js';
+import { valuesToJson } from '../handle/json.js';
+import type { HandleValue } from '../handle/types.js';
+import { minEffectiveTtl } from '../handle/value.js';
+import type { ResolvedRecord } from '../resolver/types.js';
+import type { IdNode } from './node.js';
+
+export const JSON_TYPE = 'application/json; charset=utf-8';
+const API = '/api/handles/';
+/** Distinct requests remembered as parsed (a few hundred bytes each); the answers live on the cached records. */
+const MEMO_MAX = 50_000;
+
+/** One distinct API request (path + `type`/`index` query), parsed once. */
+interface ApiMemo {
+  id: HandleId;
+  types: string[];
+  indexes: number[];
+}
+
+/** A redirect answer: what `record.encoded` holds for a proxy path (the body slot of a Buffer is not used). */
+interface Redirect {
+  location: string;
+  maxAge: number;
+}
+
+/** First URL to redirect to: the requested types in order (default URL, then URL.*), lowest index first. */
+export function redirectTarget(values: readonly HandleValue[], types: readonly string[]): string | undefined {
+  const order = types.length > 0 ? types : ['URL', 'URL.'];
+  for (const t of order) {
+    const hit = values
+      .filter((v) => typeMatches(t, v.type) && v.data.format === 'string' && v.data.value !== '')
+      .sort((a, b) => a.index - b.index)[0];
+    if (hit) return hit.data.value as string;
+  }
+  return undefined;
+}
+
+/** A Location header value: what can be decoded is decoded, then encoded once (no CR/LF, only ASCII). */
+export function locationOf(url: string): string {
+  let s = url;
+  try {
+    s = decodeURI(url);
+  } catch {
+    // keep as given
+  }
+  return encodeURI(s);
+}
+
+let dateCache = { second: -1, text: '' };
+/** An HTTP date, formatted once per second. */
+export function httpDate(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== dateCache.second) dateCache = { second, text: new Date(second * 1000).toUTCString() };
+  return dateCache.text;
+}
+
+/** Paths that are never handles: the other faces and operations. */
+const RESERVED = /^\/(?:api|identity|identityv2|snms|operator|healthz|readyz|metrics|docs)(?:[/?]|$)/;
+
+export class HotPath {
+  private readonly api = new Map<string, ApiMemo>();
+  private readonly proxy = new Map<string, HandleId>();
+  /** the redirect of each cached record (weakly: it goes with the record when the cache drops it) */
+  private readonly redirects = new WeakMap<ResolvedRecord, Redirect | null>();
+
+  constructor(private readonly node: IdNode) {}
+
+  /** Answers `req` if it can from the in-process cache; false to let fastify handle it. */
+  serve(req: IncomingMessage, res: ServerResponse): boolean {
+    if (req.method !== 'GET' || req.headers.authorization !== undefined) return false;
+    const url = req.url ?? '';
+    if (url.startsWith(API)) return this.serveApi(url.slice(API.length), res);
+    if (url.indexOf('?') < 0 && url.length > 1 && !RESERVED.test(url)) return this.serveProxy(url.slice(1), res);
+    return false;
+  }
+
+  private serveApi(rest: string, res: ServerResponse): boolean {
+    const m = this.api.get(rest) ?? this.apiMemo(rest);
+    if (m === undefined) return false;
+    const r = this.node.resolver.peek(m.id.key);
+    if (r === undefined) return false;
+    if (!r.found) {
+      const body = Buffer.from(JSON.stringify({ responseCode: RC.HANDLE_NOT_FOUND, handle: m.id.handle, message: 'Handle Not Found' }));
+      res.writeHead(404, { 'content-type': JSON_TYPE, 'content-length': body.length });
+      res.end(body);
+      return true;
+    }
+    // the record keeps one pre-encoded answer, for the request (memo) that asked last
+    let slot = r.record.slot;
+    if (slot === null || slot.owner !== m) slot = r.record.slot = { owner: m, body: apiBody(m, r.record) };
+    res.writeHead(200, { 'content-type': JSON_TYPE, 'content-length': slot.body.length });
+    res.end(slot.body);
+    return true;
+  }
+
+  private apiMemo(rest: string): ApiMemo | undefined {
+    const q = rest.indexOf('?');
+    let types: string[] = [];
+    let indexes: number[] = [];
+    if (q >= 0) {
+      const query = parseQuery(rest.slice(q + 1));
+      for (const k of Object.keys(query)) if (k !== 'type' && k !== 'index') return undefined;
+      const list = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+      types = list(query.type);
+      const raw = list(query.index);
+      if (!raw.every((i) => /^\d{1,9}$/.test(i))) return undefined;
+      indexes = raw.map(Number);
+    }
+    const id = this.homedId(q < 0 ? rest : rest.slice(0, q));
+    if (id === undefined) return undefined;
+    if (this.api.size >= MEMO_MAX) this.api.clear();
+    const m: ApiMemo = { id, types, indexes };
+    this.api.set(rest, m);
+    return m;
+  }
+
+  private serveProxy(rest: string, res: ServerResponse): boolean {
+    let id = this.proxy.get(rest);
+    if (id === undefined) {
+      id = this.homedId(rest);
+      if (id === undefined) return false;
+      if (this.proxy.size >= MEMO_MAX) this.proxy.clear();
+      this.proxy.set(rest, id);
+    }
+    const r = this.node.resolver.peek(id.key);
+    if (r === undefined || !r.found) return false;
+    let d = this.redirects.get(r.record);
+    if (d === undefined) this.redirects.set(r.record, (d = redirectOf(r.record)));
+    if (d === null) return false;
+    res.writeHead(302, {
+      location: d.location,
+      'cache-control': `public, max-age=${d.maxAge}`,
+      expires: httpDate(Date.now() + d.maxAge * 1000),
+      'content-length': 0,
+    });
+    res.end();
+    return true;
+  }
+
+  private homedId(rawPath: string): HandleId | undefined {
+    try {
+      const id = parseHandle(decodeUrlPath(rawPath), this.node.policy);
+      return this.node.isHomed(id) ? id : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** The redirect for a record, or null when the full path must answer (no URL, or TTLs that count down). */
+function redirectOf(record: ResolvedRecord): Redirect | null {
+  const shown = filterValues(record.values, { types: [], indexes: [], publicOnly: true });
+  const target = redirectTarget(shown, []);
+  // only relative TTLs give a max-age that does not change with time
+  if (target === undefined || !shown.every((v) => v.ttlType === 'relative')) return null;
+  return { location: locationOf(target), maxAge: minEffectiveTtl(shown, 0, 86400) };
+}
+
+function apiBody(m: ApiMemo, record: ResolvedRecord): Buffer {
+  const h = JSON.stringify(m.id.handle);
+  let values = m.types.length === 0 && m.indexes.length === 0 ? record.publicValuesJson : null;
+  if (values === null) {
+    const shown = filterValues(record.values, { types: m.types, indexes: m.indexes, publicOnly: true });
+    values = shown.length === 0 ? '[]' : valuesToJson(shown);
+  }
+  return Buffer.from(values === '[]' ? `{"responseCode":200,"handle":${h},"values":[]}` : `{"responseCode":1,"handle":${h},"values":${values}}`);
+}
