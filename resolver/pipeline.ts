@@ -6,7 +6,7 @@ import type { CacheStats, RecordSource, ResolvedRecord, Resolution, ResolveOptio
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import { MemoryCache } from './memory-cache.js';
-import { buildRecord, decodeFromRedis, encodeForRedis } from './record.js';
+import { buildRecord, encodeForRedis, recordFromRedis } from './record.js';
 import type { RedisRead } from './redis-tier.js';
 import { RedisTier, closeRedisClient, createRedisClient, waitReady } from './redis-tier.js';
 import { InvalidationBus, type GateChange } from './bus.js';
@@ -258,7 +258,8 @@ class PipelineResolver implements Resolver {
       const stored = await this.source.getHandle(key);
       const record = stored === null ? null : buildRecord(stored.handle, key, stored.values, nowSec(this.clock));
       if (tier !== null && gen !== null && !flight.invalidated) {
-        await tier.fill(key, gen, encodeForRedis(record), this.mem.policy.ttlFor(record) * 1000);
+        const ttlMs = this.mem.policy.ttlFor(record) * 1000;
+        await tier.fill(key, gen, encodeForRedis(record, this.clock.now() + ttlMs), ttlMs);
       }
       if (!flight.invalidated) this.mem.set(key, record);
       return record === null ? NEGATIVE_STORE : { found: true, record, tier: 'store', stale: false };
@@ -267,19 +268,21 @@ class PipelineResolver implements Resolver {
     }
   }
 
-  /** A Redis hit as a resolution (cached in memory for no longer than Redis still keeps it); null if undecodable. */
+  /** A Redis hit as a resolution (cached in memory for no longer than Redis keeps it); null if undecodable. */
   private fromRedis(key: string, r: Extract<RedisRead, { kind: 'hit' }>, flight: Flight): Resolution | null {
-    let data: ReturnType<typeof decodeFromRedis>;
+    let data: ReturnType<typeof recordFromRedis>;
     try {
-      data = decodeFromRedis(r.payload);
+      data = recordFromRedis(r.payload, key, nowSec(this.clock));
     } catch (e) {
       this.onRedisError(e);
       return null; // read the store and overwrite it (the generation is unchanged)
     }
     this.redisHits++;
-    const record: ResolvedRecord | null =
-      data === null ? null : buildRecord(data.handle, key, data.values, nowSec(this.clock));
-    if (!flight.invalidated && r.pttl > 0) this.mem.set(key, record, r.pttl);
+    const record = data.record;
+    if (!flight.invalidated) {
+      if (data.expiresAt === null) this.mem.set(key, record);
+      else if (data.expiresAt > this.clock.now()) this.mem.set(key, record, data.expiresAt - this.clock.now());
+    }
     return record === null ? NEGATIVE_REDIS : { found: true, record, tier: 'redis', stale: false };
   }
 

@@ -29,13 +29,16 @@ export function buildRecord(handle: string, key: string, values: HandleValue[], 
 // ---- Redis payload -------------------------------------------------------------------------------------------
 //
 // "0"                      the handle does not exist (cached negative answer)
-// "1" + JSON [handle, [v…]] the record; each value is a tuple
-//                           [index, type, format, value, ttl, timestamp, flags, refs?]
-//                           flags: 1 publicWrite, 2 publicRead, 4 adminWrite, 8 adminRead, 16 absolute TTL
-//                           refs: [[handle, index], …], omitted when empty
-
+// "2" + expiresAtMs + "\n" + JSON [handle, minTtl] + "\n" + publicValuesJson + "\n" + JSON [v…]
+//                          the record, pre-serialised: a Redis hit answers an unfiltered resolution from the third
+//                          part as it is and parses the values (last part) only when something asks for them.
+//                          Each value is a tuple [index, type, format, value, ttl, timestamp, flags, refs?]
+//                          flags: 1 publicWrite, 2 publicRead, 4 adminWrite, 8 adminRead, 16 absolute TTL
+//                          refs: [[handle, index], …], omitted when empty
+// "1" + JSON [handle, [v…]] the previous version (still read)
 const NOT_FOUND = '0';
 const V1 = '1';
+const V2 = '2';
 
 const F_PUBLIC_WRITE = 1;
 const F_PUBLIC_READ = 2;
@@ -58,15 +61,21 @@ function flagsOf(v: HandleValue): number {
   );
 }
 
-/** The Redis value for a record, or the "not found" marker for `null`. */
-export function encodeForRedis(record: { handle: string; values: readonly HandleValue[] } | null): string {
-  if (record === null) return NOT_FOUND;
-  const vs: ValueTuple[] = record.values.map((v) => {
+function tuplesOf(values: readonly HandleValue[]): ValueTuple[] {
+  return values.map((v) => {
     const t: ValueTuple = [v.index, v.type, v.data.format, v.data.value, v.ttl, v.timestamp, flagsOf(v)];
     if (v.references.length > 0) t.push(v.references.map((r): [string, number] => [r.handle, r.index]));
     return t;
   });
-  return V1 + JSON.stringify([record.handle, vs]);
+}
+
+/**
+ * The Redis value for a record (cached until `expiresAtMs`, which travels with it so a reader's memory copy never
+ * outlives it), or the "not found" marker for `null`.
+ */
+export function encodeForRedis(record: ResolvedRecord | null, expiresAtMs: number): string {
+  if (record === null) return NOT_FOUND;
+  return `${V2}${Math.floor(expiresAtMs)}\n${JSON.stringify([record.handle, record.minTtl])}\n${record.publicValuesJson}\n${JSON.stringify(tuplesOf(record.values))}`;
 }
 
 function bad(why: string): never {
@@ -113,12 +122,46 @@ function decodeValue(t: unknown): HandleValue {
   };
 }
 
+/** The four parts of a version-2 payload, or a thrown error. */
+function splitV2(s: string): { expiresAt: number; handle: string; minTtl: number; publicJson: string; tuples: string } {
+  const a = s.indexOf('\n');
+  const b = a < 0 ? -1 : s.indexOf('\n', a + 1);
+  const c = b < 0 ? -1 : s.indexOf('\n', b + 1);
+  if (c < 0) bad('not four parts');
+  const expiresAt = Number(s.slice(1, a));
+  let head: unknown;
+  try {
+    head = JSON.parse(s.slice(a + 1, b));
+  } catch {
+    bad('header not JSON');
+  }
+  if (!Number.isFinite(expiresAt) || !Array.isArray(head) || typeof head[0] !== 'string' || typeof head[1] !== 'number') bad('header');
+  const publicJson = s.slice(b + 1, c);
+  if (publicJson[0] !== '[') bad('public values');
+  return { expiresAt, handle: head[0] as string, minTtl: head[1] as number, publicJson, tuples: s.slice(c + 1) };
+}
+
+function parseTuples(json: string): HandleValue[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    bad('values not JSON');
+  }
+  if (!Array.isArray(parsed)) bad('values not a list');
+  return (parsed as unknown[]).map(decodeValue);
+}
+
 /**
  * Decodes a Redis value: the handle and its values, or `null` for the cached "not found" marker.
  * Throws on a payload it does not understand (callers treat that as a cache miss).
  */
 export function decodeFromRedis(s: string): { handle: string; values: HandleValue[] } | null {
   if (s === NOT_FOUND) return null;
+  if (s.startsWith(V2)) {
+    const p = splitV2(s);
+    return { handle: p.handle, values: parseTuples(p.tuples) };
+  }
   if (!s.startsWith(V1)) bad('unknown version');
   let parsed: unknown;
   try {
@@ -131,4 +174,36 @@ export function decodeFromRedis(s: string): { handle: string; values: HandleValu
   }
   const values = (parsed[1] as unknown[]).map(decodeValue);
   return { handle: parsed[0] as string, values };
+}
+
+/** A record read from Redis: the public answer as stored, the values parsed on first use. */
+class RedisRecord implements ResolvedRecord {
+  slot: { owner: unknown; body: Buffer } | null = null;
+  private parsed: readonly HandleValue[] | null = null;
+
+  constructor(
+    readonly handle: string,
+    readonly key: string,
+    readonly publicValuesJson: string,
+    readonly minTtl: number,
+    private readonly tuples: string,
+  ) {}
+
+  get values(): readonly HandleValue[] {
+    return (this.parsed ??= Object.freeze(parseTuples(this.tuples)));
+  }
+}
+
+/**
+ * A Redis value as the cache record (the values still unparsed) and when it expires (ms; null: the reader's own
+ * TTL rules apply), or `record: null` for "not found". Throws on a payload it does not understand.
+ */
+export function recordFromRedis(s: string, key: string, nowSec: number): { record: ResolvedRecord | null; expiresAt: number | null } {
+  if (s === NOT_FOUND) return { record: null, expiresAt: null };
+  if (s.startsWith(V2)) {
+    const p = splitV2(s);
+    return { record: new RedisRecord(p.handle, key, p.publicJson, p.minTtl, p.tuples), expiresAt: p.expiresAt };
+  }
+  const d = decodeFromRedis(s);
+  return { record: d === null ? null : buildRecord(d.handle, key, d.values, nowSec), expiresAt: null };
 }

@@ -67,8 +67,8 @@ export async function closeRedisClient(client: Redis): Promise<void> {
 }
 
 export type RedisRead =
-  /** `payload` is the stored value; `pttl` the ms it has left (≤ 0: it vanished meanwhile); `gen` the key's generation */
-  | { kind: 'hit'; payload: string; pttl: number; gen: string }
+  /** `payload` is the stored value (its expiry travels inside it); `gen` the key's generation */
+  | { kind: 'hit'; payload: string; gen: string }
   | { kind: 'miss'; gen: string }
   | { kind: 'error' };
 
@@ -110,14 +110,10 @@ export class RedisTier {
     if (!this.ready) return this.fail(new Error('redis not connected'));
     const vk = this.valueKey(key);
     try {
-      const res = await this.client.pipeline().mget(vk, this.genKey(key)).pttl(vk).exec();
-      if (res === null) return this.fail(new Error('pipeline aborted'));
-      const [mget, pttl] = res;
-      if (!mget || mget[0]) return this.fail(mget?.[0] ?? new Error('no MGET reply'));
-      if (!pttl || pttl[0]) return this.fail(pttl?.[0] ?? new Error('no PTTL reply'));
-      const [value, gen] = mget[1] as [string | null, string | null];
+      // one command, like the fastify + ioredis ceiling's GET: the value and the generation a fill must check
+      const [value, gen] = (await this.client.mget(vk, this.genKey(key))) as [string | null, string | null];
       if (value === null) return { kind: 'miss', gen: gen ?? '' };
-      return { kind: 'hit', payload: value, pttl: pttl[1] as number, gen: gen ?? '' };
+      return { kind: 'hit', payload: value, gen: gen ?? '' };
     } catch (e) {
       return this.fail(e);
     }

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { HandleValue } from '../../handle/types.js';
 import { valuesToJson } from '../../handle/json.js';
-import { buildRecord, decodeFromRedis, encodeForRedis } from '../../resolver/record.js';
+import { buildRecord, decodeFromRedis, encodeForRedis, recordFromRedis } from '../../resolver/record.js';
 import { val } from './helpers.js';
 
 describe('buildRecord', () => {
@@ -39,12 +39,27 @@ describe('Redis payload codec', () => {
       { ...val(4, 'HS_VLIST', ''), data: { format: 'vlist', value: [{ handle: '88.1/x', index: 1 }] } },
       { ...val(5, 'BIN', ''), data: { format: 'base64', value: 'AAEC' } },
     ];
-    const s = encodeForRedis({ handle: '88.1/X', values });
+    const s = encodeForRedis(buildRecord('88.1/X', '88.1/x', values, 1_700_000_000), 1_800_000_000_000);
     expect(decodeFromRedis(s)).toEqual({ handle: '88.1/X', values });
   });
 
+  it('a Redis hit carries the pre-serialised public answer and its expiry; values are parsed only when asked', () => {
+    const values = [val(1, 'URL', 'https://a'), val(2, 'SECRET', 's', 600, false)];
+    const built = buildRecord('88.1/X', '88.1/x', values, 1_700_000_000);
+    const { record, expiresAt } = recordFromRedis(encodeForRedis(built, 1_800_000_000_123), '88.1/x', 1_700_000_000);
+    expect(expiresAt).toBe(1_800_000_000_123);
+    expect(record!.publicValuesJson).toBe(built.publicValuesJson);
+    expect(record!.minTtl).toBe(600);
+    expect(record!.handle).toBe('88.1/X');
+    expect(record!.values).toEqual(values);
+    expect(recordFromRedis(encodeForRedis(null, 0), 'k', 0)).toEqual({ record: null, expiresAt: null });
+    // the previous payload version is still read
+    const v1 = `1${JSON.stringify(['88.1/X', [[1, 'URL', 'string', 'https://a', 86400, 1_700_000_000, 10]]])}`;
+    expect(recordFromRedis(v1, '88.1/x', 1_700_000_000).record!.values[0]!.data.value).toBe('https://a');
+  });
+
   it('encodes "not found" as a marker that decodes to null', () => {
-    expect(decodeFromRedis(encodeForRedis(null))).toBeNull();
+    expect(decodeFromRedis(encodeForRedis(null, 0))).toBeNull();
   });
 
   it('throws on payloads it does not understand', () => {
@@ -52,5 +67,7 @@ describe('Redis payload codec', () => {
     expect(() => decodeFromRedis('9[]')).toThrow();
     expect(() => decodeFromRedis('1{')).toThrow();
     expect(() => decodeFromRedis('1["h",[[1,"URL","nope","x",1,0,2]]]')).toThrow();
+    expect(() => decodeFromRedis('2123\n["h",1]\n[]')).toThrow();
+    expect(() => recordFromRedis('2abc\n["h",1]\n[]\n[]', 'k', 0)).toThrow();
   });
 });
