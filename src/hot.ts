@@ -9,7 +9,7 @@ import { decodeUrlPath, parseHandle, type HandleId } from '../handle/identifier.
 import { valuesToJson } from '../handle/json.js';
 import type { HandleValue } from '../handle/types.js';
 import { minEffectiveTtl } from '../handle/value.js';
-import type { ResolvedRecord } from '../resolver/types.js';
+import type { ResolvedRecord, Resolution } from '../resolver/types.js';
 import type { IdNode } from './node.js';
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
@@ -72,32 +72,47 @@ export class HotPath {
 
   constructor(private readonly node: IdNode) {}
 
-  /** Answers `req` if it can from the in-process cache; false to let fastify handle it. */
-  serve(req: IncomingMessage, res: ServerResponse): boolean {
+  /**
+   * Answers `req` if it can: from the in-process cache at once, or — for the Handle REST face — after one trip
+   * through the resolver (Redis, then the store). Returns false to let fastify handle it now; when the resolver
+   * fails, `fallback` hands the request to fastify, whose full path answers with the face's own error.
+   */
+  serve(req: IncomingMessage, res: ServerResponse, fallback: () => void): boolean {
     if (req.method !== 'GET' || req.headers.authorization !== undefined) return false;
     const url = req.url ?? '';
-    if (url.startsWith(API)) return this.serveApi(url.slice(API.length), res);
+    if (url.startsWith(API)) return this.serveApi(url.slice(API.length), res, fallback);
     if (url.indexOf('?') < 0 && url.length > 1 && !RESERVED.test(url)) return this.serveProxy(url.slice(1), res);
     return false;
   }
 
-  private serveApi(rest: string, res: ServerResponse): boolean {
+  private serveApi(rest: string, res: ServerResponse, fallback: () => void): boolean {
     const m = this.api.get(rest) ?? this.apiMemo(rest);
     if (m === undefined) return false;
     const r = this.node.resolver.peek(m.id.key);
-    if (r === undefined) return false;
+    if (r !== undefined) {
+      this.answerApi(m, r, res);
+      return true;
+    }
+    // a miss: one trip through Redis and the store, still without fastify's routing (warm and cold resolutions)
+    this.node.resolver.resolve(m.id.key).then(
+      (r2) => this.answerApi(m, r2, res),
+      () => fallback(),
+    );
+    return true;
+  }
+
+  private answerApi(m: ApiMemo, r: Resolution, res: ServerResponse): void {
     if (!r.found) {
       const body = Buffer.from(JSON.stringify({ responseCode: RC.HANDLE_NOT_FOUND, handle: m.id.handle, message: 'Handle Not Found' }));
       res.writeHead(404, { 'content-type': JSON_TYPE, 'content-length': body.length });
       res.end(body);
-      return true;
+      return;
     }
     // the record keeps one pre-encoded answer, for the request (memo) that asked last
     let slot = r.record.slot;
     if (slot === null || slot.owner !== m) slot = r.record.slot = { owner: m, body: apiBody(m, r.record) };
     res.writeHead(200, { 'content-type': JSON_TYPE, 'content-length': slot.body.length });
     res.end(slot.body);
-    return true;
   }
 
   private apiMemo(rest: string): ApiMemo | undefined {

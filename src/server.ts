@@ -12,7 +12,7 @@ export function buildServer(node: IdNode, opts: { logger?: boolean } = {}): Fast
   const hot = new HotPath(node);
   const fastify = Fastify({
     // The front door answers cache hits before fastify routes anything (src/hot.ts); the rest is fastify's.
-    serverFactory: (handler) => createServer((req, res) => hot.serve(req, res) || handler(req, res)),
+    serverFactory: (handler) => createServer((req, res) => hot.serve(req, res, () => handler(req, res)) || handler(req, res)),
     logger: opts.logger === false || config.LOG_LEVEL === 'silent' ? false : { level: config.LOG_LEVEL },
     bodyLimit: config.BODY_LIMIT,
     logController: new LogController({ disableRequestLogging: true }),
