@@ -598,6 +598,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     const tiers0 = await tierCounters(node.port, workers);
     const get: number[] = [];
     const put: number[] = [];
+    const genCpu0 = process.cpuUsage();
+    const tRun = Date.now();
     const mixed: LoadResult = await load({
       port: node.port,
       requests,
@@ -607,6 +609,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       stagger: true,
       onResponse: (method, _status, ms) => (method === 'PUT' ? put : get).push(ms),
     });
+    const genCpu = process.cpuUsage(genCpu0);
+    const generatorCores = (genCpu.user + genCpu.system) / 1e6 / ((Date.now() - tRun) / 1000);
     const tiers1 = await tierCounters(node.port, workers);
     const serverCores = (pids().reduce((a, p) => a + cpuMicros(p), 0) - cpuStart) / 1e6 / ((Date.now() - tStart) / 1000);
     const rssAfter = pids().reduce((a, p) => a + rssBytes(p), 0);
@@ -656,6 +660,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       `| server CPU per request | ${mixed.cpuUsPerReq === null ? '-' : `${mixed.cpuUsPerReq.toFixed(0)} µs`} |`,
       `| node processes | ${workers === 0 ? '1 (no cluster)' : `primary + ${workers} workers (WORKERS ${process.env.WORKERS ? `= ${process.env.WORKERS}` : 'default: one per core'})`} |`,
       `| server CPU use (warm-up + run, all processes) | ${serverCores.toFixed(2)} cores |`,
+      `| load generator CPU use (this process, same box) | ${generatorCores.toFixed(2)} cores |`,
       `| server RSS, all processes: max during run / after | ${fmtMB(mixed.rssMaxBytes)} / ${fmtMB(rssAfter)} |`,
       `| resolutions by tier during the run (/metrics of ${processesAsked}/${Math.max(1, workers)} processes) | ${tierText} |`,
       `| identifiers in the key space / distinct in the request list | ${fmtInt(specs.length * o.perEnterprise)} / ${fmtInt(distinct)} |`,
@@ -701,6 +706,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         writes,
         workers,
         serverCores,
+        generatorCores,
         rssAfterBytes: rssAfter,
         tiers: tierDelta,
         tierProcesses: processesAsked,

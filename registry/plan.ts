@@ -1,8 +1,7 @@
-// The county plan: the plan file's schema and loader, progress per town and year from one SQL aggregate, CSV and table output.
+// The county plan: the plan file's schema and loader, progress per town and year from two SQL aggregates, CSV and table output.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sql } from 'kysely';
 import { z } from 'zod';
 import type { RegistryContext } from './context.js';
 import { STATUS } from './db.js';
@@ -123,26 +122,46 @@ export function yearEnd(year: number): Date {
  * handle under any of its prefixes) both fall on or before the end of that year (or `now`, for a year not over).
  */
 export async function planProgress(ctx: RegistryContext, plan: Plan, now: Date = ctx.now()): Promise<PlanProgress> {
-  // One aggregate: per enterprise, the earliest identifier under its prefixes. Prefix records live under prefix key
-  // 0.NA, never under an enterprise prefix, so the join never counts them.
-  const rows = await ctx.store.db
+  // Two aggregates and a walk: enabled, approved enterprises with their prefixes; the earliest identifier per
+  // prefix key (one pass over handles, grouped); then each prefix key is owned by the nearest delegated prefix at or
+  // above it (88.320924.1.9 → 88.320924.1), so identifiers under derived prefixes count for their enterprise.
+  const owners = await ctx.store.db
     .selectFrom('enterprises as e')
     .innerJoin('prefixes as p', 'p.enterprise_id', 'e.id')
-    // identifiers under the enterprise's prefix and under prefixes derived from it (88.320924.1.9)
-    .innerJoin('handles as h', (j) =>
-      j.on((eb) => eb.or([eb('h.prefix_key', '=', eb.ref('p.prefix_key')), eb('h.prefix_key', 'like', sql<string>`p.prefix_key || '.%'`)])),
-    )
-    .select((eb) => ['e.id', 'e.town', 'e.approved_at', eb.fn.min('h.created_at').as('first_at')])
+    .select(['e.id', 'e.town', 'e.approved_at', 'p.prefix_key'])
     .where('e.status', '=', STATUS.ENABLED)
     .where('e.approved_at', 'is not', null)
-    .groupBy(['e.id', 'e.town', 'e.approved_at'])
     .execute();
+  const firsts = await ctx.store.db
+    .selectFrom('handles')
+    .select((eb) => ['prefix_key', eb.fn.min('created_at').as('first_at')])
+    .where('prefix_key', '<>', '0.NA')
+    .groupBy('prefix_key')
+    .execute();
+  const ownerOf = new Map(owners.map((o) => [o.prefix_key, o]));
+  const firstBy = new Map<string | number, { town: string; approvedAt: number; first: number }>();
+  for (const f of firsts) {
+    let p = f.prefix_key;
+    let o = ownerOf.get(p);
+    while (o === undefined) {
+      const dot = p.lastIndexOf('.');
+      if (dot <= 0) break;
+      p = p.slice(0, dot);
+      o = ownerOf.get(p);
+    }
+    if (o === undefined) continue;
+    const at = new Date(f.first_at as Date | string).getTime();
+    const cur = firstBy.get(o.id);
+    if (cur === undefined) firstBy.set(o.id, { town: o.town, approvedAt: new Date(o.approved_at as Date).getTime(), first: at });
+    else if (at < cur.first) cur.first = at;
+  }
+  const rows = [...firstBy.values()];
 
   const cutoffs = plan.years.map((y) => Math.min(yearEnd(y).getTime(), now.getTime()));
   const counts = new Map<string, number[]>();
   const current = new Map<string, number>();
   for (const r of rows) {
-    const from = Math.max(new Date(r.approved_at as Date).getTime(), new Date(r.first_at as Date | string).getTime());
+    const from = Math.max(r.approvedAt, r.first);
     if (from <= now.getTime()) current.set(r.town, (current.get(r.town) ?? 0) + 1);
     const list = counts.get(r.town) ?? plan.years.map(() => 0);
     cutoffs.forEach((c, i) => {

@@ -23,6 +23,9 @@ import type {
 } from './store.js';
 
 /** The hot-path lookup; each backend runs it directly (a named prepared statement on `pg`), bypassing kysely. */
+/** The resolution read: only what a resolver needs (no timestamps to parse). */
+export const RESOLVE_HANDLE_SQL = 'select handle, values from handles where key = $1';
+
 export const GET_HANDLE_SQL =
   'select handle, prefix_key, values, version, created_at, updated_at from handles where key = $1';
 
@@ -41,6 +44,8 @@ export interface SqlStoreOptions {
   db: Kysely<Database>;
   /** Runs GET_HANDLE_SQL with `[key]`; resolves with the row or undefined. */
   getHandleRow: (key: string) => Promise<HandleRow | undefined>;
+  /** Runs RESOLVE_HANDLE_SQL with `[key]`. */
+  resolveRow: (key: string) => Promise<{ handle: string; values: HandleValue[] } | undefined>;
   /** Called by close() after kysely is destroyed (e.g. close PGlite). */
   onClose?: () => Promise<void>;
 }
@@ -56,6 +61,7 @@ export class SqlStore implements Store {
   readonly kind: Store['kind'];
   readonly #db: Kysely<Database>;
   readonly #getHandleRow: SqlStoreOptions['getHandleRow'];
+  readonly #resolveRow: SqlStoreOptions['resolveRow'];
   readonly #onClose: SqlStoreOptions['onClose'];
   #closing: Promise<void> | null = null;
 
@@ -63,6 +69,7 @@ export class SqlStore implements Store {
     this.kind = opts.kind;
     this.#db = opts.db;
     this.#getHandleRow = opts.getHandleRow;
+    this.#resolveRow = opts.resolveRow;
     this.#onClose = opts.onClose;
   }
 
@@ -88,6 +95,10 @@ export class SqlStore implements Store {
   async getHandle(key: string): Promise<HandleRecord | null> {
     const row = await this.#getHandleRow(key);
     return row ? toRecord(key, row) : null;
+  }
+
+  async resolveHandle(key: string): Promise<{ handle: string; values: HandleValue[] } | null> {
+    return (await this.#resolveRow(key)) ?? null;
   }
 
   async mutate(ref: HandleRef, action: string, actor: Actor, fn: Mutation): Promise<WriteResult> {

@@ -95,8 +95,10 @@ export interface Store {
   readonly db: Kysely<Database>;
   /** Apply the frozen migrations (idempotent). */
   migrate(): Promise<void>;
-  /** One indexed key lookup: the hot path of every cache miss. */
+  /** One indexed key lookup. */
   getHandle(key: string): Promise<HandleRecord | null>;
+  /** The same lookup with only the handle and its values: what the resolver reads on every cache miss. */
+  resolveHandle(key: string): Promise<{ handle: string; values: HandleValue[] } | null>;
   /**
    * Read-modify-write one handle in a single transaction (row locked), writing one audit row with the
    * before/after values. A create that collides with an existing key (a concurrent create or a case variant)

@@ -146,6 +146,13 @@ export function describeStoreContract(name: string, open: () => Promise<StoreUnd
       expect(await store.getHandle(r.handle)).toBeNull(); // only the canonical key finds it
     });
 
+    it('resolveHandle reads just the handle and its values (the resolver\'s lookup)', async () => {
+      const r = ref(freshPrefix(), 'Resolve-Me');
+      await store.mutate(r, 'handle.create', alice, put([url('https://r.example/')]));
+      expect(await store.resolveHandle(r.key)).toEqual({ handle: r.handle, values: [url('https://r.example/')] });
+      expect(await store.resolveHandle(`${r.key}-MISSING`)).toBeNull();
+    });
+
     it('update bumps the version, keeps the original case and created_at', async () => {
       const r = ref(freshPrefix(), 'Valve-X');
       const created = await store.mutate(r, 'handle.create', alice, put([url('https://v1.example/')]));
