@@ -57,3 +57,36 @@ export function testContext(store: Store, now: () => Date = () => new Date()): R
     },
   };
 }
+
+/** A store that is not migrated yet (the suite migrates it), and how to dispose of it. */
+export interface Opened {
+  store: Store;
+  cleanup: () => Promise<void>;
+}
+
+/** For `describe.each(storeBackends)('… on %s', (name, open) => …)`: the same two backends, unmigrated. */
+export const storeBackends: [string, () => Promise<Opened>][] = [
+  [
+    'pglite',
+    async () => {
+      const store = await openPgliteStore(null);
+      return { store, cleanup: () => store.close() };
+    },
+  ],
+];
+if (hasPostgres) {
+  storeBackends.push([
+    'postgres',
+    async () => {
+      const db = await tempPostgres();
+      const store = await openPostgresStore(db.url);
+      return {
+        store,
+        cleanup: async () => {
+          await store.close();
+          await db.drop();
+        },
+      };
+    },
+  ]);
+}

@@ -19,31 +19,14 @@ import {
   suspendEnterprise,
   type EnterpriseApplication,
 } from '../../registry/enterprises.js';
-import { openPgliteStore, openPostgresStore } from '../../registry/open.js';
 import { DEFAULT_PLAN_FILE, loadPlan } from '../../registry/plan.js';
 import { creditCodeCheckChar } from '../../registry/rules.js';
 import { verifySecret } from '../../registry/secrets.js';
 import type { Store } from '../../registry/store.js';
 import { LoginLimiter, login, usersOf } from '../../registry/users.js';
-import { hasPostgres, tempPostgres } from '../helpers/services.js';
+import { storeBackends, type Opened } from '../helpers/registry-backends.js';
 
-interface Opened {
-  store: Store;
-  cleanup: () => Promise<void>;
-}
-const backends: [string, () => Promise<Opened>][] = [
-  ['pglite', async () => {
-    const store = await openPgliteStore(null);
-    return { store, cleanup: () => store.close() };
-  }],
-];
-if (hasPostgres) {
-  backends.push(['postgres', async () => {
-    const db = await tempPostgres();
-    const store = await openPostgresStore(db.url);
-    return { store, cleanup: async () => { await store.close(); await db.drop(); } };
-  }]);
-}
+const backends = storeBackends;
 
 class RecordingEvents implements RegistryEvents {
   changed: string[][] = [];

@@ -8,7 +8,6 @@ import { DEFAULT_CASE_POLICY } from '../../handle/identifier.js';
 import { jsonb } from '../../registry/audit.js';
 import type { RegistryContext, RegistryEvents } from '../../registry/context.js';
 import { applyEnterprise, approveEnterprise, suspendEnterprise } from '../../registry/enterprises.js';
-import { openPgliteStore, openPostgresStore } from '../../registry/open.js';
 import {
   DEFAULT_PLAN_FILE,
   displayWidth,
@@ -21,25 +20,9 @@ import {
 } from '../../registry/plan.js';
 import { creditCodeCheckChar } from '../../registry/rules.js';
 import type { Store } from '../../registry/store.js';
-import { hasPostgres, tempPostgres } from '../helpers/services.js';
+import { storeBackends, type Opened } from '../helpers/registry-backends.js';
 
-interface Opened {
-  store: Store;
-  cleanup: () => Promise<void>;
-}
-const backends: [string, () => Promise<Opened>][] = [
-  ['pglite', async () => {
-    const store = await openPgliteStore(null);
-    return { store, cleanup: () => store.close() };
-  }],
-];
-if (hasPostgres) {
-  backends.push(['postgres', async () => {
-    const db = await tempPostgres();
-    const store = await openPostgresStore(db.url);
-    return { store, cleanup: async () => { await store.close(); await db.drop(); } };
-  }]);
-}
+const backends = storeBackends;
 
 const noEvents: RegistryEvents = { handlesChanged: async () => {}, prefixVisibility: async () => {} };
 

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CASE_POLICY } from '../../handle/identifier.js';
 import { RegistryError, type RegistryContext, type RegistryEvents } from '../../registry/context.js';
-import { openPgliteStore, openPostgresStore } from '../../registry/open.js';
+import { openPgliteStore } from '../../registry/open.js';
 import type { Store } from '../../registry/store.js';
 import {
   createUser,
@@ -20,28 +20,12 @@ import {
   TOKEN_LIFETIME_SECONDS,
   verifyToken,
 } from '../../registry/users.js';
-import { hasPostgres, tempPostgres } from '../helpers/services.js';
+import { storeBackends, type Opened } from '../helpers/registry-backends.js';
 
 const sha = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 const v1 = (password: string, day: string) => sha(sha(password) + day);
 
-interface Opened {
-  store: Store;
-  cleanup: () => Promise<void>;
-}
-const backends: [string, () => Promise<Opened>][] = [
-  ['pglite', async () => {
-    const store = await openPgliteStore(null);
-    return { store, cleanup: () => store.close() };
-  }],
-];
-if (hasPostgres) {
-  backends.push(['postgres', async () => {
-    const db = await tempPostgres();
-    const store = await openPostgresStore(db.url);
-    return { store, cleanup: async () => { await store.close(); await db.drop(); } };
-  }]);
-}
+const backends = storeBackends;
 
 const noEvents: RegistryEvents = { handlesChanged: async () => {}, prefixVisibility: async () => {} };
 
