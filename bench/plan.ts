@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { sql } from 'kysely';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { request } from 'undici';
@@ -173,6 +174,8 @@ export interface SeedReport {
   enterprises: { total: number; alreadyApproved: number; applied: number; approved: number };
   templates: { total: number; alreadyPresent: number; created: number };
   identifiers: { target: number; before: number; registered: number; after: number };
+  /** whether ANALYZE ran (after new data, or when the tables had never been analyzed) */
+  analyzed: boolean;
   /** true when the run found everything in place and wrote nothing */
   nothingNew: boolean;
 }
@@ -315,13 +318,29 @@ export async function seed(ctx: RegistryContext, specs: readonly EnterpriseSpec[
     counts = await identifierCounts(ctx, keys);
   }
   const after = sumOf(counts);
+  const nothingNew = applied === 0 && approved === 0 && toTemplate.length === 0 && after === before;
+
+  // 4. planner statistics: servers with autovacuum off (or not yet run) plan the registry's aggregates (planProgress)
+  // on none, which costs seconds at 300k identifiers
+  const neverAnalyzed = Number(
+    (
+      await sql<{ n: string }>`select count(*) as n from pg_stat_user_tables
+        where relname in ('handles', 'enterprises', 'prefixes', 'templates') and last_analyze is null and last_autoanalyze is null`.execute(db)
+    ).rows[0]?.n ?? 0,
+  );
+  const analyzed = !nothingNew || neverAnalyzed > 0;
+  if (analyzed) {
+    log('analyze (planner statistics) …');
+    await sql`analyze handles, enterprises, prefixes, templates`.execute(db);
+  }
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const report: SeedReport = {
     seconds,
     enterprises: { total: specs.length, alreadyApproved, applied, approved },
     templates: { total: specs.length, alreadyPresent: specs.length - toTemplate.length, created: toTemplate.length },
     identifiers: { target, before, registered: after - before, after },
-    nothingNew: applied === 0 && approved === 0 && toTemplate.length === 0 && after === before,
+    analyzed,
+    nothingNew,
   };
   return { prefixes: prefixes.map((p) => p.prefix), report };
 }
@@ -356,7 +375,7 @@ export function describeSeed(r: SeedReport): string {
     `templates: ${r.templates.alreadyPresent}/${r.templates.total} present${r.templates.created ? `, ${r.templates.created} created` : ' (skipped)'}`,
     `identifiers: ${fmtInt(r.identifiers.before)}/${fmtInt(r.identifiers.target)} present${r.identifiers.registered ? `, ${fmtInt(r.identifiers.registered)} registered` : ' (skipped)'}`,
   ];
-  return `seeding took ${r.seconds.toFixed(1)} s — ${parts.join('; ')}${r.nothingNew ? ' — seeded nothing new' : ''}`;
+  return `seeding took ${r.seconds.toFixed(1)} s — ${parts.join('; ')}${r.analyzed ? '; ANALYZE run' : ''}${r.nothingNew ? ' — seeded nothing new' : ''}`;
 }
 
 // --- the database ---------------------------------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ interface ApiMemo {
   id: HandleId;
   types: string[];
   indexes: number[];
+  /** the 404 answer, built on first use (small: the handle and a message) */
+  notFound: Buffer | null;
 }
 
 /** A redirect answer: what `record.encoded` holds for a proxy path (the body slot of a Buffer is not used). */
@@ -103,7 +105,7 @@ export class HotPath {
 
   private answerApi(m: ApiMemo, r: Resolution, res: ServerResponse): void {
     if (!r.found) {
-      const body = Buffer.from(JSON.stringify({ responseCode: RC.HANDLE_NOT_FOUND, handle: m.id.handle, message: 'Handle Not Found' }));
+      const body = (m.notFound ??= Buffer.from(JSON.stringify({ responseCode: RC.HANDLE_NOT_FOUND, handle: m.id.handle, message: 'Handle Not Found' })));
       res.writeHead(404, { 'content-type': JSON_TYPE, 'content-length': body.length });
       res.end(body);
       return;
@@ -131,7 +133,7 @@ export class HotPath {
     const id = this.homedId(q < 0 ? rest : rest.slice(0, q));
     if (id === undefined) return undefined;
     if (this.api.size >= MEMO_MAX) this.api.clear();
-    const m: ApiMemo = { id, types, indexes };
+    const m: ApiMemo = { id, types, indexes, notFound: null };
     this.api.set(rest, m);
     return m;
   }
