@@ -178,7 +178,7 @@ export function decodeFromRedis(s: string): { handle: string; values: HandleValu
 
 /** A record read from Redis: the public answer as stored, the values parsed on first use. */
 class RedisRecord implements ResolvedRecord {
-  slot: { owner: unknown; body: Buffer } | null = null;
+  slot: { owner: unknown; body: string; length: number } | null = null;
   private parsed: readonly HandleValue[] | null = null;
 
   constructor(

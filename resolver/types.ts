@@ -23,7 +23,7 @@ export interface ResolvedRecord {
    * One answer a face has pre-encoded for this record, and who it was built for (the face's own marker): it lives
    * and dies with the record, so the cache budget covers it and a changed record starts afresh.
    */
-  slot: { owner: unknown; body: Buffer } | null;
+  slot: { owner: unknown; body: string; length: number } | null;
 }
 
 export type Tier = 'memory' | 'redis' | 'store';
