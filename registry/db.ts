@@ -20,6 +20,8 @@ export interface HandlesTable {
   handle: string;
   prefix_key: string;
   values: Jsonb<HandleValue[]>;
+  /** the public values as Handle JSON, written with `values` (003); NULL when written without it */
+  public_json: ColumnType<string | null, string | null | undefined, string | null>;
   version: Int8;
   created_at: ColumnType<Date, Date | string | undefined, never>;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;

@@ -4,8 +4,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Database } from './db.js';
 import { PGliteDialect, SerialLock } from './pglite-dialect.js';
-import type { HandleValue } from '../handle/types.js';
-import { GET_HANDLE_SQL, RESOLVE_HANDLE_SQL, SqlStore, type HandleRow } from './sql-store.js';
+import { GET_HANDLE_SQL, RESOLVE_HANDLE_SQL, SqlStore, type HandleRow, type ResolveRow } from './sql-store.js';
 import type { Store } from './store.js';
 
 export interface PostgresStoreOptions {
@@ -27,7 +26,7 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
       return res.rows[0];
     },
     resolveRow: async (key) => {
-      const res = await pool.query<{ handle: string; values: HandleValue[] }>({ name: 'idnode_resolve_handle', text: RESOLVE_HANDLE_SQL, values: [key] });
+      const res = await pool.query<ResolveRow>({ name: 'idnode_resolve_handle', text: RESOLVE_HANDLE_SQL, values: [key] });
       return res.rows[0];
     },
   });
@@ -46,7 +45,7 @@ export async function openPgliteStore(dataDir: string | null): Promise<Store> {
     kind: 'pglite',
     db,
     getHandleRow: (key) => lock.run(async () => (await pglite.query<HandleRow>(GET_HANDLE_SQL, [key])).rows[0]),
-    resolveRow: (key) => lock.run(async () => (await pglite.query<{ handle: string; values: HandleValue[] }>(RESOLVE_HANDLE_SQL, [key])).rows[0]),
+    resolveRow: (key) => lock.run(async () => (await pglite.query<ResolveRow>(RESOLVE_HANDLE_SQL, [key])).rows[0]),
     onClose: () => pglite.close(),
   });
 }

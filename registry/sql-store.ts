@@ -3,6 +3,8 @@ import { Migrator, sql, type Kysely } from 'kysely';
 import { HandleError, RC } from '../handle/codes.js';
 import type { HandleValue } from '../handle/types.js';
 import type { Database } from './db.js';
+import { valuesToJson } from '../handle/json.js';
+import { isPublicReadable } from '../handle/value.js';
 import { jsonb, writeAudit } from './audit.js';
 import { migrationProvider } from './migrations/index.js';
 import type {
@@ -23,8 +25,23 @@ import type {
 } from './store.js';
 
 /** The hot-path lookup; each backend runs it directly (a named prepared statement on `pg`), bypassing kysely. */
-/** The resolution read: only what a resolver needs (no timestamps to parse). */
-export const RESOLVE_HANDLE_SQL = 'select handle, values from handles where key = $1';
+/**
+ * The resolution read: only what a resolver needs, as text — the values unparsed (parsed only if a filter asks)
+ * and the public answer pre-serialised at write time.
+ */
+export const RESOLVE_HANDLE_SQL = 'select handle, values::text as values_text, public_json from handles where key = $1';
+
+/** What a resolution read returns. */
+export interface ResolveRow {
+  handle: string;
+  values_text: string;
+  public_json: string | null;
+}
+
+/** The public answer of a value list, as the resolver serves it (stored with the values on every write). */
+export function publicJsonOf(values: readonly HandleValue[]): string {
+  return valuesToJson(values.filter(isPublicReadable));
+}
 
 export const GET_HANDLE_SQL =
   'select handle, prefix_key, values, version, created_at, updated_at from handles where key = $1';
@@ -45,7 +62,7 @@ export interface SqlStoreOptions {
   /** Runs GET_HANDLE_SQL with `[key]`; resolves with the row or undefined. */
   getHandleRow: (key: string) => Promise<HandleRow | undefined>;
   /** Runs RESOLVE_HANDLE_SQL with `[key]`. */
-  resolveRow: (key: string) => Promise<{ handle: string; values: HandleValue[] } | undefined>;
+  resolveRow: (key: string) => Promise<ResolveRow | undefined>;
   /** Called by close() after kysely is destroyed (e.g. close PGlite). */
   onClose?: () => Promise<void>;
 }
@@ -97,8 +114,9 @@ export class SqlStore implements Store {
     return row ? toRecord(key, row) : null;
   }
 
-  async resolveHandle(key: string): Promise<{ handle: string; values: HandleValue[] } | null> {
-    return (await this.#resolveRow(key)) ?? null;
+  async resolveHandle(key: string): Promise<{ handle: string; valuesJson: string; publicJson: string | null } | null> {
+    const row = await this.#resolveRow(key);
+    return row === undefined ? null : { handle: row.handle, valuesJson: row.values_text, publicJson: row.public_json };
   }
 
   async mutate(ref: HandleRef, action: string, actor: Actor, fn: Mutation): Promise<WriteResult> {
@@ -124,6 +142,7 @@ export class SqlStore implements Store {
             .updateTable('handles')
             .set({
               values: jsonb(next),
+              public_json: publicJsonOf(next),
               version: sql<string>`version + 1`,
               updated_at: sql<Date>`now()`,
             })
@@ -134,7 +153,7 @@ export class SqlStore implements Store {
         } else {
           const inserted = await trx
             .insertInto('handles')
-            .values({ key: ref.key, handle: ref.handle, prefix_key: ref.prefixKey, values: jsonb(next), version: 1 })
+            .values({ key: ref.key, handle: ref.handle, prefix_key: ref.prefixKey, values: jsonb(next), public_json: publicJsonOf(next), version: 1 })
             .onConflict((oc) => oc.column('key').doNothing())
             .returning(['handle', 'prefix_key', 'values', 'version', 'created_at', 'updated_at'])
             .executeTakeFirst();
@@ -192,14 +211,14 @@ export class SqlStore implements Store {
     const keys = order.map((i) => items[i]!.ref.key);
     const rows = order.map((i) => {
       const it = items[i]!;
-      return { k: it.ref.key, h: it.ref.handle, p: it.ref.prefixKey, v: it.values };
+      return { k: it.ref.key, h: it.ref.handle, p: it.ref.prefixKey, v: it.values, j: publicJsonOf(it.values) };
     });
     return this.#db.transaction().execute(async (trx) => {
       // One statement: insert what is new, and write its audit rows from what was inserted (payload sent once).
       const inserted = await sql<{ handle_key: string }>`
         with ins as (
-          insert into handles (key, handle, prefix_key, values, version)
-          select t.k, t.h, t.p, t.v, 1 from jsonb_to_recordset(${jsonb(rows)}) as t(k text, h text, p text, v jsonb)
+          insert into handles (key, handle, prefix_key, values, public_json, version)
+          select t.k, t.h, t.p, t.v, t.j, 1 from jsonb_to_recordset(${jsonb(rows)}) as t(k text, h text, p text, v jsonb, j text)
           on conflict (key) do nothing
           returning key, handle, values
         )
@@ -257,10 +276,10 @@ export class SqlStore implements Store {
 
       const changed = [...state.entries()].filter(([, s]) => s.changes > 0);
       if (changed.length > 0) {
-        const rows = changed.map(([k, s]) => ({ k, v: s.values, n: s.changes }));
+        const rows = changed.map(([k, s]) => ({ k, v: s.values, j: publicJsonOf(s.values), n: s.changes }));
         await sql`
-          update handles set values = u.v, version = handles.version + u.n, updated_at = now()
-          from jsonb_to_recordset(${jsonb(rows)}) as u(k text, v jsonb, n int4)
+          update handles set values = u.v, public_json = u.j, version = handles.version + u.n, updated_at = now()
+          from jsonb_to_recordset(${jsonb(rows)}) as u(k text, v jsonb, j text, n int4)
           where handles.key = u.k`.execute(trx);
         await auditHandles(trx, actor, action, audit);
       }

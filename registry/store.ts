@@ -97,8 +97,11 @@ export interface Store {
   migrate(): Promise<void>;
   /** One indexed key lookup. */
   getHandle(key: string): Promise<HandleRecord | null>;
-  /** The same lookup with only the handle and its values: what the resolver reads on every cache miss. */
-  resolveHandle(key: string): Promise<{ handle: string; values: HandleValue[] } | null>;
+  /**
+   * The same lookup as the resolver needs it on every cache miss: the handle, its values as JSON text (parsed only
+   * when needed) and the public answer serialised at write time (null for rows written without it).
+   */
+  resolveHandle(key: string): Promise<{ handle: string; valuesJson: string; publicJson: string | null } | null>;
   /**
    * Read-modify-write one handle in a single transaction (row locked), writing one audit row with the
    * before/after values. A create that collides with an existing key (a concurrent create or a case variant)

@@ -6,7 +6,7 @@ import type { CacheStats, RecordSource, ResolvedRecord, Resolution, ResolveOptio
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import { MemoryCache } from './memory-cache.js';
-import { buildRecord, encodeForRedis, recordFromRedis } from './record.js';
+import { encodeForRedis, recordFromRedis, recordFromSource } from './record.js';
 import type { RedisRead } from './redis-tier.js';
 import { RedisTier, closeRedisClient, createRedisClient, waitReady } from './redis-tier.js';
 import { InvalidationBus, type GateChange } from './bus.js';
@@ -256,7 +256,7 @@ class PipelineResolver implements Resolver {
       }
       this.storeReads++;
       const stored = await this.source.getHandle(key);
-      const record = stored === null ? null : buildRecord(stored.handle, key, stored.values, nowSec(this.clock));
+      const record = stored === null ? null : recordFromSource(stored, key, nowSec(this.clock));
       if (tier !== null && gen !== null && !flight.invalidated) {
         const ttlMs = this.mem.policy.ttlFor(record) * 1000;
         await tier.fill(key, gen, encodeForRedis(record, this.clock.now() + ttlMs), ttlMs);

@@ -3,7 +3,7 @@ import type { HandleValue, Permissions, ValueData, ValueReference } from '../han
 import { DEFAULT_TTL } from '../handle/types.js';
 import { valuesToJson } from '../handle/json.js';
 import { isPublicReadable, minEffectiveTtl } from '../handle/value.js';
-import type { ResolvedRecord } from './types.js';
+import type { ResolvedRecord, SourceRecord } from './types.js';
 
 /** Builds the immutable cache record for `values` of `handle` (stored case) under canonical `key`. */
 export function buildRecord(handle: string, key: string, values: HandleValue[], nowSec: number): ResolvedRecord {
@@ -206,4 +206,34 @@ export function recordFromRedis(s: string, key: string, nowSec: number): { recor
   }
   const d = decodeFromRedis(s);
   return { record: d === null ? null : buildRecord(d.handle, key, d.values, nowSec), expiresAt: null };
+}
+
+/** A record read from the store as text: the public answer as written, values and min TTL computed on first use. */
+class StoreRecord implements ResolvedRecord {
+  slot: { owner: unknown; body: string; length: number } | null = null;
+  private parsed: readonly HandleValue[] | null = null;
+  private ttl: number | null = null;
+
+  constructor(
+    readonly handle: string,
+    readonly key: string,
+    readonly publicValuesJson: string,
+    private readonly valuesJson: string,
+    private readonly nowSec: number,
+  ) {}
+
+  get values(): readonly HandleValue[] {
+    return (this.parsed ??= Object.freeze(JSON.parse(this.valuesJson) as HandleValue[]));
+  }
+
+  get minTtl(): number {
+    return (this.ttl ??= minEffectiveTtl(this.values, this.nowSec, DEFAULT_TTL));
+  }
+}
+
+/** The cache record for what the source returned. */
+export function recordFromSource(s: SourceRecord, key: string, nowSec: number): ResolvedRecord {
+  if ('values' in s) return buildRecord(s.handle, key, s.values, nowSec);
+  if (s.publicJson !== null) return new StoreRecord(s.handle, key, s.publicJson, s.valuesJson, nowSec);
+  return buildRecord(s.handle, key, JSON.parse(s.valuesJson) as HandleValue[], nowSec);
 }

@@ -1,9 +1,15 @@
 // Contracts of the resolution pipeline: what it reads from, what it returns, and its statistics.
 import type { HandleValue } from '../handle/types.js';
 
-/** What the resolver needs from the store: one lookup by canonical key. The Store satisfies it. */
+/**
+ * A handle as the source returns it: parsed values, or the values as JSON text with the public answer already
+ * serialised (null when the row was written without it) — then nothing is parsed unless a filter asks.
+ */
+export type SourceRecord = { handle: string; values: HandleValue[] } | { handle: string; valuesJson: string; publicJson: string | null };
+
+/** What the resolver needs from the store: one lookup by canonical key. */
 export interface RecordSource {
-  getHandle(key: string): Promise<{ handle: string; values: HandleValue[] } | null>;
+  getHandle(key: string): Promise<SourceRecord | null>;
   /** Prefix keys whose handles must not resolve (suspended enterprises); read at start and after a resync. */
   hiddenPrefixKeys?(): Promise<string[]>;
 }

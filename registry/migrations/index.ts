@@ -2,6 +2,7 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import * as m001 from './001_handles.js';
 import * as m002 from './002_enterprises.js';
+import * as m003 from './003_public_json.js';
 
 /**
  * Every migration by name; kysely applies them in name order. Add new ones as `NNN_name.ts` and list them here —
@@ -10,6 +11,7 @@ import * as m002 from './002_enterprises.js';
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '001_handles': m001,
   '002_enterprises': m002,
+  '003_public_json': m003,
 });
 
 export const migrationProvider: MigrationProvider = {

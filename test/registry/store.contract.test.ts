@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HandleError, RC } from '../../handle/codes.js';
+import { valuesToJson } from '../../handle/json.js';
 import { DEFAULT_PERMISSIONS, type HandleValue } from '../../handle/types.js';
 import { migrations } from '../../registry/migrations/index.js';
 import { openPgliteStore, openPostgresStore } from '../../registry/open.js';
@@ -149,7 +150,14 @@ export function describeStoreContract(name: string, open: () => Promise<StoreUnd
     it('resolveHandle reads just the handle and its values (the resolver\'s lookup)', async () => {
       const r = ref(freshPrefix(), 'Resolve-Me');
       await store.mutate(r, 'handle.create', alice, put([url('https://r.example/')]));
-      expect(await store.resolveHandle(r.key)).toEqual({ handle: r.handle, values: [url('https://r.example/')] });
+      const got = await store.resolveHandle(r.key);
+      expect(got!.handle).toBe(r.handle);
+      expect(JSON.parse(got!.valuesJson)).toEqual([url('https://r.example/')]);
+      // the public answer was serialised when the row was written
+      expect(got!.publicJson).toBe(valuesToJson([url('https://r.example/')]));
+      const hidden = { ...url('https://h.example/', 2), permissions: { ...DEFAULT_PERMISSIONS, publicRead: false } };
+      await store.mutate(r, 'values.add', alice, put([url('https://r.example/'), hidden]));
+      expect((await store.resolveHandle(r.key))!.publicJson).toBe(valuesToJson([url('https://r.example/')]));
       expect(await store.resolveHandle(`${r.key}-MISSING`)).toBeNull();
     });
 
