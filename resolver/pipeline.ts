@@ -247,7 +247,7 @@ class PipelineResolver implements Resolver {
           if (r.kind === 'hit') {
             const res = this.fromRedis(key, r, flight);
             if (res !== null) return res;
-            gen = r.gen;
+            gen = await tier.readGen(key); // undecodable: read the store and overwrite it, guarded as after a miss
           } else if (r.kind === 'miss') {
             this.redisMisses++;
             gen = r.gen;

@@ -67,8 +67,8 @@ export async function closeRedisClient(client: Redis): Promise<void> {
 }
 
 export type RedisRead =
-  /** `payload` is the stored value (its expiry travels inside it); `gen` the key's generation */
-  | { kind: 'hit'; payload: string; gen: string }
+  /** `payload` is the stored value (its expiry travels inside it); a hit does not read the generation */
+  | { kind: 'hit'; payload: string; gen: null }
   | { kind: 'miss'; gen: string }
   | { kind: 'error' };
 
@@ -110,10 +110,12 @@ export class RedisTier {
     if (!this.ready) return this.fail(new Error('redis not connected'));
     const vk = this.valueKey(key);
     try {
-      // one command, like the fastify + ioredis ceiling's GET: the value and the generation a fill must check
-      const [value, gen] = (await this.client.mget(vk, this.genKey(key))) as [string | null, string | null];
-      if (value === null) return { kind: 'miss', gen: gen ?? '' };
-      return { kind: 'hit', payload: value, gen: gen ?? '' };
+      // A hit is one GET, like the fastify + ioredis ceiling's. Only a miss reads the generation that the fill after
+      // the store read must find unchanged (read before the store read: that is what makes the fill race-free).
+      const value = await this.client.get(vk);
+      if (value !== null) return { kind: 'hit', payload: value, gen: null };
+      const gen = await this.client.get(this.genKey(key));
+      return { kind: 'miss', gen: gen ?? '' };
     } catch (e) {
       return this.fail(e);
     }
