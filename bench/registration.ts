@@ -11,7 +11,8 @@ import { sql, type Kysely } from 'kysely';
 import pg from 'pg';
 import { request } from 'undici';
 import { DEFAULT_CASE_POLICY, parseHandle, type CasePolicy } from '../handle/identifier.js';
-import { DEFAULT_PERMISSIONS, DEFAULT_TTL, type HandleValue } from '../handle/types.js';
+import type { HandleValue } from '../handle/types.js';
+import { stringValue } from '../handle/value.js';
 import type { RegistryContext } from '../registry/context.js';
 import type { Database } from '../registry/db.js';
 import { batchCreate, type RegisterItem } from '../registry/identifiers.js';
@@ -80,16 +81,7 @@ export function syntheticItems(prefix: string, templateVersion: string, n: numbe
 
 /** The rows batchCreate would store for `items` (string values with the template's types, plus TEMPLATE at 1001). */
 export function rawPayloads(items: readonly RegisterItem[], policy: CasePolicy = DEFAULT_CASE_POLICY, nowSec = Math.floor(Date.now() / 1000)): RawPayload[] {
-  const value = (index: number, type: string, v: string): HandleValue => ({
-    index,
-    type,
-    data: { format: 'string', value: v },
-    ttlType: 'relative',
-    ttl: DEFAULT_TTL,
-    timestamp: nowSec,
-    permissions: { ...DEFAULT_PERMISSIONS },
-    references: [],
-  });
+  const value = (index: number, type: string, v: string): HandleValue => stringValue(index, type, v, nowSec);
   return items.map((it) => {
     const id = parseHandle(it.handle, policy);
     const given = it.value as { index: number; type: string; data: { value: string } }[];

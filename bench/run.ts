@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { request } from 'undici';
 import { DEFAULT_CASE_POLICY, parseHandle } from '../handle/identifier.js';
 import { sameValues } from '../handle/ops.js';
-import { DEFAULT_PERMISSIONS, DEFAULT_TTL, type HandleValue } from '../handle/types.js';
+import { stringValue } from '../handle/value.js';
 import { openPostgresStore } from '../registry/open.js';
 import type { BulkItem, Store } from '../registry/store.js';
 import { normaliseTemplateInput } from '../registry/template-rules.js';
@@ -239,18 +239,7 @@ function tierHits(before: Metrics, after: Metrics): TierHits {
 const benchHandle = (i: number) => `${NODE_PREFIX}/BENCH-${String(i).padStart(8, '0')}`;
 const unknownHandle = (i: number) => `${NODE_PREFIX}/NOPE-${String(i).padStart(8, '0')}`;
 
-function value(index: number, type: string, v: string, nowSec: number): HandleValue {
-  return {
-    index,
-    type,
-    data: { format: 'string', value: v },
-    ttlType: 'relative',
-    ttl: DEFAULT_TTL,
-    timestamp: nowSec,
-    permissions: { ...DEFAULT_PERMISSIONS },
-    references: [],
-  };
-}
+const value = stringValue;
 
 /** Seeds `n` identifiers through the registry's bulk create (what batchCreate and import use). */
 async function seed(store: Store, n: number, log: (m: string) => void): Promise<void> {

@@ -1,5 +1,5 @@
 // Small pure helpers over the value model: TTLs, visibility, permission strings.
-import type { HandleValue, Permissions } from './types.js';
+import { DEFAULT_PERMISSIONS, DEFAULT_TTL, type HandleValue, type Permissions } from './types.js';
 
 /** Seconds a value may be cached from `nowSec` on: relative TTLs as given, absolute ones as time left (≥ 0). */
 export function effectiveTtl(v: HandleValue, nowSec: number): number {
@@ -25,4 +25,18 @@ export function permissionsToString(p: Permissions): string {
 
 export function hasDefaultPermissions(p: Permissions): boolean {
   return p.adminRead && p.adminWrite && p.publicRead && !p.publicWrite;
+}
+
+/** A string value with the defaults (relative TTL 86400, all but public write, no references). */
+export function stringValue(index: number, type: string, value: string, nowSec: number, permissions: Permissions = DEFAULT_PERMISSIONS): HandleValue {
+  return {
+    index,
+    type,
+    data: { format: 'string', value },
+    ttlType: 'relative',
+    ttl: DEFAULT_TTL,
+    timestamp: nowSec,
+    permissions: { ...permissions },
+    references: [],
+  };
 }

@@ -16,7 +16,8 @@
 import { HandleError } from '../handle/codes.js';
 import { parseHandle, type HandleId } from '../handle/identifier.js';
 import { sameValues } from '../handle/ops.js';
-import { DEFAULT_PERMISSIONS, DEFAULT_TTL, type HandleValue } from '../handle/types.js';
+import type { HandleValue } from '../handle/types.js';
+import { stringValue } from '../handle/value.js';
 import { RegistryError, type RegistryContext } from './context.js';
 import type { Actor, BulkItem, HandleRef } from './store.js';
 import {
@@ -108,18 +109,6 @@ function refOf(id: HandleId): HandleRef {
   return { handle: id.handle, key: id.key, prefixKey: id.prefixKey };
 }
 
-function stringValue(index: number, type: string, value: string, nowSec: number): HandleValue {
-  return {
-    index,
-    type,
-    data: { format: 'string', value },
-    ttlType: 'relative',
-    ttl: DEFAULT_TTL,
-    timestamp: nowSec,
-    permissions: { ...DEFAULT_PERMISSIONS },
-    references: [],
-  };
-}
 
 /** Checked SNMS values → handle values (types spelled as the template does) plus TEMPLATE, by index. */
 function toHandleValues(template: TemplateRecord, values: readonly SnmsValueItem[], nowSec: number): HandleValue[] {
