@@ -130,21 +130,11 @@ export interface TierHits {
   storePct: number;
 }
 
-/** One measured run, idnode or ceiling. */
-export interface Measured {
-  requests: number;
-  rps: number;
-  p50: number;
-  p99: number;
-  p999: number;
-  /** transport errors and timeouts */
-  errors: number;
-  /** responses with a status the scenario does not expect (expected: 2xx; 404 for negative; 302 for proxy) */
-  non2xx: number;
-  statusCodes: Record<string, number>;
-  cpuUsPerReq: number | null;
-  rssMaxBytes: number | null;
-}
+/**
+ * One measured run, idnode or ceiling: lib's LoadResult with `non2xx` recounted as the responses whose status the
+ * scenario does not expect (2xx; 404 for negative; 302 for proxy).
+ */
+export type Measured = LoadResult;
 
 export interface ScenarioResult extends Measured {
   /** 'req/s', or 'items/s' for registration */
@@ -177,18 +167,7 @@ function measured(r: LoadResult, expect: Expect): Measured {
     all += n;
     if (expect(Number(code))) ok += n;
   }
-  return {
-    requests: r.requests,
-    rps: r.rps,
-    p50: r.p50,
-    p99: r.p99,
-    p999: r.p999,
-    errors: r.errors,
-    non2xx: all - ok,
-    statusCodes: r.statusCodes,
-    cpuUsPerReq: r.cpuUsPerReq,
-    rssMaxBytes: r.rssMaxBytes,
-  };
+  return { ...r, non2xx: all - ok };
 }
 
 type Metrics = Map<string, number>;

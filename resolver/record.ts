@@ -176,8 +176,11 @@ export function decodeFromRedis(s: string): { handle: string; values: HandleValu
   return { handle: parsed[0] as string, values };
 }
 
-/** A record read from Redis: the public answer as stored, the values parsed on first use. */
-class RedisRecord implements ResolvedRecord {
+/**
+ * A record read as text (from Redis or the store): the public answer as stored, the values parsed only when
+ * something asks for them, the min TTL given or computed from them then.
+ */
+class LazyRecord implements ResolvedRecord {
   slot: { owner: unknown; body: string; length: number } | null = null;
   private parsed: readonly HandleValue[] | null = null;
 
@@ -185,12 +188,17 @@ class RedisRecord implements ResolvedRecord {
     readonly handle: string,
     readonly key: string,
     readonly publicValuesJson: string,
-    readonly minTtl: number,
-    private readonly tuples: string,
+    private readonly parse: () => HandleValue[],
+    private ttl: number | null,
+    private readonly nowSec: number,
   ) {}
 
   get values(): readonly HandleValue[] {
-    return (this.parsed ??= Object.freeze(parseTuples(this.tuples)));
+    return (this.parsed ??= Object.freeze(this.parse()));
+  }
+
+  get minTtl(): number {
+    return (this.ttl ??= minEffectiveTtl(this.values, this.nowSec, DEFAULT_TTL));
   }
 }
 
@@ -202,38 +210,15 @@ export function recordFromRedis(s: string, key: string, nowSec: number): { recor
   if (s === NOT_FOUND) return { record: null, expiresAt: null };
   if (s.startsWith(V2)) {
     const p = splitV2(s);
-    return { record: new RedisRecord(p.handle, key, p.publicJson, p.minTtl, p.tuples), expiresAt: p.expiresAt };
+    return { record: new LazyRecord(p.handle, key, p.publicJson, () => parseTuples(p.tuples), p.minTtl, nowSec), expiresAt: p.expiresAt };
   }
   const d = decodeFromRedis(s);
   return { record: d === null ? null : buildRecord(d.handle, key, d.values, nowSec), expiresAt: null };
 }
 
-/** A record read from the store as text: the public answer as written, values and min TTL computed on first use. */
-class StoreRecord implements ResolvedRecord {
-  slot: { owner: unknown; body: string; length: number } | null = null;
-  private parsed: readonly HandleValue[] | null = null;
-  private ttl: number | null = null;
-
-  constructor(
-    readonly handle: string,
-    readonly key: string,
-    readonly publicValuesJson: string,
-    private readonly valuesJson: string,
-    private readonly nowSec: number,
-  ) {}
-
-  get values(): readonly HandleValue[] {
-    return (this.parsed ??= Object.freeze(JSON.parse(this.valuesJson) as HandleValue[]));
-  }
-
-  get minTtl(): number {
-    return (this.ttl ??= minEffectiveTtl(this.values, this.nowSec, DEFAULT_TTL));
-  }
-}
-
 /** The cache record for what the source returned. */
 export function recordFromSource(s: SourceRecord, key: string, nowSec: number): ResolvedRecord {
   if ('values' in s) return buildRecord(s.handle, key, s.values, nowSec);
-  if (s.publicJson !== null) return new StoreRecord(s.handle, key, s.publicJson, s.valuesJson, nowSec);
+  if (s.publicJson !== null) return new LazyRecord(s.handle, key, s.publicJson, () => JSON.parse(s.valuesJson) as HandleValue[], null, nowSec);
   return buildRecord(s.handle, key, JSON.parse(s.valuesJson) as HandleValue[], nowSec);
 }
