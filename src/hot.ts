@@ -185,10 +185,18 @@ function redirectOf(record: ResolvedRecord): Redirect | null {
 }
 
 function apiBody(m: ApiMemo, record: ResolvedRecord): string {
-  const h = JSON.stringify(m.id.handle);
-  let values = m.types.length === 0 && m.indexes.length === 0 ? record.publicValuesJson : null;
+  return resolutionBody(m.id.handle, record, { types: m.types, indexes: m.indexes, publicOnly: true });
+}
+
+/**
+ * The Handle JSON answer to a resolution of `record` (the handle echoed as requested): responseCode 1 with the
+ * values the filter keeps, or 200 with `values: []` when it keeps none. Used by the front door and the full path.
+ */
+export function resolutionBody(handle: string, record: ResolvedRecord, f: { types: readonly string[]; indexes: readonly number[]; publicOnly: boolean }): string {
+  const h = JSON.stringify(handle);
+  let values = f.publicOnly && f.types.length === 0 && f.indexes.length === 0 ? record.publicValuesJson : null;
   if (values === null) {
-    const shown = filterValues(record.values, { types: m.types, indexes: m.indexes, publicOnly: true });
+    const shown = filterValues(record.values, f);
     values = shown.length === 0 ? '[]' : valuesToJson(shown);
   }
   return values === '[]' ? `{"responseCode":200,"handle":${h},"values":[]}` : `{"responseCode":1,"handle":${h},"values":${values}}`;

@@ -3,11 +3,11 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AdminOp } from '../../handle/admin.js';
 import { HandleError, httpStatusFor, RC, type RequestKind } from '../../handle/codes.js';
-import { filterValues } from '../../handle/filter.js';
 import { decodeUrlPath, parseHandle, parsePrefix, prefixRecordHandle, type HandleId } from '../../handle/identifier.js';
-import { valuesFromBody, valuesToJson } from '../../handle/json.js';
+import { valuesFromBody } from '../../handle/json.js';
 import type { Identity } from '../auth.js';
 import { first, flag, indexes, paramsOf, rawPathAfter, sendHandleError, sendHandleJson, type Params } from '../http.js';
+import { resolutionBody } from '../hot.js';
 import type { IdNode } from '../node.js';
 
 const BASE = '/api/handles/';
@@ -64,14 +64,7 @@ export default async function handleRoutes(app: FastifyInstance, opts: { node: I
       if (!res.found) throw new HandleError(RC.HANDLE_NOT_FOUND, 'Handle Not Found');
       const rec = res.record;
       const restricted = !publicOnly && (await node.auth.mayReadRestricted(who, id));
-      if (!restricted && types.length === 0 && idx.length === 0 && rec.publicValuesJson !== '[]') {
-        return sendHandleJson(reply, p, 200, `{"responseCode":1,"handle":${JSON.stringify(id.handle)},"values":${rec.publicValuesJson}}`);
-      }
-      const values = filterValues(rec.values, { types, indexes: idx, publicOnly: !restricted });
-      if (values.length === 0) {
-        return sendHandleJson(reply, p, 200, { responseCode: RC.VALUES_NOT_FOUND, handle: id.handle, values: [] });
-      }
-      return sendHandleJson(reply, p, 200, `{"responseCode":1,"handle":${JSON.stringify(id.handle)},"values":${valuesToJson(values)}}`);
+      return sendHandleJson(reply, p, 200, resolutionBody(id.handle, rec, { types, indexes: idx, publicOnly: !restricted }));
     });
   }
 
