@@ -138,6 +138,9 @@ export interface LoadOptions {
 
 export interface LoadResult {
   requests: number;
+  /** how long the run took, seconds */
+  seconds: number;
+  /** requests ÷ seconds */
   rps: number;
   p50: number;
   p99: number;
@@ -220,7 +223,8 @@ export async function load(o: LoadOptions): Promise<LoadResult> {
   const total = r.requests.total;
   return {
     requests: total,
-    rps: (r.requests.average * 1000) / (o.sampleMs ?? 1000),
+    seconds: r.duration,
+    rps: r.duration > 0 ? total / r.duration : 0,
     p50: r.latency.p50,
     p99: r.latency.p99,
     p999: r.latency.p99_9 ?? r.latency.p99,

@@ -54,6 +54,8 @@ export interface BenchOptions {
   keys: number;
   only: ScenarioName[];
   workers: number;
+  /** interleaved rounds of ceiling and scenario (ratios are the median of the rounds' ratios) */
+  rounds: number;
   smoke: boolean;
   /** report name: bench/results/<out>.md and .json */
   out: string;
@@ -61,19 +63,20 @@ export interface BenchOptions {
 
 const USAGE = `usage: node dist/bench/run.js [options]      (DATABASE_URL and REDIS_URL must be set)
   --seconds N        seconds per timed run (default 5)
+  --rounds N         timed runs of each scenario, each next to a run of its ceiling, in ABBA order (default 3)
   --connections N    autocannon connections (default 100)
   --keys N           identifiers seeded (default 20000); --identifiers N is the same
   --only a,b         scenarios to run: ${SCENARIOS.join(', ')}
   --workers N        WORKERS for the node processes (default 1: one process, like the ceilings)
   --out NAME         write bench/results/NAME.md and .json (default bench)
-  --smoke            tiny run for CI: 1 s, 10 connections, 200 keys (explicit options still apply)`;
+  --smoke            tiny run for CI: 1 s, 1 round, 10 connections, 200 keys (explicit options still apply)`;
 
 /** A mistake of the caller (options, environment): printed without a stack. */
 export class BenchUsageError extends Error {}
 
 export function parseArgs(argv: readonly string[]): BenchOptions {
   const smoke = argv.includes('--smoke');
-  const o: BenchOptions = { seconds: smoke ? 1 : 5, connections: smoke ? 10 : 100, keys: smoke ? 200 : 20000, only: [...SCENARIOS], workers: 1, smoke, out: 'bench' };
+  const o: BenchOptions = { seconds: smoke ? 1 : 5, connections: smoke ? 10 : 100, keys: smoke ? 200 : 20000, only: [...SCENARIOS], workers: 1, rounds: smoke ? 1 : 3, smoke, out: 'bench' };
   const positive = (name: string, v: string | undefined): number => {
     const n = Number(v);
     if (v === undefined || !Number.isInteger(n) || n <= 0) throw new BenchUsageError(`--${name} needs a positive integer\n${USAGE}`);
@@ -96,6 +99,9 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         break;
       case '--workers':
         o.workers = positive('workers', argv[++i]);
+        break;
+      case '--rounds':
+        o.rounds = positive('rounds', argv[++i]);
         break;
       case '--only': {
         const names = (argv[++i] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -142,6 +148,8 @@ export interface ScenarioResult extends Measured {
   /** the reference the ratio is taken to (a ceiling, or the raw insert for registration) */
   ceiling: string;
   ratio: number;
+  /** the reference's rate measured alongside */
+  ceilingRps: number;
   /** the ceiling's server CPU per request ÷ idnode's (1 = as cheap as the ceiling; steadier than the req/s ratio) */
   cpuRatio: number | null;
   hits: TierHits | null;
@@ -168,6 +176,35 @@ function measured(r: LoadResult, expect: Expect): Measured {
     if (expect(Number(code))) ok += n;
   }
   return { ...r, non2xx: all - ok };
+}
+
+const median = (xs: readonly number[]) => {
+  const a = xs.slice().sort((x, y) => x - y);
+  const mid = a.length >> 1;
+  return a.length % 2 === 1 ? a[mid]! : (a[mid - 1]! + a[mid]!) / 2;
+};
+
+/** Several timed runs of one side as one figure: rates over the summed time, latencies the rounds' median. */
+export function combine(runs: readonly Measured[]): Measured {
+  if (runs.length === 1) return runs[0]!;
+  const requests = runs.reduce((a, r) => a + r.requests, 0);
+  const seconds = runs.reduce((a, r) => a + r.seconds, 0);
+  const cpu = runs.every((r) => r.cpuUsPerReq !== null) ? runs.reduce((a, r) => a + r.cpuUsPerReq! * r.requests, 0) : null;
+  const statusCodes: Record<string, number> = {};
+  for (const r of runs) for (const [k, n] of Object.entries(r.statusCodes)) statusCodes[k] = (statusCodes[k] ?? 0) + n;
+  return {
+    requests,
+    seconds,
+    rps: seconds > 0 ? requests / seconds : 0,
+    p50: median(runs.map((r) => r.p50)),
+    p99: median(runs.map((r) => r.p99)),
+    p999: median(runs.map((r) => r.p999)),
+    errors: runs.reduce((a, r) => a + r.errors, 0),
+    non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
+    cpuUsPerReq: cpu === null || requests === 0 ? null : cpu / requests,
+    rssMaxBytes: runs.every((r) => r.rssMaxBytes === null) ? null : Math.max(...runs.map((r) => r.rssMaxBytes ?? 0)),
+    statusCodes,
+  };
 }
 
 type Metrics = Map<string, number>;
@@ -386,15 +423,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
       return p;
     };
-    /** Measures a ceiling with a scenario's list (JIT warm-up first), recorded under `name`. */
-    const measureCeiling = async (name: string, proc: Proc, list: LoadRequest[]) => {
-      if (ceilings[name] !== undefined) return ceilings[name];
-      await pass(proc, list.slice(0, JIT_WARMUP), is2xx, `warm-up of ceiling ${name}`);
-      log(`ceiling ${name}`);
-      const m = await timed(proc, list, is2xx);
-      ceilings[name] = m;
-      return m;
-    };
+    const warmedCeilings = new Set<string>();
     const nodeEnv = (extra: Record<string, string>) => ({
       DATABASE_URL: scratch.url,
       ADMIN_SECRET: secret,
@@ -418,21 +447,44 @@ export async function main(argv: readonly string[]): Promise<number> {
         await node.stop();
       }
     };
-    /** A timed run of the node between two /metrics reads. */
+    /**
+     * Timed runs of the node (between two /metrics reads), each next to a run of its ceiling with the same list, in
+     * ABBA order so a machine that speeds up or slows down during the bench weighs on both sides alike; the ratio is
+     * the median of the rounds' ratios. The ceiling's figures are recorded under `ref.name`.
+     */
     const scenario = async (
       name: ScenarioName,
       node: Proc,
       list: LoadRequest[],
       expect: Expect,
-      ref: { name: string; m: Measured },
+      ref: { name: string; proc: Proc; list?: LoadRequest[] },
       note?: string,
     ) => {
-      log(`scenario ${name}`);
+      const refList = ref.list ?? list;
+      if (!warmedCeilings.has(ref.name)) {
+        await pass(ref.proc, refList.slice(0, JIT_WARMUP), is2xx, `warm-up of ceiling ${ref.name}`);
+        warmedCeilings.add(ref.name);
+      }
+      log(`scenario ${name} (${opt.rounds} round${opt.rounds === 1 ? '' : 's'} against ${ref.name})`);
       const before = await metrics(node, opt.workers);
-      const m = await timed(node, list, expect);
+      const mine: Measured[] = [];
+      const theirs: Measured[] = [];
+      for (let i = 0; i < opt.rounds; i++) {
+        if (i % 2 === 0) {
+          theirs.push(await timed(ref.proc, refList, is2xx));
+          mine.push(await timed(node, list, expect));
+        } else {
+          mine.push(await timed(node, list, expect));
+          theirs.push(await timed(ref.proc, refList, is2xx));
+        }
+      }
       const after = await metrics(node, opt.workers);
-      const cpuRatio = m.cpuUsPerReq && ref.m.cpuUsPerReq ? ref.m.cpuUsPerReq / m.cpuUsPerReq : null;
-      scenarios[name] = { ...m, unit: 'req/s', ceiling: ref.name, ratio: m.rps / ref.m.rps, cpuRatio, hits: tierHits(before, after), ...(note ? { note } : {}) };
+      const m = combine(mine);
+      const c = combine(theirs);
+      ceilings[ref.name] = c;
+      const ratio = median(mine.map((r, i) => r.rps / theirs[i]!.rps));
+      const cpuRatio = m.cpuUsPerReq && c.cpuUsPerReq ? c.cpuUsPerReq / m.cpuUsPerReq : null;
+      scenarios[name] = { ...m, unit: 'req/s', ceiling: ref.name, ceilingRps: c.rps, ratio, cpuRatio, hits: tierHits(before, after), ...(note ? { note } : {}) };
     };
 
     // ---- warm: Redis hits (in-process cache off) vs fastify + one ioredis GET ----
@@ -445,10 +497,9 @@ export async function main(argv: readonly string[]): Promise<number> {
         answerBytes = Buffer.byteLength(body);
         await seedRedisCeiling(redis, ns, handles, body, h0);
         const c = await ceiling('redis', { REDIS_URL: redisUrl, CEILING_NS: `${ns}ceiling:` });
-        const ref = await measureCeiling('redis', c, hotList);
         log('warm: one pass over every key fills Redis');
         await pass(node, allPaths, is2xx, 'warm pass');
-        await scenario('warm', node, hotList, is2xx, { name: 'redis', m: ref });
+        await scenario('warm', node, hotList, is2xx, { name: 'redis', proc: c });
       });
     }
 
@@ -456,9 +507,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (want.has('cold')) {
       await withNode('cold (CACHE_MAX_BYTES=0, no Redis)', { REDIS_URL: '', CACHE_MAX_BYTES: '0' }, async (node) => {
         const c = await ceiling('pg', { DATABASE_URL: scratch.url });
-        const ref = await measureCeiling('pg', c, hotList);
         await pass(node, hotList.slice(0, JIT_WARMUP), is2xx, 'cold warm-up');
-        await scenario('cold', node, hotList, is2xx, { name: 'pg', m: ref });
+        await scenario('cold', node, hotList, is2xx, { name: 'pg', proc: c });
       });
     }
 
@@ -467,35 +517,30 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (onHot.some((s) => want.has(s))) {
       await withNode('default (in-process cache + Redis)', { REDIS_URL: redisUrl }, async (node) => {
         cacheMaxBytes = (await metrics(node, opt.workers)).get('idnode_cache_max_bytes') ?? null;
-        const constHot = async () => ({ name: 'const', m: await measureCeiling('const', await ceiling('const'), hotList) });
+        const ref = async (name: string, list?: LoadRequest[]) => ({ name, proc: await ceiling('const'), ...(list ? { list } : {}) });
 
         if (want.has('hot')) {
-          const ref = await constHot();
           log('hot: one pass over every key fills the in-process cache');
           await pass(node, allPaths, is2xx, 'hot pass');
           // more keys than the timed list: pass over its keys again so they are the ones the byte budget keeps
           if (allPaths.length > hotList.length) await pass(node, hotList, is2xx, 'hot pass over the timed keys');
-          await scenario('hot', node, hotList, is2xx, ref);
+          await scenario('hot', node, hotList, is2xx, await ref('const'));
         }
         if (want.has('negative')) {
-          const ref = { name: 'const (unknown handles)', m: await measureCeiling('const (unknown handles)', await ceiling('const'), negativeList) };
           await pass(node, negativeList, (s) => s === 404, 'negative pass');
-          await scenario('negative', node, negativeList, (s) => s === 404, ref);
+          await scenario('negative', node, negativeList, (s) => s === 404, await ref('const (unknown handles)'));
         }
         if (want.has('filtered')) {
-          const ref = { name: 'const (?type=URL)', m: await measureCeiling('const (?type=URL)', await ceiling('const'), filteredList) };
           await pass(node, filteredList.slice(0, JIT_WARMUP), is2xx, 'filtered warm-up');
-          await scenario('filtered', node, filteredList, is2xx, ref);
+          await scenario('filtered', node, filteredList, is2xx, await ref('const (?type=URL)'));
         }
         if (want.has('proxy')) {
-          const ref = await constHot();
           await pass(node, proxyList.slice(0, JIT_WARMUP), (s) => s === 302, 'proxy warm-up');
-          await scenario('proxy', node, proxyList, (s) => s === 302, ref, 'GET /<handle> → 302 (counted as success); ratio to const on the /api/handles list');
+          await scenario('proxy', node, proxyList, (s) => s === 302, await ref('const (proxy run)', hotList), 'GET /<handle> → 302 (counted as success); ratio to const on the /api/handles list');
         }
         if (want.has('mixed')) {
-          const ref = await constHot();
           await pass(node, mixedList.slice(0, JIT_WARMUP), is2xx, 'mixed warm-up');
-          await scenario('mixed', node, mixedList, is2xx, ref, `Zipf(s=1) over ${fmtInt(opt.keys)} keys, ${mixedWrites} of ${mixedCount} requests PUT; ratio to const on the hot list`);
+          await scenario('mixed', node, mixedList, is2xx, await ref('const (mixed run)', hotList), `Zipf(s=1) over ${fmtInt(opt.keys)} keys, ${mixedWrites} of ${mixedCount} requests PUT; ratio to const on the hot list`);
         }
         if (want.has('registration')) {
           log('registration: batchCreate over HTTP');
@@ -518,6 +563,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     connections: opt.connections,
     keys: opt.keys,
     workers: opt.workers,
+    rounds: opt.rounds,
     smoke: opt.smoke,
     out: opt.out,
     only: opt.only,
@@ -597,6 +643,7 @@ async function registration(node: Proc, store: Store, secret: string, n: number)
   const rps = n / secs;
   return {
     requests: n,
+    seconds: secs,
     rps,
     p50: quantile(sorted, 0.5),
     p99: quantile(sorted, 0.99),
@@ -609,6 +656,7 @@ async function registration(node: Proc, store: Store, secret: string, n: number)
     unit: 'items/s',
     ceiling: 'raw insert',
     ratio: rps / raw,
+    ceilingRps: raw,
     cpuRatio: null,
     hits: null,
     note: `${fmtInt(n)} identifiers, ${REG_BATCH} per call (latency = per call, CPU = per identifier); raw multi-row insert ${fmtInt(raw)} items/s`,
@@ -631,7 +679,7 @@ function judge(
         : {
             goal,
             target: `≥ ${min.toFixed(2)} × ${r.ceiling}`,
-            measured: `${r.ratio.toFixed(2)} (${fmtInt(r.rps)} vs ${fmtInt(r.rps / r.ratio)} req/s)`,
+            measured: `${r.ratio.toFixed(2)} (${fmtInt(r.rps)} vs ${fmtInt(r.ceilingRps)} req/s)`,
             result: r.ratio >= min ? 'PASS' : 'FAIL',
           },
     );
@@ -701,7 +749,8 @@ function report(j: {
     '',
     `${st.seconds} s per run, ${st.connections} connections, ${fmtInt(st.keys)} identifiers, WORKERS=${String(st.workers)}; ` +
       `node ${String(st.node)} on ${String(st.cpu)} (${String(st.platform)}), load generator on the same machine. ` +
-      `Ratios are to the ceiling measured in this run with the same request list, connections and duration.`,
+      `Ratios are to the ceiling measured in this run with the same request list, connections and duration: ` +
+      `the median of ${String(st.rounds)} round${st.rounds === 1 ? '' : 's'}, each a run of the ceiling next to a run of the scenario (ABBA order).`,
     '',
     '| scenario | req/s | ratio to ceiling | p50 ms | p99 ms | p99.9 ms | errors | non-2xx | CPU µs/req | CPU ratio | RSS max | hits mem / redis / store % |',
     '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
