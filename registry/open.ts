@@ -4,7 +4,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Database } from './db.js';
 import { PGliteDialect, SerialLock } from './pglite-dialect.js';
-import { GET_HANDLE_SQL, RESOLVE_HANDLE_SQL, SqlStore, type HandleRow, type ResolveRow } from './sql-store.js';
+import { GET_HANDLE_SQL, RESOLVE_HANDLE_SQL, RESOLVE_HANDLES_SQL, SqlStore, type HandleRow, type ResolveRow } from './sql-store.js';
 import type { Store } from './store.js';
 
 export interface PostgresStoreOptions {
@@ -29,6 +29,10 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
       const res = await pool.query<ResolveRow>({ name: 'idnode_resolve_handle', text: RESOLVE_HANDLE_SQL, values: [key] });
       return res.rows[0];
     },
+    resolveRows: async (keys) => {
+      const res = await pool.query<ResolveRow & { key: string }>({ name: 'idnode_resolve_handles', text: RESOLVE_HANDLES_SQL, values: [keys] });
+      return res.rows;
+    },
   });
 }
 
@@ -46,6 +50,7 @@ export async function openPgliteStore(dataDir: string | null): Promise<Store> {
     db,
     getHandleRow: (key) => lock.run(async () => (await pglite.query<HandleRow>(GET_HANDLE_SQL, [key])).rows[0]),
     resolveRow: (key) => lock.run(async () => (await pglite.query<ResolveRow>(RESOLVE_HANDLE_SQL, [key])).rows[0]),
+    resolveRows: (keys) => lock.run(async () => (await pglite.query<ResolveRow & { key: string }>(RESOLVE_HANDLES_SQL, [keys])).rows),
     onClose: () => pglite.close(),
   });
 }

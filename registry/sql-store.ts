@@ -17,6 +17,7 @@ import type {
   HandleRecord,
   HandleRef,
   ListQuery,
+  ResolvedHandle,
   Mutation,
   SameValues,
   Store,
@@ -30,6 +31,8 @@ import type {
  * and the public answer pre-serialised at write time.
  */
 export const RESOLVE_HANDLE_SQL = 'select handle, values::text as values_text, public_json from handles where key = $1';
+/** The resolution read of many keys at once (`$1` a text array). */
+export const RESOLVE_HANDLES_SQL = 'select key, handle, values::text as values_text, public_json from handles where key = any($1::text[])';
 
 /** What a resolution read returns. */
 export interface ResolveRow {
@@ -63,6 +66,8 @@ export interface SqlStoreOptions {
   getHandleRow: (key: string) => Promise<HandleRow | undefined>;
   /** Runs RESOLVE_HANDLE_SQL with `[key]`. */
   resolveRow: (key: string) => Promise<ResolveRow | undefined>;
+  /** Runs RESOLVE_HANDLES_SQL with `[keys]`: the rows found, in any order. */
+  resolveRows: (keys: readonly string[]) => Promise<(ResolveRow & { key: string })[]>;
   /** Called by close() after kysely is destroyed (e.g. close PGlite). */
   onClose?: () => Promise<void>;
 }
@@ -79,6 +84,7 @@ export class SqlStore implements Store {
   readonly #db: Kysely<Database>;
   readonly #getHandleRow: SqlStoreOptions['getHandleRow'];
   readonly #resolveRow: SqlStoreOptions['resolveRow'];
+  readonly #resolveRows: SqlStoreOptions['resolveRows'];
   readonly #onClose: SqlStoreOptions['onClose'];
   #closing: Promise<void> | null = null;
 
@@ -87,6 +93,7 @@ export class SqlStore implements Store {
     this.#db = opts.db;
     this.#getHandleRow = opts.getHandleRow;
     this.#resolveRow = opts.resolveRow;
+    this.#resolveRows = opts.resolveRows;
     this.#onClose = opts.onClose;
   }
 
@@ -114,9 +121,16 @@ export class SqlStore implements Store {
     return row ? toRecord(key, row) : null;
   }
 
-  async resolveHandle(key: string): Promise<{ handle: string; valuesJson: string; publicJson: string | null } | null> {
+  async resolveHandle(key: string): Promise<ResolvedHandle | null> {
     const row = await this.#resolveRow(key);
     return row === undefined ? null : { handle: row.handle, valuesJson: row.values_text, publicJson: row.public_json };
+  }
+
+  async resolveHandles(keys: readonly string[]): Promise<(ResolvedHandle | null)[]> {
+    if (keys.length === 0) return [];
+    const byKey = new Map<string, ResolvedHandle>();
+    for (const row of await this.#resolveRows(keys)) byKey.set(row.key, { handle: row.handle, valuesJson: row.values_text, publicJson: row.public_json });
+    return keys.map((k) => byKey.get(k) ?? null);
   }
 
   async mutate(ref: HandleRef, action: string, actor: Actor, fn: Mutation): Promise<WriteResult> {

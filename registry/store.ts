@@ -89,6 +89,13 @@ export type CreateManyResult = 'created' | 'unchanged' | 'exists';
 export type UpdateManyResult = 'updated' | 'unchanged' | 'not-found';
 export type DeleteManyResult = 'deleted' | 'not-found';
 
+/** A handle as a resolution reads it: values as JSON text, and the public answer serialised at write time. */
+export interface ResolvedHandle {
+  handle: string;
+  valuesJson: string;
+  publicJson: string | null;
+}
+
 export interface Store {
   readonly kind: 'postgres' | 'pglite';
   /** The typed database, for the registry modules that keep enterprises, prefixes, users and templates. */
@@ -101,7 +108,9 @@ export interface Store {
    * The same lookup as the resolver needs it on every cache miss: the handle, its values as JSON text (parsed only
    * when needed) and the public answer serialised at write time (null for rows written without it).
    */
-  resolveHandle(key: string): Promise<{ handle: string; valuesJson: string; publicJson: string | null } | null>;
+  resolveHandle(key: string): Promise<ResolvedHandle | null>;
+  /** `resolveHandle` for many keys in one query (the resolver batches its cache misses): answers in key order. */
+  resolveHandles(keys: readonly string[]): Promise<(ResolvedHandle | null)[]>;
   /**
    * Read-modify-write one handle in a single transaction (row locked), writing one audit row with the
    * before/after values. A create that collides with an existing key (a concurrent create or a case variant)

@@ -8,7 +8,10 @@ export interface TtlPolicyOptions {
   minTtl?: number;
   /** seconds; a record's TTL is lowered to at most this (default 3600) */
   maxTtl?: number;
-  /** seconds a "not found" is cached (default 5, clamped to [0, maxTtl]) */
+  /**
+   * seconds a "not found" is cached (default 60, clamped to [0, maxTtl]): every write invalidates the caches of
+   * every instance, so this bounds a stale "not found" only while the invalidation bus is down
+   */
   negativeTtl?: number;
   /** seconds after expiry during which an entry may still be served when the source fails (default 3600) */
   staleTtl?: number;
@@ -22,16 +25,22 @@ export interface MemoryCacheOptions extends TtlPolicyOptions {
 
 export interface CacheEntry {
   readonly key: string;
-  /** `null` = the handle does not exist (negative entry) */
-  readonly record: ResolvedRecord | null;
+  /** `null` = the handle does not exist (negative entry); also null once the entry has left the cache */
+  record: ResolvedRecord | null;
   /** ms (clock time): fresh while now < expiresAt */
   readonly expiresAt: number;
   /** ms: servable on source failure while now < staleUntil */
   readonly staleUntil: number;
+  /** ms: a hit from here on refreshes the entry in the background (prefetch), once */
+  readonly prefetchAt: number;
+  /** a background refresh was started */
+  prefetching: boolean;
   /** estimated bytes */
   readonly size: number;
   /** used since the eviction sweep last passed it (CLOCK's reference bit) */
   ref: boolean;
+  /** still in the cache: false once deleted, replaced, evicted or cleared (holders of the entry check this) */
+  live: boolean;
   /** the resolver's answer for this entry, built once (the hot path then allocates nothing) */
   answer?: unknown;
 }
@@ -72,7 +81,7 @@ export class TtlPolicy {
     this.minTtl = seconds('minTtl', o.minTtl, 1);
     this.maxTtl = seconds('maxTtl', o.maxTtl, 3600);
     if (this.maxTtl < this.minTtl) throw new RangeError(`maxTtl (${this.maxTtl}) < minTtl (${this.minTtl})`);
-    this.negativeTtl = Math.min(seconds('negativeTtl', o.negativeTtl, 5), this.maxTtl);
+    this.negativeTtl = Math.min(seconds('negativeTtl', o.negativeTtl, 60), this.maxTtl);
     this.staleTtl = seconds('staleTtl', o.staleTtl, 3600);
   }
 
@@ -85,6 +94,21 @@ export class TtlPolicy {
 }
 
 type Entry = CacheEntry;
+
+/**
+ * How long before expiry a hit refreshes an entry in the background (CoreDNS's prefetch): the last 10 % of its TTL,
+ * at least 1 s, at most half the TTL — so an entry in use is replaced before it expires and no request waits for it.
+ */
+export function prefetchWindowMs(ttlMs: number): number {
+  return Math.min(Math.max(ttlMs * 0.1, 1000), ttlMs / 2);
+}
+
+/** An entry leaves the cache: marked dead, and what it held let go (a face may still hold the small entry). */
+function retire(e: Entry): void {
+  e.live = false;
+  e.record = null;
+  e.answer = undefined;
+}
 
 export class MemoryCache {
   readonly maxBytes: number;
@@ -155,11 +179,22 @@ export class MemoryCache {
       return undefined;
     }
     const expiresAt = this.clock.now() + ttlMs;
-    const e: Entry = { key, record, expiresAt, staleUntil: expiresAt + this.policy.staleTtl * 1000, size, ref: false };
+    const e: Entry = {
+      key,
+      record,
+      expiresAt,
+      staleUntil: expiresAt + this.policy.staleTtl * 1000,
+      prefetchAt: expiresAt - prefetchWindowMs(ttlMs),
+      prefetching: false,
+      size,
+      ref: false,
+      live: true,
+    };
     const old = this.map.get(key);
     if (old !== undefined) {
       this.map.delete(key);
       this._bytes -= old.size;
+      retire(old);
     }
     this.map.set(key, e);
     this._bytes += size;
@@ -175,6 +210,7 @@ export class MemoryCache {
   }
 
   clear(): void {
+    for (const e of this.map.values()) retire(e);
     this.map.clear();
     this._bytes = 0;
   }
@@ -182,9 +218,9 @@ export class MemoryCache {
   private remove(e: Entry): void {
     this.map.delete(e.key);
     this._bytes -= e.size;
+    retire(e);
   }
 
-  /** Drops least recently used entries until the total fits. */
   /** CLOCK sweep from the oldest end: referenced entries get a second chance (moved to the back), others go. */
   private evict(): void {
     let chances = this.map.size;

@@ -2,10 +2,11 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import type { CacheStats, RecordSource, ResolvedRecord, Resolution, ResolveOptions, Resolver } from './types.js';
+import type { CacheStats, HitToken, RecordSource, ResolvedRecord, Resolution, ResolveOptions, Resolver, SourceRecord } from './types.js';
+import { TurnBatcher } from './batch.js';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
-import { MemoryCache } from './memory-cache.js';
+import { MemoryCache, type CacheEntry } from './memory-cache.js';
 import { encodeForRedis, recordFromRedis, recordFromSource } from './record.js';
 import type { RedisRead } from './redis-tier.js';
 import { RedisTier, closeRedisClient, createRedisClient, waitReady } from './redis-tier.js';
@@ -48,6 +49,12 @@ const NEGATIVE_STALE: Resolution = Object.freeze({ found: false, tier: 'memory',
 const HIDDEN: Resolution = Object.freeze({ found: false, tier: 'memory', stale: false, hidden: true } as const);
 
 /** The prefix key of a canonical handle key (everything before the first `/`). */
+/** Keys per batched store read at most. */
+const STORE_BATCH_MAX = 128;
+
+/** A memory hit as peek gives it: with the token a face can recheck in O(1). */
+type MemoryHit = Resolution & { readonly token: HitToken };
+
 function prefixKeyOf(key: string): string {
   const slash = key.indexOf('/');
   return slash < 0 ? key : key.slice(0, slash);
@@ -65,6 +72,8 @@ class PipelineResolver implements Resolver {
   private readonly inflight = new Map<string, Flight>();
   /** prefix keys of suspended enterprises: their handles resolve as not found */
   private readonly hidden = new Set<string>();
+  /** bumped whenever the hidden set may have changed (tokens from before then are no longer current) */
+  private gateVersion = 0;
   private hits = 0;
   private misses = 0;
   private negativeHits = 0;
@@ -73,6 +82,7 @@ class PipelineResolver implements Resolver {
   private redisMisses = 0;
   private redisErrors = 0;
   private storeReads = 0;
+  private prefetches = 0;
   private tier: RedisTier | null = null;
   private bus: InvalidationBus | null = null;
   private clients: Redis[] = [];
@@ -82,12 +92,18 @@ class PipelineResolver implements Resolver {
     this.redisErrors++;
   };
 
+  /** store reads of one event-loop turn, sent as one query when the source can (see TurnBatcher) */
+  private readonly reads: TurnBatcher<SourceRecord | null> | null;
+
   constructor(
     readonly source: RecordSource,
     private readonly clock: Clock,
     private readonly mem: MemoryCache,
     readonly instanceId: string,
-  ) {}
+  ) {
+    const many = source.getHandles?.bind(source);
+    this.reads = many === undefined ? null : new TurnBatcher((keys) => (keys.length === 1 ? source.getHandle(keys[0]!).then((r) => [r]) : many(keys)), STORE_BATCH_MAX);
+  }
 
   attachRedis(tier: RedisTier, bus: InvalidationBus, clients: Redis[]): void {
     this.tier = tier;
@@ -100,12 +116,29 @@ class PipelineResolver implements Resolver {
     const e = this.mem.lookup(key);
     if (e === undefined) return undefined;
     this.hits++;
+    if (!e.prefetching && this.clock.now() >= e.prefetchAt) this.prefetch(e);
     const record = e.record;
-    if (record === null) {
-      this.negativeHits++;
-      return NEGATIVE_MEMORY;
+    if (record === null) this.negativeHits++;
+    // one answer per entry (the hot path then allocates nothing), rebuilt when the hidden set has changed since
+    let a = e.answer as MemoryHit | undefined;
+    if (a === undefined || a.token.gate !== this.gateVersion) {
+      const token = Object.freeze({ entry: e, gate: this.gateVersion });
+      a = record === null ? { found: false, tier: 'memory', stale: false, token } : { found: true, record, tier: 'memory', stale: false, token };
+      e.answer = Object.freeze(a);
     }
-    return (e.answer ??= Object.freeze({ found: true, record, tier: 'memory', stale: false })) as Resolution;
+    return a;
+  }
+
+  isCurrent(token: HitToken): boolean {
+    const e = token.entry as CacheEntry;
+    if (!e.live || token.gate !== this.gateVersion) return false;
+    const now = this.clock.now();
+    if (now >= e.expiresAt) return false;
+    if (now >= e.prefetchAt && !e.prefetching) this.prefetch(e);
+    e.ref = true;
+    this.hits++;
+    if (e.record === null) this.negativeHits++;
+    return true;
   }
 
   resolve(key: string, opts?: ResolveOptions): Promise<Resolution> {
@@ -116,6 +149,7 @@ class PipelineResolver implements Resolver {
     const e = this.mem.lookup(key);
     if (e !== undefined) {
       this.hits++;
+      if (!e.prefetching && this.clock.now() >= e.prefetchAt) this.prefetch(e);
       const record = e.record;
       if (record === null) {
         this.negativeHits++;
@@ -158,6 +192,7 @@ class PipelineResolver implements Resolver {
   }
 
   applyGate(changes: readonly GateChange[]): void {
+    this.gateVersion++;
     for (const [prefixKey, hidden] of changes) {
       if (hidden) this.hidden.add(prefixKey);
       else this.hidden.delete(prefixKey);
@@ -169,6 +204,7 @@ class PipelineResolver implements Resolver {
     if (this.source.hiddenPrefixKeys === undefined) return;
     try {
       const keys = await this.source.hiddenPrefixKeys();
+      this.gateVersion++;
       this.hidden.clear();
       for (const k of keys) this.hidden.add(k);
     } catch {
@@ -189,6 +225,7 @@ class PipelineResolver implements Resolver {
       redisMisses: this.redisMisses,
       redisErrors: this.redisErrors,
       storeReads: this.storeReads,
+      prefetches: this.prefetches,
       evictions: this.mem.evictions,
     };
   }
@@ -224,17 +261,28 @@ class PipelineResolver implements Resolver {
     this.inflight.clear();
   }
 
-  private startFlight(key: string, authoritative: boolean): Flight {
+  /**
+   * A hit near the end of an entry's TTL: read the store again in the background (past Redis, which expires with
+   * it) and refill both tiers, so the entry is replaced before it expires. Failures are left to the next miss.
+   */
+  private prefetch(e: CacheEntry): void {
+    e.prefetching = true;
+    if (this.closed || this.inflight.has(e.key)) return;
+    this.prefetches++;
+    this.startFlight(e.key, true, true).promise.catch(() => {});
+  }
+
+  private startFlight(key: string, authoritative: boolean, prefetch = false): Flight {
     const prev = this.inflight.get(key);
     // Only an authoritative read gets here with a fetch running; that older fetch must not overwrite its answer.
     if (prev !== undefined) prev.invalidated = true;
     const flight: Flight = { invalidated: false, promise: undefined as unknown as Promise<Resolution> };
     this.inflight.set(key, flight);
-    flight.promise = this.run(key, flight, authoritative);
+    flight.promise = this.run(key, flight, authoritative, prefetch);
     return flight;
   }
 
-  private async run(key: string, flight: Flight, authoritative: boolean): Promise<Resolution> {
+  private async run(key: string, flight: Flight, authoritative: boolean, prefetch: boolean): Promise<Resolution> {
     try {
       const tier = this.tier;
       // The generation must be read BEFORE the store read starts: that is what makes the guarded fill race-free.
@@ -254,8 +302,8 @@ class PipelineResolver implements Resolver {
           }
         }
       }
-      this.storeReads++;
-      const stored = await this.source.getHandle(key);
+      if (!prefetch) this.storeReads++;
+      const stored = await (this.reads === null ? this.source.getHandle(key) : this.reads.get(key));
       const record = stored === null ? null : recordFromSource(stored, key, nowSec(this.clock));
       if (tier !== null && gen !== null && !flight.invalidated) {
         const ttlMs = this.mem.policy.ttlFor(record) * 1000;

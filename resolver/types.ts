@@ -10,6 +10,8 @@ export type SourceRecord = { handle: string; values: HandleValue[] } | { handle:
 /** What the resolver needs from the store: one lookup by canonical key. */
 export interface RecordSource {
   getHandle(key: string): Promise<SourceRecord | null>;
+  /** Many lookups in one round trip, answered in key order: when present, misses of one event-loop turn share one. */
+  getHandles?(keys: string[]): Promise<readonly (SourceRecord | null)[]>;
   /** Prefix keys whose handles must not resolve (suspended enterprises); read at start and after a resync. */
   hiddenPrefixKeys?(): Promise<string[]>;
 }
@@ -34,9 +36,18 @@ export interface ResolvedRecord {
 
 export type Tier = 'memory' | 'redis' | 'store';
 
+/**
+ * Proof of an in-process cache hit, for a face that keeps its own encoded answer per request: `isCurrent` tells in
+ * O(1) whether that answer still stands (same cache entry, still fresh, no prefix hidden or shown since).
+ */
+export interface HitToken {
+  readonly entry: unknown;
+  readonly gate: number;
+}
+
 export type Resolution =
-  | { found: true; record: ResolvedRecord; tier: Tier; stale: boolean }
-  | { found: false; tier: Tier; stale: boolean; hidden?: true };
+  | { found: true; record: ResolvedRecord; tier: Tier; stale: boolean; token?: HitToken }
+  | { found: false; tier: Tier; stale: boolean; hidden?: true; token?: HitToken };
 
 export interface ResolveOptions {
   /** bypass every cache and read the store (Handle `auth=true`) */
@@ -57,6 +68,8 @@ export interface CacheStats {
   redisMisses: number;
   redisErrors: number;
   storeReads: number;
+  /** background refreshes of entries near expiry (store reads that answered no request) */
+  prefetches: number;
   evictions: number;
 }
 
@@ -67,6 +80,8 @@ export interface Resolver {
    * when only `resolve` can tell. Counted like `resolve`. The hot path of every face.
    */
   peek(key: string): Resolution | undefined;
+  /** Whether the answer a memory hit's token came with is still the current one; counted as a hit when it is. */
+  isCurrent(token: HitToken): boolean;
   /**
    * After a successful write: drop the key from this process and Redis and tell every other instance, waiting
    * (bounded) until they have dropped it too. Never throws because Redis is down.

@@ -38,7 +38,7 @@ const schema = z.object({
   CACHE_MAX_BYTES: int(0, 64 * 1024 ** 3).default(64 * 1024 * 1024),
   CACHE_MIN_TTL: int(0, 86400).default(1),
   CACHE_MAX_TTL: int(1, 7 * 86400).default(3600),
-  CACHE_NEGATIVE_TTL: int(0, 3600).default(5),
+  CACHE_NEGATIVE_TTL: int(0, 3600).default(60),
   CACHE_STALE_TTL: int(0, 7 * 86400).default(3600),
   CASE_SENSITIVE_SUFFIX: bool.default(false),
   BODY_LIMIT: int(1024, 64 * 1024 * 1024).default(1024 * 1024),

@@ -9,7 +9,7 @@ import { decodeUrlPath, parseHandle, type HandleId } from '../handle/identifier.
 import { valuesToJson } from '../handle/json.js';
 import type { HandleValue } from '../handle/types.js';
 import { minEffectiveTtl } from '../handle/value.js';
-import type { ResolvedRecord, Resolution } from '../resolver/types.js';
+import type { HitToken, ResolvedRecord, Resolution, Resolver } from '../resolver/types.js';
 import type { IdNode } from './node.js';
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
@@ -23,7 +23,12 @@ interface ApiMemo {
   types: string[];
   indexes: number[];
   /** the 404 answer, built on first use (small: the handle and a message) */
-  notFound: Buffer | null;
+  notFound: { body: string; length: number } | null;
+  /** the last answer sent from the in-process cache, while `token` says it is current: one check, no lookups */
+  token: HitToken | null;
+  status: number;
+  body: string;
+  length: number;
 }
 
 /** A redirect answer for a proxy path. */
@@ -72,7 +77,11 @@ export class HotPath {
   /** the redirect of each cached record (weakly: it goes with the record when the cache drops it) */
   private readonly redirects = new WeakMap<ResolvedRecord, Redirect | null>();
 
-  constructor(private readonly node: IdNode) {}
+  private readonly resolver: Resolver;
+
+  constructor(private readonly node: IdNode) {
+    this.resolver = node.resolver;
+  }
 
   /**
    * Answers `req` if it can: from the in-process cache at once, or — for the Handle REST face — after one trip
@@ -80,7 +89,7 @@ export class HotPath {
    * fails, `fallback` hands the request to fastify, whose full path answers with the face's own error.
    */
   serve(req: IncomingMessage, res: ServerResponse, fallback: () => void): boolean {
-    if (req.method !== 'GET' || req.headers.authorization !== undefined) return false;
+    if (req.method !== 'GET' || hasAuthorization(req.rawHeaders)) return false;
     const url = req.url ?? '';
     if (url.startsWith(API)) return this.serveApi(url.slice(API.length), res, fallback);
     if (url.indexOf('?') < 0 && url.length > 1 && !RESERVED.test(url)) return this.serveProxy(url.slice(1), res);
@@ -90,13 +99,20 @@ export class HotPath {
   private serveApi(rest: string, res: ServerResponse, fallback: () => void): boolean {
     const m = this.api.get(rest) ?? this.apiMemo(rest);
     if (m === undefined) return false;
-    const r = this.node.resolver.peek(m.id.key);
+    // the same request answered from the same cache entry before: send that answer again
+    if (m.token !== null && this.resolver.isCurrent(m.token)) {
+      send(res, m.status, m.body, m.length);
+      return true;
+    }
+    m.token = null;
+    m.body = '';
+    const r = this.resolver.peek(m.id.key);
     if (r !== undefined) {
       this.answerApi(m, r, res);
       return true;
     }
     // a miss: one trip through Redis and the store, still without fastify's routing (warm and cold resolutions)
-    this.node.resolver.resolve(m.id.key).then(
+    this.resolver.resolve(m.id.key).then(
       (r2) => this.answerApi(m, r2, res),
       () => fallback(),
     );
@@ -104,21 +120,32 @@ export class HotPath {
   }
 
   private answerApi(m: ApiMemo, r: Resolution, res: ServerResponse): void {
+    let status: number;
+    let body: string;
+    let length: number;
     if (!r.found) {
-      const body = (m.notFound ??= Buffer.from(JSON.stringify({ responseCode: RC.HANDLE_NOT_FOUND, handle: m.id.handle, message: 'Handle Not Found' })));
-      res.writeHead(404, { 'content-type': JSON_TYPE, 'content-length': body.length });
-      res.end(body);
-      return;
+      const nf = (m.notFound ??= sized(JSON.stringify({ responseCode: RC.HANDLE_NOT_FOUND, handle: m.id.handle, message: 'Handle Not Found' })));
+      status = 404;
+      body = nf.body;
+      length = nf.length;
+    } else {
+      // the record keeps one pre-encoded answer, for the request (memo) that asked last
+      let slot = r.record.slot;
+      if (slot === null || slot.owner !== m) {
+        const text = apiBody(m, r.record);
+        slot = r.record.slot = { owner: m, body: text, length: Buffer.byteLength(text) };
+      }
+      status = 200;
+      body = slot.body;
+      length = slot.length;
     }
-    // the record keeps one pre-encoded answer, for the request (memo) that asked last
-    let slot = r.record.slot;
-    if (slot === null || slot.owner !== m) {
-      const body = apiBody(m, r.record);
-      slot = r.record.slot = { owner: m, body, length: Buffer.byteLength(body) };
+    if (r.token !== undefined) {
+      m.token = r.token;
+      m.status = status;
+      m.body = body;
+      m.length = length;
     }
-    // a string body goes out with the headers in one write (a Buffer would take a second chunk and a writev)
-    res.writeHead(200, { 'content-type': JSON_TYPE, 'content-length': slot.length });
-    res.end(slot.body);
+    send(res, status, body, length);
   }
 
   private apiMemo(rest: string): ApiMemo | undefined {
@@ -137,7 +164,7 @@ export class HotPath {
     const id = this.homedId(q < 0 ? rest : rest.slice(0, q));
     if (id === undefined) return undefined;
     if (this.api.size >= MEMO_MAX) this.api.clear();
-    const m: ApiMemo = { id, types, indexes, notFound: null };
+    const m: ApiMemo = { id, types, indexes, notFound: null, token: null, status: 0, body: '', length: 0 };
     this.api.set(rest, m);
     return m;
   }
@@ -150,7 +177,7 @@ export class HotPath {
       if (this.proxy.size >= MEMO_MAX) this.proxy.clear();
       this.proxy.set(rest, id);
     }
-    const r = this.node.resolver.peek(id.key);
+    const r = this.resolver.peek(id.key);
     if (r === undefined || !r.found) return false;
     let d = this.redirects.get(r.record);
     if (d === undefined) this.redirects.set(r.record, (d = redirectOf(r.record)));
@@ -173,6 +200,23 @@ export class HotPath {
       return undefined;
     }
   }
+}
+
+const sized = (body: string) => ({ body, length: Buffer.byteLength(body) });
+
+/** The JSON answer (a string body goes out with the headers in one write; a Buffer would take a second chunk). */
+function send(res: ServerResponse, status: number, body: string, length: number): void {
+  res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': length });
+  res.end(body);
+}
+
+/** Whether the request carries an Authorization header (read from the raw list: `req.headers` is built lazily). */
+function hasAuthorization(raw: readonly string[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i]!;
+    if (k.length === 13 && k.toLowerCase() === 'authorization') return true;
+  }
+  return false;
 }
 
 /** The redirect for a record, or null when the full path must answer (no URL, or TTLs that count down). */

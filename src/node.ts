@@ -66,7 +66,11 @@ export async function openNode(config: Config, log: Logger = quietLogger): Promi
     };
     const registry: RegistryContext = { store, nodePrefix: prefix, nodePrefixKey: prefixKey, policy, events, now: () => new Date() };
     resolver = await createResolver({
-      source: { getHandle: (key) => store.resolveHandle(key), hiddenPrefixKeys: () => hiddenPrefixKeys(registry) },
+      source: {
+        getHandle: (key) => store.resolveHandle(key),
+        getHandles: (keys) => store.resolveHandles(keys),
+        hiddenPrefixKeys: () => hiddenPrefixKeys(registry),
+      },
       redis: config.REDIS_URL ? { url: config.REDIS_URL, namespace: config.REDIS_NAMESPACE } : null,
       cache: {
         maxBytes: config.CACHE_MAX_BYTES,

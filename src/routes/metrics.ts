@@ -21,6 +21,7 @@ export default async function metricsRoutes(app: FastifyInstance, opts: { node: 
     metric('idnode_cache_negative_hits_total', 'counter', 'In-process cache hits on "not found" entries.', [['', s.negativeHits]]);
     metric('idnode_cache_stale_served_total', 'counter', 'Expired entries served because the store failed.', [['', s.staleServed]]);
     metric('idnode_cache_evictions_total', 'counter', 'Entries evicted to stay within CACHE_MAX_BYTES.', [['', s.evictions]]);
+    metric('idnode_cache_prefetches_total', 'counter', 'Entries refreshed from the store shortly before they expired.', [['', s.prefetches]]);
     metric('idnode_redis_misses_total', 'counter', 'Shared-cache misses.', [['', s.redisMisses]]);
     metric('idnode_redis_errors_total', 'counter', 'Shared-cache commands that failed or timed out.', [['', s.redisErrors]]);
     metric('idnode_cache_entries', 'gauge', 'Entries in the in-process cache.', [['', s.entries]]);

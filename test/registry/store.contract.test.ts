@@ -161,6 +161,18 @@ export function describeStoreContract(name: string, open: () => Promise<StoreUnd
       expect(await store.resolveHandle(`${r.key}-MISSING`)).toBeNull();
     });
 
+    it('resolveHandles answers many keys in key order, null for the missing, repeats included', async () => {
+      const p = freshPrefix();
+      const a = ref(p, 'Many-A');
+      const b = ref(p, 'Many-B');
+      await store.mutate(a, 'handle.create', alice, put([url('https://a.example/')]));
+      await store.mutate(b, 'handle.create', alice, put([url('https://b.example/')]));
+      const got = await store.resolveHandles([b.key, `${p}/NONE`, a.key, b.key]);
+      expect(got.map((g) => g?.handle ?? null)).toEqual([b.handle, null, a.handle, b.handle]);
+      expect(got[0]).toEqual(await store.resolveHandle(b.key));
+      expect(await store.resolveHandles([])).toEqual([]);
+    });
+
     it('update bumps the version, keeps the original case and created_at', async () => {
       const r = ref(freshPrefix(), 'Valve-X');
       const created = await store.mutate(r, 'handle.create', alice, put([url('https://v1.example/')]));

@@ -93,11 +93,11 @@ for (const mode of modes) {
       const after = await r.resolve('88.1/x');
       expect(after.found && after.tier).toBe('store');
 
-      // and a negative entry runs out after negativeTtl
+      // and a negative entry runs out after negativeTtl (60 s; a hit before its last 6 s starts no prefetch)
       expect((await r.resolve('88.1/y')).tier).toBe('store');
-      clock.advance(4_999);
+      clock.advance(53_999);
       expect((await r.resolve('88.1/y')).tier).toBe('memory');
-      clock.advance(1);
+      clock.advance(6_001);
       await expireShared('88.1/y');
       expect((await r.resolve('88.1/y')).tier).toBe('store');
     });
@@ -197,6 +197,72 @@ for (const mode of modes) {
       expect(urlOf(await r.resolve('88.1/j'))).toBe('new');
     });
 
+    it('prefetch: a hit in the last tenth of the TTL rereads the store once, in the background, past Redis', async () => {
+      const source = new TestSource();
+      const clock = new ManualClock();
+      const r = await make(source, clock);
+      source.put('88.1/p', '88.1/P', [val(1, 'URL', 'old', 100)]);
+      expect((await r.resolve('88.1/p')).tier).toBe('store');
+      clock.advance(89_999); // before the window (the last 10 s)
+      expect((await r.resolve('88.1/p')).tier).toBe('memory');
+      expect(r.peek('88.1/p')?.tier).toBe('memory');
+      expect(source.reads).toBe(1);
+
+      source.put('88.1/p', '88.1/P', [val(1, 'URL', 'new', 100)]);
+      clock.advance(1); // inside it: answered from memory at once, and one background read starts
+      const hit = await r.resolve('88.1/p');
+      expect(hit.tier).toBe('memory');
+      expect(urlOf(hit)).toBe('old');
+      expect(r.peek('88.1/p')?.tier).toBe('memory'); // no second prefetch while one runs
+      await expect.poll(() => r.stats().prefetches).toBe(1);
+      await expect.poll(() => urlOf(r.peek('88.1/p') ?? { found: false, tier: 'memory', stale: false })).toBe('new');
+      expect(source.reads).toBe(2);
+
+      // the refreshed entry outlives the old one's expiry; resolutions counted never include the prefetch
+      clock.advance(10_001);
+      expect((await r.resolve('88.1/p')).tier).toBe('memory');
+      expect(r.stats().storeReads).toBe(1);
+      expect(r.stats().prefetches).toBe(1);
+    });
+
+    it('a token from peek stays current until its entry is invalidated, expires, or a prefix is hidden', async () => {
+      const source = new TestSource();
+      const clock = new ManualClock();
+      const r = await make(source, clock);
+      source.put('88.1/t', '88.1/T', [val(1, 'URL', 'u', 100)]);
+      await r.resolve('88.1/t');
+      const first = r.peek('88.1/t');
+      expect(first?.token).toBeDefined();
+      const hits = r.stats().hits;
+      expect(r.isCurrent(first!.token!)).toBe(true);
+      expect(r.stats().hits).toBe(hits + 1);
+
+      await r.invalidate(['88.1/t']);
+      expect(r.isCurrent(first!.token!)).toBe(false);
+      expect(r.stats().hits).toBe(hits + 1);
+
+      await r.resolve('88.1/t');
+      const second = r.peek('88.1/t')!;
+      expect(r.isCurrent(second.token!)).toBe(true);
+      await r.setPrefixHidden('88.1', true);
+      expect(r.isCurrent(second.token!)).toBe(false);
+      expect(r.peek('88.1/t')).toMatchObject({ found: false, hidden: true });
+      await r.setPrefixHidden('88.1', false);
+      const third = r.peek('88.1/t')!;
+      expect(third.found).toBe(true);
+      expect(r.isCurrent(third.token!)).toBe(true);
+
+      // negative entries have tokens too
+      await r.resolve('88.1/none');
+      const neg = r.peek('88.1/none')!;
+      expect(neg).toMatchObject({ found: false, tier: 'memory' });
+      expect(r.isCurrent(neg.token!)).toBe(true);
+
+      clock.advance(100_000);
+      expect(r.isCurrent(third.token!)).toBe(false);
+      expect(r.isCurrent(neg.token!)).toBe(false);
+    });
+
     it('maxBytes 0: every resolve goes past the memory tier', async () => {
       const source = new TestSource();
       const r = await make(source, new ManualClock(), { maxBytes: 0 });
@@ -208,6 +274,32 @@ for (const mode of modes) {
     });
   });
 }
+
+describe('batched store reads', () => {
+  it('misses of one event-loop turn share one getHandles call; a lone miss uses getHandle', async () => {
+    const source = new TestSource();
+    for (let i = 0; i < 20; i++) source.put(`88.1/k${i}`, `88.1/K${i}`, [val(1, 'URL', `u${i}`)]);
+    const batches: string[][] = [];
+    const batched = Object.assign(source, {
+      getHandles: async (keys: string[]) => {
+        batches.push(keys);
+        return Promise.all(keys.map((k) => source.getHandle(k)));
+      },
+    });
+    const r = await createResolver({ source: batched, cache: { maxBytes: 1 << 20 } });
+    const got = await Promise.all(Array.from({ length: 20 }, (_, i) => r.resolve(`88.1/k${i}`)));
+    expect(got.map((g) => urlOf(g))).toEqual(Array.from({ length: 20 }, (_, i) => `u${i}`));
+    expect(batches).toHaveLength(1);
+    expect(batches[0]).toHaveLength(20);
+    expect(r.stats().storeReads).toBe(20);
+
+    const before = source.reads;
+    expect((await r.resolve('88.1/alone')).found).toBe(false);
+    expect(batches).toHaveLength(1);
+    expect(source.reads).toBe(before + 1);
+    await r.close();
+  });
+});
 
 describe('hidden prefixes', () => {
   it('are read from the source at start, hide every handle under them, and can be shown again', async () => {
