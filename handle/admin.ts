@@ -26,10 +26,10 @@ export const ADMIN_OP_BITS: Readonly<Record<AdminOp, number>> = Object.freeze({
   modifyValue: 4,
   removeValue: 5,
   addValue: 6,
-  readValue: 7,
-  modifyAdmin: 8,
-  removeAdmin: 9,
-  addAdmin: 10,
+  modifyAdmin: 7,
+  removeAdmin: 8,
+  addAdmin: 9,
+  readValue: 10,
   listHandles: 11,
 });
 

@@ -23,8 +23,10 @@ export interface ValueReference {
 
 /**
  * HS_ADMIN data. `permissions` is the 12-character bit string Handle.Net prints, most significant first:
- * list_handles, add_admin, remove_admin, modify_admin, read_value, add_value, remove_value, modify_value,
- * delete_derived_prefix, add_derived_prefix, delete_handle, add_handle (so the last character is add_handle).
+ * list_handles, read_value, add_admin, remove_admin, modify_admin, add_value, remove_value, modify_value,
+ * delete_derived_prefix, add_derived_prefix, delete_handle, add_handle (so the last character is add_handle; the bit
+ * numbers are Handle.Net's AdminRecord constants: ADD_HANDLE = 0 … MODIFY_ADMIN = 7, REMOVE_ADMIN = 8, ADD_ADMIN = 9,
+ * READ_VALUE = 10, LIST_HANDLES = 11).
  */
 export interface AdminData {
   handle: string;

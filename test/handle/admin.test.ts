@@ -11,10 +11,10 @@ const OPS_LAST_TO_FIRST: AdminOp[] = [
   'modifyValue',
   'removeValue',
   'addValue',
-  'readValue',
   'modifyAdmin',
   'removeAdmin',
   'addAdmin',
+  'readValue',
   'listHandles',
 ];
 
@@ -30,6 +30,10 @@ describe('adminPermits', () => {
     expect(adminPermits('100000000000', 'addHandle')).toBe(false);
     expect(ADMIN_OP_BITS.addHandle).toBe(0);
     expect(ADMIN_OP_BITS.listHandles).toBe(11);
+    // Handle.Net AdminRecord: MODIFY_ADMIN = 7, REMOVE_ADMIN = 8, ADD_ADMIN = 9, READ_VALUE = 10
+    expect([ADMIN_OP_BITS.modifyAdmin, ADMIN_OP_BITS.removeAdmin, ADMIN_OP_BITS.addAdmin, ADMIN_OP_BITS.readValue]).toEqual([7, 8, 9, 10]);
+    expect(adminPermits('010000000000', 'readValue')).toBe(true);
+    expect(adminPermits('000010000000', 'modifyAdmin')).toBe(true);
   });
   it('all and none', () => {
     for (const op of OPS_LAST_TO_FIRST) {
