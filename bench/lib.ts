@@ -63,7 +63,7 @@ export function startNode(env: Record<string, string>, extraArgs: string[] = [])
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   return startProcess(
     [...nodeArgs, ...extraArgs, join(here, '../src/cli.js'), 'serve'],
-    { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', NATIVE_PORT: '0', ...env },
     /serving on http:\/\/[^:\s]+:(\d+)/,
     'idnode serve',
   );

@@ -1,4 +1,4 @@
-// The bench suite (`npm run bench`): idnode's resolution scenarios and batchCreate against ceilings measured in the same run; Markdown + JSON in bench/results/.
+// The bench suite (`npm run bench`): idnode's resolution scenarios (HTTP and native Handle protocol) and batchCreate against references measured in the same run; Markdown + JSON in bench/results/.
 // Usage: npm run build && node dist/bench/run.js [--seconds 5] [--connections 100] [--keys 20000 | --identifiers 1000000]
 //        [--only hot,warm,…] [--workers 1] [--smoke]            (needs DATABASE_URL and REDIS_URL)
 import { randomBytes } from 'node:crypto';
@@ -29,10 +29,15 @@ import {
   type LoadResult,
   type Proc,
 } from './lib.js';
+import { freeNativePort, nativeLoad, waitNative } from './native-load.js';
 import { benchContext, benchTemplateBody, measureRawInsert, rawPayloads, scratchDatabase, syntheticItems, type Rate } from './registration.js';
 
-export const SCENARIOS = ['hot', 'warm', 'cold', 'negative', 'filtered', 'proxy', 'mixed', 'registration'] as const;
+export const SCENARIOS = ['hot', 'warm', 'cold', 'negative', 'filtered', 'proxy', 'mixed', 'registration', 'native'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
+/** The report's rows (and the JSON's `scenarios` keys): one per scenario, but native has one per transport. */
+export const ROWS = ['hot', 'warm', 'cold', 'negative', 'filtered', 'proxy', 'mixed', 'registration', 'native-tcp', 'native-udp'] as const;
+export type RowName = (typeof ROWS)[number];
+const NATIVE_TRANSPORTS = ['tcp', 'udp'] as const;
 
 const NODE_PREFIX = '88.320924';
 const ADMIN_ID = `300%3A0.NA/${NODE_PREFIX}`;
@@ -67,6 +72,7 @@ const USAGE = `usage: node dist/bench/run.js [options]      (DATABASE_URL and RE
   --connections N    autocannon connections (default 100)
   --keys N           identifiers seeded (default 20000); --identifiers N is the same
   --only a,b         scenarios to run: ${SCENARIOS.join(', ')}
+                     (native: Handle protocol resolution over TCP and UDP next to HTTP hot on the same node)
   --workers N        WORKERS for the node processes (default 1: one process, like the ceilings)
   --out NAME         write bench/results/NAME.md and .json (default bench)
   --smoke            tiny run for CI: 1 s, 1 round, 10 connections, 200 keys (explicit options still apply)`;
@@ -145,7 +151,7 @@ export type Measured = LoadResult;
 export interface ScenarioResult extends Measured {
   /** 'req/s', or 'items/s' for registration */
   unit: string;
-  /** the reference the ratio is taken to (a ceiling, or the raw insert for registration) */
+  /** the reference the ratio is taken to (a ceiling; the raw insert for registration; HTTP hot on the same node for native) */
   ceiling: string;
   ratio: number;
   /** the reference's rate measured alongside */
@@ -238,6 +244,11 @@ async function metrics(proc: Proc, workers: number): Promise<Metrics> {
     for (const [k, v] of m) sum.set(k, /_total(\{|$)/.test(k) ? (sum.get(k) ?? 0) + v : v);
   }
   return sum;
+}
+
+/** Adds the counters' change from `before` to `after` into `acc` (to sum several runs' deltas). */
+function addDelta(acc: Metrics, before: Metrics, after: Metrics): void {
+  for (const [k, v] of after) acc.set(k, (acc.get(k) ?? 0) + v - (before.get(k) ?? 0));
 }
 
 function tierHits(before: Metrics, after: Metrics): TierHits {
@@ -344,10 +355,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
-  const scenarios: Partial<Record<ScenarioName, ScenarioResult>> = {};
+  const scenarios: Partial<Record<RowName, ScenarioResult>> = {};
   const ceilings: Record<string, Measured> = {};
   let cacheMaxBytes: number | null = null;
   let answerBytes: number | null = null;
+  let nativePort: number | null = null;
 
   try {
     // ---- set-up: scratch database, seeded through the registry code; Redis namespace ----
@@ -448,12 +460,46 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
     };
     /**
-     * Timed runs of the node (between two /metrics reads), each next to a run of its ceiling with the same list, in
-     * ABBA order so a machine that speeds up or slows down during the bench weighs on both sides alike; the ratio is
-     * the median of the rounds' ratios. The ceiling's figures are recorded under `ref.name`.
+     * Timed runs of the node, each next to a timed run of a reference, in ABBA order so a machine that speeds up or
+     * slows down during the bench weighs on both sides alike; the ratio is the median of the rounds' ratios. The
+     * reference's figures are recorded under `ref.name`. Tier hits are the /metrics deltas around the node's runs only
+     * (the reference may run on the same node: native's does).
      */
+    const abba = async (
+      label: string,
+      node: Proc,
+      mine: () => Promise<Measured>,
+      ref: { name: string; run: () => Promise<Measured> },
+    ): Promise<Omit<ScenarioResult, 'note' | 'raw'>> => {
+      log(`scenario ${label} (${opt.rounds} round${opt.rounds === 1 ? '' : 's'} against ${ref.name})`);
+      const deltas: Metrics = new Map();
+      const runMine = async () => {
+        const before = await metrics(node, opt.workers);
+        const r = await mine();
+        addDelta(deltas, before, await metrics(node, opt.workers));
+        return r;
+      };
+      const ours: Measured[] = [];
+      const theirs: Measured[] = [];
+      for (let i = 0; i < opt.rounds; i++) {
+        if (i % 2 === 0) {
+          theirs.push(await ref.run());
+          ours.push(await runMine());
+        } else {
+          ours.push(await runMine());
+          theirs.push(await ref.run());
+        }
+      }
+      const m = combine(ours);
+      const c = combine(theirs);
+      ceilings[ref.name] = c;
+      const ratio = median(ours.map((r, i) => r.rps / theirs[i]!.rps));
+      const cpuRatio = m.cpuUsPerReq && c.cpuUsPerReq ? c.cpuUsPerReq / m.cpuUsPerReq : null;
+      return { ...m, unit: 'req/s', ceiling: ref.name, ceilingRps: c.rps, ratio, cpuRatio, hits: tierHits(new Map(), deltas) };
+    };
+    /** An HTTP scenario against its ceiling process (same list unless `ref.list`), the ceiling warmed once first. */
     const scenario = async (
-      name: ScenarioName,
+      name: ScenarioName & RowName,
       node: Proc,
       list: LoadRequest[],
       expect: Expect,
@@ -465,26 +511,14 @@ export async function main(argv: readonly string[]): Promise<number> {
         await pass(ref.proc, refList.slice(0, JIT_WARMUP), is2xx, `warm-up of ceiling ${ref.name}`);
         warmedCeilings.add(ref.name);
       }
-      log(`scenario ${name} (${opt.rounds} round${opt.rounds === 1 ? '' : 's'} against ${ref.name})`);
-      const before = await metrics(node, opt.workers);
-      const mine: Measured[] = [];
-      const theirs: Measured[] = [];
-      for (let i = 0; i < opt.rounds; i++) {
-        if (i % 2 === 0) {
-          theirs.push(await timed(ref.proc, refList, is2xx));
-          mine.push(await timed(node, list, expect));
-        } else {
-          mine.push(await timed(node, list, expect));
-          theirs.push(await timed(ref.proc, refList, is2xx));
-        }
-      }
-      const after = await metrics(node, opt.workers);
-      const m = combine(mine);
-      const c = combine(theirs);
-      ceilings[ref.name] = c;
-      const ratio = median(mine.map((r, i) => r.rps / theirs[i]!.rps));
-      const cpuRatio = m.cpuUsPerReq && c.cpuUsPerReq ? c.cpuUsPerReq / m.cpuUsPerReq : null;
-      scenarios[name] = { ...m, unit: 'req/s', ceiling: ref.name, ceilingRps: c.rps, ratio, cpuRatio, hits: tierHits(before, after), ...(note ? { note } : {}) };
+      const r = await abba(name, node, () => timed(node, list, expect), { name: ref.name, run: () => timed(ref.proc, refList, is2xx) });
+      scenarios[name] = { ...r, ...(note ? { note } : {}) };
+    };
+    /** A timed native run over the hot keys (answers other than responseCode 1 count as non-2xx). */
+    const nativeTimed = async (node: Proc, transport: 'tcp' | 'udp') => {
+      const { firstError, ...r } = await nativeLoad({ port: nativePort!, transport, handles: sample, connections: opt.connections, duration: opt.seconds, pid: node.pid });
+      if (firstError !== null) log(`native ${transport}: ${r.errors} errors, the first: ${firstError}`);
+      return measured(r, (rc) => rc === 1);
     };
 
     // ---- warm: Redis hits (in-process cache off) vs fastify + one ioredis GET ----
@@ -513,18 +547,52 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
 
     // ---- the default node (in-process cache, Redis): hot, negative, filtered, proxy, mixed, registration ----
-    const onHot: ScenarioName[] = ['hot', 'negative', 'filtered', 'proxy', 'mixed', 'registration'];
+    // (and native: the Handle protocol listeners on a port picked here, next to HTTP hot on the same node)
+    const onHot: ScenarioName[] = ['hot', 'negative', 'filtered', 'proxy', 'mixed', 'registration', 'native'];
     if (onHot.some((s) => want.has(s))) {
-      await withNode('default (in-process cache + Redis)', { REDIS_URL: redisUrl }, async (node) => {
+      if (want.has('native')) nativePort = await freeNativePort();
+      const defaultEnv = { REDIS_URL: redisUrl, ...(nativePort !== null ? { NATIVE_PORT: String(nativePort) } : {}) };
+      await withNode(`default (in-process cache + Redis${nativePort !== null ? `, native on ${nativePort}` : ''})`, defaultEnv, async (node) => {
         cacheMaxBytes = (await metrics(node, opt.workers)).get('idnode_cache_max_bytes') ?? null;
         const ref = async (name: string, list?: LoadRequest[]) => ({ name, proc: await ceiling('const'), ...(list ? { list } : {}) });
 
-        if (want.has('hot')) {
+        const fillHot = async () => {
           log('hot: one pass over every key fills the in-process cache');
           await pass(node, allPaths, is2xx, 'hot pass');
           // more keys than the timed list: pass over its keys again so they are the ones the byte budget keeps
           if (allPaths.length > hotList.length) await pass(node, hotList, is2xx, 'hot pass over the timed keys');
+        };
+        if (want.has('hot')) {
+          await fillHot();
           await scenario('hot', node, hotList, is2xx, await ref('const'));
+        }
+        if (want.has('native')) {
+          if (!want.has('hot')) await fillHot();
+          const port = nativePort!;
+          await waitNative(port);
+          for (const transport of NATIVE_TRANSPORTS) {
+            // JIT warm-up, and a check that every request is answered with success before anything is timed
+            const w = await nativeLoad({ port, transport, handles: sample, connections: Math.min(opt.connections, PASS_CONNECTIONS), amount: JIT_WARMUP });
+            if (w.errors > 0 || w.non2xx > 0) {
+              throw new Error(`native ${transport} warm-up: ${w.errors} errors${w.firstError ? ` (first: ${w.firstError})` : ''}, responseCodes ${JSON.stringify(w.statusCodes)}`);
+            }
+          }
+          for (const transport of NATIVE_TRANSPORTS) {
+            const row = `native-${transport}` as const;
+            const r = await abba(row, node, () => nativeTimed(node, transport), { name: `http hot (next to ${row})`, run: () => timed(node, hotList, is2xx) });
+            const http = ceilings[r.ceiling]!;
+            const cpu =
+              r.cpuUsPerReq !== null && http.cpuUsPerReq !== null
+                ? `CPU per request ${r.cpuUsPerReq.toFixed(1)} vs ${http.cpuUsPerReq.toFixed(1)} µs = ${(r.cpuUsPerReq / http.cpuUsPerReq).toFixed(2)} × HTTP's`
+                : 'CPU per request not measured';
+            const how = transport === 'tcp' ? `${opt.connections} keep-alive connections, one request outstanding on each` : `one socket, ${opt.connections} requests outstanding`;
+            scenarios[row] = {
+              ...r,
+              note:
+                `resolution over native ${transport.toUpperCase()} (${how}), same keys and node as HTTP hot; ` +
+                `vs HTTP hot measured alongside: ${r.ratio.toFixed(2)} × its req/s, ${cpu}`,
+            };
+          }
         }
         if (want.has('negative')) {
           await pass(node, negativeList, (s) => s === 404, 'negative pass');
@@ -573,6 +641,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     registrationItems: Math.min(opt.keys, 20000),
     cacheMaxBytes,
     answerBytes,
+    nativePort,
     node: process.version,
     cpu: `${cpus[0]?.model.trim() ?? 'unknown'} × ${cpus.length}`,
     platform: `${os.platform()} ${os.release()}`,
@@ -665,13 +734,13 @@ async function registration(node: Proc, store: Store, secret: string, n: number)
 }
 
 function judge(
-  s: Partial<Record<ScenarioName, ScenarioResult>>,
+  s: Partial<Record<RowName, ScenarioResult>>,
   ceilings: Record<string, Measured>,
   opt: BenchOptions,
   cacheMaxBytes: number | null,
 ): Verdict[] {
   const v: Verdict[] = [];
-  const ratioGoal = (goal: string, name: ScenarioName, min: number) => {
+  const ratioGoal = (goal: string, name: RowName, min: number) => {
     const r = s[name];
     v.push(
       r === undefined
@@ -729,6 +798,25 @@ function judge(
       note: [at1M, 'max RSS of the default node during mixed (the same process served the scenarios before it)'].filter(Boolean).join('; '),
     });
   }
+
+  // the native path skips HTTP parsing and JSON: per request it should cost the server less CPU than HTTP hot
+  const native = NATIVE_TRANSPORTS.flatMap((t) => {
+    const r = s[`native-${t}`];
+    const mine = r?.cpuUsPerReq ?? null;
+    const http = r === undefined ? null : (ceilings[r.ceiling]?.cpuUsPerReq ?? null);
+    return mine === null || http === null ? [] : [{ t, mine, http }];
+  });
+  v.push(
+    native.length === 0
+      ? { goal: 'native beats HTTP per core', target: 'native CPU µs/req < HTTP hot CPU µs/req', measured: '-', result: 'n/a', note: 'not run' }
+      : {
+          goal: 'native beats HTTP per core',
+          target: 'native CPU µs/req < HTTP hot CPU µs/req (same node, measured alongside)',
+          measured: native.map((n) => `${n.t} ${n.mine.toFixed(1)} vs ${n.http.toFixed(1)} µs/req (${(n.mine / n.http).toFixed(2)} ×)`).join('; '),
+          result: native.every((n) => n.mine < n.http) ? 'PASS' : 'FAIL',
+          ...(native.length < NATIVE_TRANSPORTS.length ? { note: `only ${native.map((n) => n.t).join(', ')} measured` } : {}),
+        },
+  );
   return v;
 }
 
@@ -739,7 +827,7 @@ function report(j: {
   when: string;
   runSeconds: number;
   settings: Record<string, unknown> & { seconds: number; connections: number; keys: number; cacheMaxBytes: number | null };
-  scenarios: Partial<Record<ScenarioName, ScenarioResult>>;
+  scenarios: Partial<Record<RowName, ScenarioResult>>;
   ceilings: Record<string, Measured>;
   verdicts: Verdict[];
 }): string {
@@ -755,7 +843,7 @@ function report(j: {
     '| scenario | req/s | ratio to ceiling | p50 ms | p99 ms | p99.9 ms | errors | non-2xx | CPU µs/req | CPU ratio | RSS max | hits mem / redis / store % |',
     '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
-  for (const name of SCENARIOS) {
+  for (const name of ROWS) {
     const r = j.scenarios[name];
     if (r === undefined) continue;
     const hits = r.hits === null ? '-' : `${pct(r.hits.memoryPct)} / ${pct(r.hits.redisPct)} / ${pct(r.hits.storePct)}`;
@@ -770,13 +858,21 @@ function report(j: {
   }
   lines.push('', '**Speed goals** (issue 4):', '', '| goal | target | measured | result | note |', '|---|---|---|---|---|');
   for (const v of j.verdicts) lines.push(`| ${v.goal} | ${v.target} | ${v.measured} | ${v.result} | ${v.note ?? ''} |`);
-  const notes = SCENARIOS.flatMap((n) => (j.scenarios[n]?.note ? [`- ${n}: ${j.scenarios[n]!.note}`] : []));
+  const notes = ROWS.flatMap((n) => (j.scenarios[n]?.note ? [`- ${n}: ${j.scenarios[n]!.note}`] : []));
+  const hasNative = NATIVE_TRANSPORTS.some((t) => j.scenarios[`native-${t}`] !== undefined);
   lines.push(
     '',
     'Notes:',
     '- non-2xx counts responses outside what the scenario expects (negative expects 404, proxy 302); errors are transport errors and timeouts.',
     '- hits: share of resolutions answered by the in-process cache / Redis / PostgreSQL, from /metrics before and after the timed run (the rest were coalesced misses).',
     '- CPU µs/req: user + system CPU of the server process per request (the steadiest figure on a shared machine); CPU ratio = the ceiling\'s CPU µs/req ÷ the scenario\'s (1.00 = as cheap as the ceiling).',
+    ...(hasNative
+      ? [
+          `- native-tcp / native-udp: Handle protocol (RFC 3652) resolution of the hot keys on the default node's native port ${String(st.nativePort)}, requests prebuilt by bench/native-load.ts; ` +
+            'the reference is HTTP hot on the same node, measured alongside in ABBA rounds (its figures are in the ceilings table), so ratio > 1 = native serves more req/s and CPU ratio > 1 = native costs the server less CPU per request; ' +
+            'non-2xx there counts answers whose responseCode is not 1 (success), errors include timeouts (UDP 2 s).',
+        ]
+      : []),
     ...notes,
     '',
     'Settings:',

@@ -31,8 +31,9 @@ async function serve(config: Config): Promise<void> {
   if (workers > 1 && cluster.isPrimary) return servePrimary(config, workers);
   const running = await startServer(config, cluster.isWorker ? quietInfo : stderrLog);
   const where = running.node.store.kind === 'pglite' ? `embedded PGlite in ${config.DATA_DIR}` : 'PostgreSQL';
-  if (cluster.isWorker) process.send?.({ listening: running.url, where });
+  if (cluster.isWorker) process.send?.({ listening: running.url, where, native: running.native?.tcpPort });
   else stderrLog.info(`idnode ${running.node.prefix} serving on ${running.url} (${where}${config.REDIS_URL ? ' + Redis' : ''})`);
+  if (running.native !== null && !cluster.isWorker) stderrLog.info(`native Handle protocol on tcp/udp port ${running.native.tcpPort}`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -64,10 +65,11 @@ function servePrimary(config: Config, workers: number): Promise<void> {
   let announced = false;
   const fork = () => {
     const w = cluster.fork();
-    w.on('message', (m: { listening?: string; where?: string }) => {
+    w.on('message', (m: { listening?: string; where?: string; native?: number }) => {
       if (m.listening !== undefined && !announced) {
         announced = true;
         stderrLog.info(`idnode ${config.NODE_PREFIX} serving on ${m.listening} (${m.where} + Redis, ${workers} workers)`);
+        if (m.native !== undefined) stderrLog.info(`native Handle protocol on tcp/udp port ${m.native}`);
       }
     });
   };

@@ -1,4 +1,5 @@
 // The one configuration loader: the environment, validated with zod, into a typed Config.
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const bool = z
@@ -9,8 +10,17 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 const schema = z.object({
   PORT: int(0, 65535).default(8000),
   HOST: z.string().min(1).default('0.0.0.0'),
-  /** the address other nodes and clients should use to reach this one (site info) */
-  ADVERTISED_HOST: z.string().min(1).optional(),
+  /** the IP address other nodes and clients should use to reach this one (site info: HS_SITE carries addresses) */
+  ADVERTISED_HOST: z
+    .string()
+    .refine((s) => isIP(s) !== 0, 'an IPv4 or IPv6 address (HS_SITE carries addresses, not names)')
+    .optional(),
+  /** the native Handle protocol on TCP and UDP (0 = off) */
+  NATIVE_PORT: int(0, 65535).default(2641),
+  /** open native TCP connections at most */
+  NATIVE_MAX_CONNECTIONS: int(1, 100_000).default(1024),
+  /** seconds a native TCP connection may sit idle */
+  NATIVE_IDLE_TIMEOUT: int(1, 3600).default(30),
   NODE_PREFIX: z
     .string()
     .regex(/^[0-9A-Za-z]+(\.[0-9A-Za-z_-]+)*$/, 'a dot-separated prefix such as 88.320924')

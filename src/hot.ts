@@ -14,7 +14,11 @@ import type { IdNode } from './node.js';
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
 const API = '/api/handles/';
-/** Distinct requests remembered as parsed (a few hundred bytes each); the answers live on the cached records. */
+/**
+ * Distinct requests remembered as parsed, each with its last answer (the same string as the cached record's slot,
+ * so it costs nothing extra while the record is cached; an answer whose entry has gone is dropped on the next visit
+ * or when the memo is cleared at this bound).
+ */
 const MEMO_MAX = 50_000;
 
 /** One distinct API request (path + `type`/`index` query), parsed once. */
@@ -86,18 +90,18 @@ export class HotPath {
   /**
    * Answers `req` if it can: from the in-process cache at once, or — for the Handle REST face — after one trip
    * through the resolver (Redis, then the store). Returns false to let fastify handle it now; when the resolver
-   * fails, `fallback` hands the request to fastify, whose full path answers with the face's own error.
+   * fails, `fallback(req, res)` hands the request to fastify, whose full path answers with the face's own error.
    */
-  serve(req: IncomingMessage, res: ServerResponse, fallback: () => void): boolean {
+  serve(req: IncomingMessage, res: ServerResponse, fallback: (req: IncomingMessage, res: ServerResponse) => void): boolean {
     if (req.method !== 'GET' || hasAuthorization(req.rawHeaders)) return false;
     const url = req.url ?? '';
-    if (url.startsWith(API)) return this.serveApi(url.slice(API.length), res, fallback);
+    if (url.startsWith(API)) return this.serveApi(url, req, res, fallback);
     if (url.indexOf('?') < 0 && url.length > 1 && !RESERVED.test(url)) return this.serveProxy(url.slice(1), res);
     return false;
   }
 
-  private serveApi(rest: string, res: ServerResponse, fallback: () => void): boolean {
-    const m = this.api.get(rest) ?? this.apiMemo(rest);
+  private serveApi(url: string, req: IncomingMessage, res: ServerResponse, fallback: (req: IncomingMessage, res: ServerResponse) => void): boolean {
+    const m = this.api.get(url) ?? this.apiMemo(url);
     if (m === undefined) return false;
     // the same request answered from the same cache entry before: send that answer again
     if (m.token !== null && this.resolver.isCurrent(m.token)) {
@@ -114,7 +118,7 @@ export class HotPath {
     // a miss: one trip through Redis and the store, still without fastify's routing (warm and cold resolutions)
     this.resolver.resolve(m.id.key).then(
       (r2) => this.answerApi(m, r2, res),
-      () => fallback(),
+      () => fallback(req, res),
     );
     return true;
   }
@@ -148,7 +152,9 @@ export class HotPath {
     send(res, status, body, length);
   }
 
-  private apiMemo(rest: string): ApiMemo | undefined {
+  /** Parses and remembers an API request (keyed by its whole URL); undefined when fastify must answer it. */
+  private apiMemo(url: string): ApiMemo | undefined {
+    const rest = url.slice(API.length);
     const q = rest.indexOf('?');
     let types: string[] = [];
     let indexes: number[] = [];
@@ -165,7 +171,7 @@ export class HotPath {
     if (id === undefined) return undefined;
     if (this.api.size >= MEMO_MAX) this.api.clear();
     const m: ApiMemo = { id, types, indexes, notFound: null, token: null, status: 0, body: '', length: 0 };
-    this.api.set(rest, m);
+    this.api.set(url, m);
     return m;
   }
 

@@ -2,20 +2,22 @@
 import { adminValue, ALL_ADMIN_PERMISSIONS } from '../handle/admin.js';
 import { HandleError, RC } from '../handle/codes.js';
 import { isUnderPrefix, parseHandle, parsePrefix, prefixOfPrefixRecord, prefixRecordHandle, type CasePolicy, type HandleId } from '../handle/identifier.js';
-import { DEFAULT_TTL, INDEX, TYPE, type HandleValue } from '../handle/types.js';
+import { DEFAULT_TTL, INDEX, TYPE, type HandleValue, type SiteData } from '../handle/types.js';
+import { siteInfoToJson, type SiteInfo } from '../handle/wire.js';
 import { HandleService } from '../registry/handle-service.js';
 import { openPgliteStore, openPostgresStore } from '../registry/open.js';
 import { generateSecret, hashSecret, verifySecret } from '../registry/secrets.js';
 import type { RegistryContext, RegistryEvents } from '../registry/context.js';
 import { hiddenPrefixKeys } from '../registry/enterprises.js';
 import { DEFAULT_PLAN_FILE, loadPlan, type Plan } from '../registry/plan.js';
-import type { Store } from '../registry/store.js';
+import type { ResolvedHandle, Store } from '../registry/store.js';
 import { ensureOperator, verifyToken } from '../registry/users.js';
 import { createResolver } from '../resolver/pipeline.js';
-import type { Resolver } from '../resolver/types.js';
+import type { Resolver, SourceRecord } from '../resolver/types.js';
 import { Authenticator } from './auth.js';
 import type { Config } from './config.js';
 import { scopeOf } from './scope.js';
+import { siteOf, type ListenerPorts } from './site.js';
 
 export interface Logger {
   info(msg: string): void;
@@ -39,6 +41,10 @@ export interface IdNode {
   /** `0.NA/<NODE_PREFIX>`, holder of the node admin's HS_SECKEY at index 300 */
   adminHandle: string;
   isHomed(id: HandleId): boolean;
+  /** This node's site: what `/api/site`, native site queries and every homed prefix record's HS_SITE say. */
+  site(): SiteInfo;
+  /** The ports the node actually listens on, once it does (the site lists them). */
+  setListeners(ports: ListenerPorts): void;
   close(): Promise<void>;
 }
 
@@ -65,10 +71,11 @@ export async function openNode(config: Config, log: Logger = quietLogger): Promi
       prefixVisibility: (prefixKey, hidden) => resolver!.setPrefixHidden(prefixKey, hidden),
     };
     const registry: RegistryContext = { store, nodePrefix: prefix, nodePrefixKey: prefixKey, policy, events, now: () => new Date() };
+    const site = new PrefixRecordSite(config, prefixKey);
     resolver = await createResolver({
       source: {
-        getHandle: (key) => store.resolveHandle(key),
-        getHandles: (keys) => store.resolveHandles(keys),
+        getHandle: async (key) => site.apply(key, await store.resolveHandle(key)),
+        getHandles: async (keys) => (await store.resolveHandles(keys)).map((r, i) => site.apply(keys[i]!, r)),
         hiddenPrefixKeys: () => hiddenPrefixKeys(registry),
       },
       redis: config.REDIS_URL ? { url: config.REDIS_URL, namespace: config.REDIS_NAMESPACE } : null,
@@ -102,6 +109,8 @@ export async function openNode(config: Config, log: Logger = quietLogger): Promi
       prefixKey,
       adminHandle: adminId.handle,
       isHomed,
+      site: () => site.info,
+      setListeners: (ports) => site.setPorts(ports),
       async close() {
         await r.close();
         await store.close();
@@ -117,6 +126,51 @@ export async function openNode(config: Config, log: Logger = quietLogger): Promi
     throw err;
   }
 }
+
+/**
+ * Every homed prefix record (`0.NA/<prefix>`) resolves with an HS_SITE value pointing at this node — built from the
+ * configuration, not stored, so it follows ADVERTISED_HOST and the ports — unless the record has one of its own.
+ * A client that starts from the prefix record (Handle.Net's resolver does) finds its way here.
+ */
+class PrefixRecordSite {
+  info: SiteInfo;
+  private data: SiteData;
+  private readonly since = Math.floor(Date.now() / 1000);
+
+  constructor(
+    private readonly config: Config,
+    private readonly prefixKey: string,
+  ) {
+    this.info = siteOf(config, { http: config.PORT, native: null });
+    this.data = siteInfoToJson(this.info);
+  }
+
+  setPorts(ports: ListenerPorts): void {
+    this.info = siteOf(this.config, ports);
+    this.data = siteInfoToJson(this.info);
+  }
+
+  apply(key: string, s: ResolvedHandle | null): SourceRecord | null {
+    if (s === null || !key.startsWith(PREFIX_RECORD) || !isUnderPrefix(key.slice(PREFIX_RECORD.length), this.prefixKey)) return s;
+    const values = JSON.parse(s.valuesJson) as HandleValue[];
+    if (values.some((v) => v.type.toUpperCase() === TYPE.SITE)) return s;
+    let index = 1;
+    while (values.some((v) => v.index === index)) index++;
+    const site: HandleValue = {
+      index,
+      type: TYPE.SITE,
+      data: { format: 'site', value: this.data },
+      ttlType: 'relative',
+      ttl: DEFAULT_TTL,
+      timestamp: this.since,
+      permissions: { adminRead: true, adminWrite: true, publicRead: true, publicWrite: false },
+      references: [],
+    };
+    return { handle: s.handle, values: [...values, site].sort((a, b) => a.index - b.index) };
+  }
+}
+
+const PREFIX_RECORD = '0.NA/';
 
 function secretValue(hash: string, nowSec: number): HandleValue {
   return {

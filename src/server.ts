@@ -4,6 +4,7 @@ import { RC } from '../handle/codes.js';
 import { createServer } from 'node:http';
 import app from './app.js';
 import { HotPath } from './hot.js';
+import { NATIVE_DEFAULTS, startNative, type NativeServer } from './native.js';
 import type { Config } from './config.js';
 import { openNode, type IdNode, type Logger } from './node.js';
 
@@ -12,7 +13,7 @@ export function buildServer(node: IdNode, opts: { logger?: boolean } = {}): Fast
   const hot = new HotPath(node);
   const fastify = Fastify({
     // The front door answers cache hits before fastify routes anything (src/hot.ts); the rest is fastify's.
-    serverFactory: (handler) => createServer((req, res) => hot.serve(req, res, () => handler(req, res)) || handler(req, res)),
+    serverFactory: (handler) => createServer((req, res) => hot.serve(req, res, handler) || handler(req, res)),
     logger: opts.logger === false || config.LOG_LEVEL === 'silent' ? false : { level: config.LOG_LEVEL },
     bodyLimit: config.BODY_LIMIT,
     logController: new LogController({ disableRequestLogging: true }),
@@ -39,16 +40,41 @@ export interface RunningServer {
   node: IdNode;
   server: FastifyInstance;
   url: string;
+  /** the native Handle protocol listeners, when on */
+  native: NativeServer | null;
   close(): Promise<void>;
 }
 
+export interface ServerOptions {
+  logger?: boolean;
+  /** native listeners on this port (0 = any free one) whatever NATIVE_PORT says; tests use it */
+  nativePort?: number;
+}
+
 /** Opens the node, serves it, and returns a handle to stop both (server first, then caches and store). */
-export async function startServer(config: Config, log?: Logger, opts: { logger?: boolean } = {}): Promise<RunningServer> {
+export async function startServer(config: Config, log?: Logger, opts: ServerOptions = {}): Promise<RunningServer> {
   const node = await openNode(config, log);
   const server = buildServer(node, opts);
+  let native: NativeServer | null = null;
   try {
+    // native first: the site (and every prefix record's HS_SITE) lists its ports before anything is served
+    const nativePort = opts.nativePort ?? (config.NATIVE_PORT > 0 ? config.NATIVE_PORT : null);
+    if (nativePort !== null) {
+      native = await startNative(node, {
+        ...NATIVE_DEFAULTS,
+        port: nativePort,
+        host: config.HOST,
+        maxConnections: config.NATIVE_MAX_CONNECTIONS,
+        idleTimeoutMs: config.NATIVE_IDLE_TIMEOUT * 1000,
+      });
+      node.setListeners({ http: config.PORT, native: { tcp: native.tcpPort, udp: native.udpPort } });
+    }
     await server.listen({ port: config.PORT, host: config.HOST });
+    const a = server.server.address();
+    const nativePorts = native === null ? null : { tcp: native.tcpPort, udp: native.udpPort };
+    node.setListeners({ http: typeof a === 'object' && a !== null ? a.port : config.PORT, native: nativePorts });
   } catch (err) {
+    await native?.close().catch(() => {});
     await server.close().catch(() => {});
     await node.close();
     throw err;
@@ -60,9 +86,11 @@ export async function startServer(config: Config, log?: Logger, opts: { logger?:
   return {
     node,
     server,
+    native,
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     close() {
       closing ??= (async () => {
+        await native?.close();
         await server.close();
         await node.close();
       })();

@@ -4,7 +4,8 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { hasPostgres, hasRedis } from './helpers/services.js';
 
-const SCENARIOS = ['hot', 'warm', 'cold', 'negative', 'filtered', 'proxy', 'mixed', 'registration'];
+// the report's rows: the native scenario has one per transport (Handle protocol over TCP and UDP, next to HTTP hot)
+const SCENARIOS = ['hot', 'warm', 'cold', 'negative', 'filtered', 'proxy', 'mixed', 'registration', 'native-tcp', 'native-udp'];
 const JSON_FILE = 'bench/results/bench.json';
 const MD_FILE = 'bench/results/bench.md';
 
@@ -32,8 +33,9 @@ describe.skipIf(!hasPostgres || !hasRedis)('bench smoke (npm run bench -- --smok
         expect(s.hits.resolutions, name).toBeGreaterThan(0);
       }
     }
-    for (const c of ['const', 'redis', 'pg']) expect(json.ceilings[c]?.rps, c).toBeGreaterThan(0);
-    expect(json.verdicts.length).toBeGreaterThanOrEqual(6);
+    for (const c of ['const', 'redis', 'pg', 'http hot (next to native-tcp)', 'http hot (next to native-udp)']) expect(json.ceilings[c]?.rps, c).toBeGreaterThan(0);
+    expect(json.settings.nativePort).toBeGreaterThan(0);
+    expect(json.verdicts.length).toBeGreaterThanOrEqual(7);
     for (const v of json.verdicts) {
       expect(typeof v.goal).toBe('string');
       expect(['PASS', 'FAIL', 'n/a']).toContain(v.result);
@@ -42,5 +44,6 @@ describe.skipIf(!hasPostgres || !hasRedis)('bench smoke (npm run bench -- --smok
     const md = readFileSync(MD_FILE, 'utf8');
     for (const name of SCENARIOS) expect(md).toMatch(new RegExp(`^\\| ${name} \\| [\\d,]+`, 'm'));
     expect(md).toMatch(/\| hot resolve vs bare fastify \|.*\| (PASS|FAIL) \|/);
+    expect(md).toMatch(/\| native beats HTTP per core \|.*\| (PASS|FAIL) \|/);
   }, 120_000);
 });

@@ -17,7 +17,7 @@ describe.skipIf(!hasPostgres || !hasRedis)('idnode serve with WORKERS=2', () => 
   beforeAll(async () => {
     db = await tempPostgres();
     child = spawn(process.execPath, ['dist/src/cli.js', 'serve'], {
-      env: { ...process.env, WORKERS: '2', PORT: '0', HOST: '127.0.0.1', DATABASE_URL: db.url, REDIS_URL: redisUrl, REDIS_NAMESPACE: redisNamespace(), ADMIN_SECRET: SECRET, LOG_LEVEL: 'warn' },
+      env: { ...process.env, WORKERS: '2', PORT: '0', HOST: '127.0.0.1', DATABASE_URL: db.url, REDIS_URL: redisUrl, REDIS_NAMESPACE: redisNamespace(), ADMIN_SECRET: SECRET, LOG_LEVEL: 'warn', NATIVE_PORT: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     base = await new Promise<string>((resolve, reject) => {

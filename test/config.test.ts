@@ -81,7 +81,7 @@ describe('idnode CLI on the embedded store', () => {
       expect(first.stderr).toMatch(/generated the node admin secret[\s\S]*secret [A-Za-z0-9_-]{20,}/);
       const body = JSON.parse(first.stdout);
       expect(body.responseCode).toBe(1);
-      expect(body.values.map((v: { type: string }) => v.type)).toEqual(['HS_ADMIN']);
+      expect(body.values.map((v: { type: string }) => v.type)).toEqual(['HS_SITE', 'HS_ADMIN']);
       const second = spawnSync(process.execPath, [cli, 'resolve', '0.NA/88.320924'], { env, encoding: 'utf8' });
       expect(second.status).toBe(0);
       expect(second.stderr).not.toContain('generated');

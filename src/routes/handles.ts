@@ -5,6 +5,7 @@ import type { AdminOp } from '../../handle/admin.js';
 import { HandleError, httpStatusFor, RC, type RequestKind } from '../../handle/codes.js';
 import { decodeUrlPath, parseHandle, parsePrefix, prefixRecordHandle, type HandleId } from '../../handle/identifier.js';
 import { valuesFromBody } from '../../handle/json.js';
+import { siteInfoToJson } from '../../handle/wire.js';
 import type { Identity } from '../auth.js';
 import { first, flag, indexes, paramsOf, rawPathAfter, sendHandleError, sendHandleJson, type Params } from '../http.js';
 import { resolutionBody } from '../hot.js';
@@ -174,22 +175,7 @@ function intParam(p: Params, name: string): number | undefined {
   return Number(v);
 }
 
-/** The node's site information in Handle.Net's JSON form (HTTP interface; the native ports come with that face). */
+/** The node's site information in Handle.Net's JSON form (the same record native clients and HS_SITE values get). */
 export function siteInfo(node: IdNode): Record<string, unknown> {
-  const c = node.config;
-  return {
-    version: 1,
-    protocolVersion: '2.10',
-    serialNumber: 1,
-    primarySite: true,
-    multiPrimary: false,
-    attributes: [{ name: 'desc', value: `idnode secondary node for ${node.prefix}` }],
-    servers: [
-      {
-        serverId: 1,
-        address: c.ADVERTISED_HOST ?? (c.HOST === '0.0.0.0' || c.HOST === '::' ? '127.0.0.1' : c.HOST),
-        interfaces: [{ query: true, admin: true, protocol: 'HTTP', port: c.PORT }],
-      },
-    ],
-  };
+  return siteInfoToJson(node.site());
 }

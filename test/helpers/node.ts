@@ -27,11 +27,15 @@ export function basic(user: string, password: string): Record<string, string> {
 
 export const admin = () => basic(`300:0.NA/${NODE_PREFIX}`, ADMIN_SECRET);
 
-/** Starts a server; `shared` lets several servers use the same database URL and Redis namespace. */
+/**
+ * Starts a server; `shared` lets several servers use the same database URL and Redis namespace; `native` also
+ * starts the native Handle protocol listeners on a free port (`running.native`).
+ */
 export async function startTestServer(
   backend: Backend,
   env: Record<string, string> = {},
   shared?: { databaseUrl: string; namespace: string },
+  opts: { native?: boolean } = {},
 ): Promise<TestServer> {
   const base: Record<string, string> = {
     PORT: '0',
@@ -40,13 +44,14 @@ export async function startTestServer(
     ADMIN_SECRET,
     LOG_LEVEL: 'silent',
     DATA_DIR: ':memory:',
+    NATIVE_PORT: '0',
   };
   if (backend === 'postgres+redis') {
     base.DATABASE_URL = shared?.databaseUrl ?? databaseUrl;
     base.REDIS_URL = redisUrl;
     base.REDIS_NAMESPACE = shared?.namespace ?? redisNamespace();
   }
-  const running = await startServer(loadConfig({ ...base, ...env }), undefined, { logger: false });
+  const running = await startServer(loadConfig({ ...base, ...env }), undefined, { logger: false, ...(opts.native ? { nativePort: 0 } : {}) });
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> => {
     const hasBody = body !== undefined;
     const res = await request(running.url + path, {

@@ -147,8 +147,13 @@ describe.each(backends)('SNMS and operator faces on %s', (backend) => {
     // the prefix record resolves publicly: HS_ADMIN shown, the HS_SECKEY (no public read) not
     const rec = await s.get('/api/handles/0.NA/88.320924.1');
     expect(rec.status).toBe(200);
-    expect(rec.json.values.map((v: any) => [v.index, v.type])).toEqual([[100, 'HS_ADMIN']]);
-    expect(rec.json.values[0].data.value).toMatchObject({ handle: '0.NA/88.320924.1', index: 300 });
+    // HS_ADMIN as approval wrote it; HS_SITE is what every homed prefix record resolves with (pointing here)
+    expect(rec.json.values.map((v: any) => [v.index, v.type])).toEqual([
+      [1, 'HS_SITE'],
+      [100, 'HS_ADMIN'],
+    ]);
+    expect(rec.json.values[1].data.value).toMatchObject({ handle: '0.NA/88.320924.1', index: 300 });
+    expect(rec.json.values[0].data.value.servers[0].interfaces).toContainEqual(expect.objectContaining({ protocol: 'HTTP', port: Number(new URL(s.url).port) }));
 
     // the enterprise's prefix as SNMS shows it
     const q = okData(await s.get('/snms/api/prefix/query?prefix=88.320924.1', bearer(ent1.token)));

@@ -1,0 +1,50 @@
+// This node's site (HS_SITE): one server, its advertised address, and the native TCP/UDP and HTTP interfaces.
+import { isIP } from 'node:net';
+import { parseServerAddress, type SiteInfo } from '../handle/wire.js';
+import type { Config } from './config.js';
+
+/** Protocol version the site advertises (CAICT's ID-SDK speaks 2.10; Handle.Net 9 clients accept it). */
+export const SITE_PROTOCOL = { major: 2, minor: 10 } as const;
+
+/** The address clients are told to use: ADVERTISED_HOST, else HOST unless it is a wildcard, else loopback. */
+export function advertisedAddress(c: Pick<Config, 'ADVERTISED_HOST' | 'HOST'>): string {
+  if (c.ADVERTISED_HOST !== undefined) return c.ADVERTISED_HOST;
+  return c.HOST === '0.0.0.0' || c.HOST === '::' || isIP(c.HOST) === 0 ? '127.0.0.1' : c.HOST;
+}
+
+/** 16 bytes as HS_SITE carries addresses (IPv4 as 12 zero bytes and the 4 address bytes, as Handle.Net writes it). */
+export function addressBytes(ip: string): Uint8Array {
+  const b = parseServerAddress(ip);
+  if (b === null) throw new RangeError(`not an IP address: ${ip}`);
+  return b;
+}
+
+/** The ports a node listens on: HTTP, and the native TCP/UDP pair when that face runs. */
+export interface ListenerPorts {
+  http: number;
+  native: { tcp: number; udp: number } | null;
+}
+
+/**
+ * The site record of this node. Native interfaces are listed only when the native listeners run, the HTTP
+ * interface always; the native ones answer resolutions and site queries ('query'), HTTP also administration.
+ */
+export function siteOf(c: Config, ports: ListenerPorts): SiteInfo {
+  const interfaces: SiteInfo['servers'][number]['interfaces'] = [];
+  if (ports.native !== null) {
+    interfaces.push({ type: 'query', protocol: 'tcp', port: ports.native.tcp }, { type: 'query', protocol: 'udp', port: ports.native.udp });
+  }
+  interfaces.push({ type: 'both', protocol: 'http', port: ports.http });
+  return {
+    dataVersion: 1,
+    protocolMajor: SITE_PROTOCOL.major,
+    protocolMinor: SITE_PROTOCOL.minor,
+    serialNumber: 1,
+    primary: true,
+    multiPrimary: false,
+    hashOption: 0,
+    hashFilter: new Uint8Array(0),
+    attributes: [{ name: 'desc', value: `idnode secondary node for ${c.NODE_PREFIX}` }],
+    servers: [{ serverId: 1, address: addressBytes(advertisedAddress(c)), publicKey: new Uint8Array(0), interfaces }],
+  };
+}
