@@ -27,11 +27,13 @@ import {
   versionAtLeast,
   UDP_FRAGMENT_PAYLOAD,
   WireError,
+  HEADER_SIZE,
+  PROTOCOL_VERSION,
   type Envelope,
   type Message,
   type SiteInfo,
 } from '../handle/wire.js';
-import type { ResolvedRecord } from '../resolver/types.js';
+import type { HitToken, ResolvedRecord, Resolver } from '../resolver/types.js';
 import type { IdNode } from './node.js';
 
 export interface NativeOptions {
@@ -75,21 +77,69 @@ export interface NativeServer {
 
 /** The flags a response copies from its request (what it asked for and we honour); RD is set when a digest goes back. */
 const ECHOED_FLAGS = OPFLAG.AUTH | OPFLAG.KEEP_ALIVE | OPFLAG.PUBLIC_ONLY | OPFLAG.RECURSIVE;
+/** Envelope byte 2: compressed, encrypted, truncated (RFC 3652 §2.2.1.3). */
+const ENV_CP_EC_TC = 0xe0;
+const ENV_TC = 0x20;
+/** Offsets in a whole message (envelope + header): the header's opFlags, recursion count and body length. */
+const AT_OPFLAGS = ENVELOPE_SIZE + 8;
+const AT_RECURSION = ENVELOPE_SIZE + 14;
+const AT_BODY_LENGTH = ENVELOPE_SIZE + 20;
+/** Distinct resolution requests remembered with their last answer (a few hundred bytes each). */
+const MEMO_MAX = 50_000;
 
-/** One answer: the message (header + body + credential) and whether a TCP connection stays open after it. */
-interface Answer {
-  message: Buffer;
-  keepAlive: boolean;
+/** An answer: envelope + message, the version it is in, and whether a TCP connection stays open after it. */
+export interface Reply {
+  bytes: Buffer;
   version: { major: number; minor: number };
+  keepAlive: boolean;
 }
 
-/** The protocol logic shared by both transports: one decoded request in, one encoded message out. */
+/** A resolution request answered before from one cache entry: the answer, to copy and patch while `token` holds. */
+interface Memo {
+  token: HitToken;
+  template: Buffer;
+}
+
+/**
+ * The key of a resolution request for the memo: the envelope's version bytes (the answer's version follows them)
+ * and the body bytes (handle, index list, type list) as they came.
+ */
+function memoKey(buf: Buffer, envAt: number, bodyAt: number, bodyLength: number): string {
+  return String.fromCharCode(buf[envAt]!, buf[envAt + 1]!, buf[envAt + 2]! & 0x03, buf[envAt + 3]!) + buf.toString('latin1', bodyAt, bodyAt + bodyLength);
+}
+
+/** The protocol logic shared by both transports: one request in, one whole answer (envelope + message) out. */
 export class NativeHandler {
   /** each record's value list in wire form (u32 count + values), built once per cached record */
   private readonly encodedValues = new WeakMap<ResolvedRecord, Buffer>();
+  private readonly memo = new Map<string, Memo>();
+  private readonly resolver: Resolver;
   private site: { info: SiteInfo; bytes: Buffer } | null = null;
 
-  constructor(private readonly node: IdNode) {}
+  constructor(private readonly node: IdNode) {
+    this.resolver = node.resolver;
+  }
+
+  /**
+   * The answer at once, without decoding anything, when this very request (same version and body) was answered
+   * from an in-process cache entry that is still current: a copy of that answer with this request's ids and flags.
+   * Null when the full path must answer. `at` is where the envelope starts in `buf`; the whole message is there.
+   */
+  fast(buf: Buffer, at: number, messageLength: number): Buffer | null {
+    if (this.memo.size === 0 || (buf[at + 2]! & ENV_CP_EC_TC) !== 0 || messageLength < HEADER_SIZE) return null;
+    const opFlags = buf.readUInt32BE(at + AT_OPFLAGS);
+    if (buf.readUInt32BE(at + ENVELOPE_SIZE) !== OC.RESOLUTION || (opFlags & OPFLAG.RETURN_DIGEST) !== 0) return null;
+    const bodyLength = buf.readUInt32BE(at + AT_BODY_LENGTH);
+    if (bodyLength > messageLength - HEADER_SIZE) return null;
+    const m = this.memo.get(memoKey(buf, at, at + ENVELOPE_SIZE + HEADER_SIZE, bodyLength));
+    if (m === undefined || !this.resolver.isCurrent(m.token)) return null;
+    const out = Buffer.allocUnsafe(m.template.length);
+    m.template.copy(out, 0);
+    buf.copy(out, 4, at + 4, at + 12); // session id, request id
+    out.writeUInt32BE((opFlags & ECHOED_FLAGS) >>> 0, AT_OPFLAGS);
+    out[AT_RECURSION] = buf[at + AT_RECURSION]!;
+    return out;
+  }
 
   /** The site record in wire form, re-encoded when the node's site changes. */
   private siteBytes(): Buffer {
@@ -98,8 +148,11 @@ export class NativeHandler {
     return this.site.bytes;
   }
 
-  /** Answers one request message; never throws (undecodable input gets RC 4, anything unexpected RC 2). */
-  async answer(env: Envelope, bytes: Uint8Array): Promise<Answer> {
+  /**
+   * Answers one request: `envBytes` its 20 envelope bytes, `bytes` its message. Never throws: undecodable input gets
+   * RC 4, anything unexpected RC 2 (and the connection closes after either).
+   */
+  async answer(env: Envelope, envBytes: Buffer, bytes: Buffer): Promise<Reply> {
     const version = responseVersion(env);
     let msg: Message | null = null;
     try {
@@ -110,11 +163,18 @@ export class NativeHandler {
       // Handle.Net sends a request digest only from protocol 2.1 on (Encoder.writeHeader sets the flag from there)
       const wantsDigest = (h.opFlags & OPFLAG.RETURN_DIGEST) !== 0 && versionAtLeast(version.major, version.minor, 2, 1);
       const digest = wantsDigest ? requestDigest(digestAlgFor(version.major, version.minor), msg) : null;
-      const reply = (responseCode: number, body: Uint8Array) =>
-        ({ message: this.header(msg!, responseCode, digest !== null, body), keepAlive, version }) satisfies Answer;
+      const reply = (responseCode: number, body: Uint8Array): Reply => {
+        const flags = ((h.opFlags & ECHOED_FLAGS) | (digest !== null ? OPFLAG.RETURN_DIGEST : 0)) >>> 0;
+        const header = { opCode: h.opCode, responseCode, opFlags: flags, siteInfoSerial: 1, recursionCount: h.recursionCount, expiration: nowSec() + 3600 };
+        return { bytes: withEnvelope(env, version, encodeMessage(header, body)), version, keepAlive };
+      };
       switch (h.opCode) {
-        case OC.RESOLUTION:
-          return await this.resolution(msg, digest, reply);
+        case OC.RESOLUTION: {
+          const { reply: r, token } = await this.resolution(msg, digest, reply);
+          // remember it when it came from a cache entry (and the digest, which depends on the request, is not in it)
+          if (token !== undefined && digest === null) this.remember(memoKey(envBytes, 0, 0, 0) + bytes.toString('latin1', HEADER_SIZE, HEADER_SIZE + h.bodyLength), token, r.bytes);
+          return r;
+        }
         case OC.GET_SITE_INFO:
           return reply(RC.SUCCESS, digest === null ? this.siteBytes() : Buffer.concat([digest, this.siteBytes()]));
         case OC.RESERVED:
@@ -127,31 +187,40 @@ export class NativeHandler {
       const text = err instanceof WireError ? `Protocol error: ${err.message}` : 'Server error processing request';
       const opCode = msg?.header.opCode ?? OC.RESERVED;
       const header = { opCode, responseCode: code, opFlags: 0, siteInfoSerial: 1, recursionCount: 0, expiration: nowSec() + 60 };
-      return { message: encodeMessage(header, encodeErrorBody(text, null)), keepAlive: false, version };
+      return { bytes: withEnvelope(env, version, encodeMessage(header, encodeErrorBody(text, null))), version, keepAlive: false };
     }
   }
 
-  private async resolution(msg: Message, digest: Uint8Array | null, reply: (rc: number, body: Uint8Array) => Answer): Promise<Answer> {
+  private remember(key: string, token: HitToken, template: Buffer): void {
+    if (this.memo.size >= MEMO_MAX) this.memo.clear();
+    this.memo.set(key, { token, template });
+  }
+
+  private async resolution(
+    msg: Message,
+    digest: Uint8Array | null,
+    reply: (rc: number, body: Uint8Array) => Reply,
+  ): Promise<{ reply: Reply; token?: HitToken }> {
     const req = decodeResolutionRequest(msg.body);
     let id: HandleId;
     try {
       id = parseHandle(req.handle, this.node.policy);
     } catch (e) {
       const text = e instanceof HandleError ? e.message : 'Invalid handle';
-      return reply(RC.INVALID_HANDLE, encodeErrorBody(text, digest));
+      return { reply: reply(RC.INVALID_HANDLE, encodeErrorBody(text, digest)) };
     }
-    if (!this.node.isHomed(id)) return reply(RC.SERVER_NOT_RESP, encodeErrorBody(`This node does not home ${id.prefix}`, digest));
-    const r = this.node.resolver.peek(id.key) ?? (await this.node.resolver.resolve(id.key));
-    if (!r.found) return reply(RC.HANDLE_NOT_FOUND, encodeErrorBody('Handle not found', digest));
+    if (!this.node.isHomed(id)) return { reply: reply(RC.SERVER_NOT_RESP, encodeErrorBody(`This node does not home ${id.prefix}`, digest)) };
+    const r = this.resolver.peek(id.key) ?? (await this.resolver.resolve(id.key));
+    const token = r.token;
+    if (!r.found) return { reply: reply(RC.HANDLE_NOT_FOUND, encodeErrorBody('Handle not found', digest)), token };
     // Without authentication only public values ever leave the node, whatever the public-only flag says.
-    const filtered = req.types.length > 0 || req.indexes.length > 0;
     let values: Buffer;
-    if (!filtered) {
+    if (req.types.length === 0 && req.indexes.length === 0) {
       values = this.encodedValues.get(r.record) ?? this.encodeValues(r.record);
-      if (values.readUInt32BE(0) === 0) return reply(RC.VALUES_NOT_FOUND, encodeErrorBody('No public values', digest));
+      if (values.readUInt32BE(0) === 0) return { reply: reply(RC.VALUES_NOT_FOUND, encodeErrorBody('No public values', digest)), token };
     } else {
       const shown = filterValues(r.record.values, { types: req.types, indexes: req.indexes, publicOnly: true });
-      if (shown.length === 0) return reply(RC.VALUES_NOT_FOUND, encodeErrorBody('Values not found', digest));
+      if (shown.length === 0) return { reply: reply(RC.VALUES_NOT_FOUND, encodeErrorBody('Values not found', digest)), token };
       values = valueList(shown);
     }
     const handle = Buffer.from(req.handle, 'utf8');
@@ -160,7 +229,7 @@ export class NativeHandler {
     const len = Buffer.allocUnsafe(4);
     len.writeUInt32BE(handle.length, 0);
     parts.push(len, handle, values);
-    return reply(RC.SUCCESS, Buffer.concat(parts));
+    return { reply: reply(RC.SUCCESS, Buffer.concat(parts)), token };
   }
 
   private encodeValues(record: ResolvedRecord): Buffer {
@@ -168,14 +237,6 @@ export class NativeHandler {
     const b = valueList(shown);
     this.encodedValues.set(record, b);
     return b;
-  }
-
-  private header(req: Message, responseCode: number, withDigest: boolean, body: Uint8Array): Buffer {
-    const flags = ((req.header.opFlags & ECHOED_FLAGS) | (withDigest ? OPFLAG.RETURN_DIGEST : 0)) >>> 0;
-    return encodeMessage(
-      { opCode: req.header.opCode, responseCode, opFlags: flags, siteInfoSerial: 1, recursionCount: req.header.recursionCount, expiration: nowSec() + 3600 },
-      body,
-    );
   }
 }
 
@@ -188,21 +249,22 @@ function valueList(values: readonly HandleValue[]): Buffer {
 
 const nowSec = () => Math.floor(Date.now() / 1000);
 
-/** The envelope of an answer to `req`. */
-function envelopeFor(req: Envelope, a: Answer, length: number, sequenceNumber = 0, truncated = false): Buffer {
-  return encodeEnvelope({
-    major: a.version.major,
-    minor: a.version.minor,
-    suggestedMajor: a.version.major,
-    suggestedMinor: a.version.minor,
+/** The envelope of an answer to `req` (in `version`, suggesting ours, as Handle.Net does), then the message. */
+function withEnvelope(req: Envelope, version: { major: number; minor: number }, message: Buffer, truncated = false): Buffer {
+  const env = encodeEnvelope({
+    major: version.major,
+    minor: version.minor,
+    suggestedMajor: PROTOCOL_VERSION.major,
+    suggestedMinor: PROTOCOL_VERSION.minor,
     compressed: false,
     encrypted: false,
     truncated,
     sessionId: req.sessionId,
     requestId: req.requestId,
-    sequenceNumber,
-    messageLength: length,
+    sequenceNumber: 0,
+    messageLength: message.length,
   });
+  return Buffer.concat([env, message]);
 }
 
 /** Starts the TCP and UDP listeners on one port number. */
@@ -267,79 +329,103 @@ export async function startNative(node: IdNode, o: NativeOptions): Promise<Nativ
 }
 
 /**
- * One TCP connection: envelope, then the message it announces; requests answered in order. Reading pauses while
- * `maxPipelined` requests wait or the peer does not read its answers, so a slow or hostile peer holds at most one
- * message of buffer; an idle one is closed after `idleTimeoutMs`.
+ * One TCP connection: envelope, then the message it announces; answers go out in request order. Reading pauses while
+ * `maxPipelined` answers are owed or the peer does not read them, so a slow or hostile peer holds at most one
+ * message of buffer; an idle one is closed after `idleTimeoutMs`. A request without the keep-alive flag is the last.
  */
 function serveTcp(s: Socket, handler: NativeHandler, o: NativeOptions, stats: NativeStats): void {
   s.setTimeout(o.idleTimeoutMs, () => s.destroy());
   s.on('error', () => {});
-  let buf: Buffer = Buffer.alloc(0);
-  let env: Envelope | null = null;
-  let pending = 0;
-  let chain: Promise<void> = Promise.resolve();
-  let closing = false;
+  /** bytes of a request not complete yet */
+  let rest: Buffer | null = null;
+  /** answers owed, in request order (bytes null while the resolver works) */
+  const owed: { bytes: Buffer | null; keepAlive: boolean }[] = [];
+  let last = false; // a request without keep-alive arrived: nothing after it is read
+  let blocked = false; // the peer is not reading
 
-  const fail = (text: string) => {
-    // an envelope we could not trust: answer once in protocol 2.10 and close
-    const header = { opCode: OC.RESERVED, responseCode: RC.PROTOCOL_ERROR, opFlags: 0, siteInfoSerial: 1, recursionCount: 0, expiration: nowSec() + 60 };
-    const message = encodeMessage(header, encodeErrorBody(text, null));
-    const e = encodeEnvelope({ major: 2, minor: 10, suggestedMajor: 2, suggestedMinor: 10, compressed: false, encrypted: false, truncated: false, sessionId: 0, requestId: env?.requestId ?? 0, sequenceNumber: 0, messageLength: message.length });
-    closing = true;
-    stats.errors++;
-    s.end(Buffer.concat([e, message]));
+  const flush = () => {
+    if (s.destroyed) return;
+    const out: Buffer[] = [];
+    let end = false;
+    while (owed.length > 0 && owed[0]!.bytes !== null) {
+      const a = owed.shift()!;
+      out.push(a.bytes!);
+      if (!a.keepAlive) {
+        end = true;
+        owed.length = 0;
+        break;
+      }
+    }
+    if (out.length === 0) return;
+    const data = out.length === 1 ? out[0]! : Buffer.concat(out);
+    if (end) {
+      last = true;
+      s.end(data);
+      return;
+    }
+    if (!s.write(data) && !blocked) {
+      blocked = true;
+      s.pause();
+      s.once('drain', () => {
+        blocked = false;
+        if (owed.length < o.maxPipelined && !last) s.resume();
+      });
+    } else if (!blocked && owed.length < o.maxPipelined && s.isPaused() && !last) s.resume();
   };
 
-  const onRequest = (reqEnv: Envelope, bytes: Buffer) => {
-    pending++;
-    if (pending >= o.maxPipelined) s.pause();
-    stats.tcpRequests++;
-    const answered = handler.answer(reqEnv, bytes);
-    chain = chain.then(async () => {
-      const a = await answered;
-      pending--;
-      if (s.destroyed) return;
-      const ok = s.write(Buffer.concat([envelopeFor(reqEnv, a, a.message.length), a.message]));
-      if (!a.keepAlive) {
-        closing = true;
-        s.end();
-        return;
-      }
-      if (!ok) {
-        s.pause();
-        s.once('drain', () => {
-          if (pending < o.maxPipelined) s.resume();
-        });
-      } else if (pending < o.maxPipelined && s.isPaused()) s.resume();
-    });
+  const fail = (text: string, requestId: number) => {
+    // an envelope we cannot trust: answer once, in 2.10, and close
+    const header = { opCode: OC.RESERVED, responseCode: RC.PROTOCOL_ERROR, opFlags: 0, siteInfoSerial: 1, recursionCount: 0, expiration: nowSec() + 60 };
+    const env = { major: 2, minor: 10, suggestedMajor: 0, suggestedMinor: 0, compressed: false, encrypted: false, truncated: false, sessionId: 0, requestId, sequenceNumber: 0, messageLength: 0 };
+    stats.errors++;
+    owed.push({ bytes: withEnvelope(env, { major: 2, minor: 10 }, encodeMessage(header, encodeErrorBody(text, null))), keepAlive: false });
+    last = true;
+    flush();
   };
 
   s.on('data', (chunk: Buffer) => {
-    if (closing) return;
-    buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-    for (;;) {
-      if (env === null) {
-        if (buf.length < ENVELOPE_SIZE) return;
-        try {
-          env = decodeEnvelope(buf.subarray(0, ENVELOPE_SIZE));
-        } catch (e) {
-          fail(e instanceof Error ? e.message : 'bad envelope');
-          return;
-        }
-        if (env.messageLength > o.maxMessageBytes) {
-          fail(`message length ${env.messageLength} exceeds ${o.maxMessageBytes}`);
-          return;
-        }
-        buf = buf.subarray(ENVELOPE_SIZE);
+    if (last) return;
+    const buf: Buffer = rest === null ? chunk : Buffer.concat([rest, chunk]);
+    rest = null;
+    let at = 0;
+    while (buf.length - at >= ENVELOPE_SIZE) {
+      const length = buf.readUInt32BE(at + 16);
+      if (length > o.maxMessageBytes) {
+        fail(`message length ${length} exceeds ${o.maxMessageBytes}`, buf.readUInt32BE(at + 8));
+        return;
       }
-      if (buf.length < env.messageLength) return;
-      const message = Buffer.from(buf.subarray(0, env.messageLength));
-      buf = buf.subarray(env.messageLength);
-      const e = env;
-      env = null;
-      onRequest(e, message);
-      if (closing) return;
+      if (buf.length - at - ENVELOPE_SIZE < length) break;
+      stats.tcpRequests++;
+      const keepAlive = length >= HEADER_SIZE && (buf.readUInt32BE(at + AT_OPFLAGS) & OPFLAG.KEEP_ALIVE) !== 0;
+      const quick = handler.fast(buf, at, length);
+      if (quick !== null) {
+        owed.push({ bytes: quick, keepAlive });
+      } else {
+        let env: Envelope;
+        try {
+          env = decodeEnvelope(buf.subarray(at, at + ENVELOPE_SIZE));
+        } catch (e) {
+          fail(e instanceof Error ? e.message : 'bad envelope', buf.readUInt32BE(at + 8));
+          return;
+        }
+        const slot: { bytes: Buffer | null; keepAlive: boolean } = { bytes: null, keepAlive: true };
+        owed.push(slot);
+        void handler.answer(env, buf.subarray(at, at + ENVELOPE_SIZE), buf.subarray(at + ENVELOPE_SIZE, at + ENVELOPE_SIZE + length)).then((r) => {
+          slot.bytes = r.bytes;
+          slot.keepAlive = r.keepAlive;
+          flush();
+        });
+      }
+      at += ENVELOPE_SIZE + length;
+      if (!keepAlive) {
+        last = true;
+        break;
+      }
     }
+    // a partial request is copied out, so the chunk it came in can go
+    if (!last && at < buf.length) rest = Buffer.from(buf.subarray(at));
+    if (owed.length >= o.maxPipelined) s.pause();
+    flush();
   });
 }
 
@@ -350,10 +436,35 @@ function serveUdp(udp: UdpSocket, handler: NativeHandler, o: NativeOptions, stat
   const send = (bufs: Buffer[], to: RemoteInfo) => {
     for (const b of bufs) udp.send(b, to.port, to.address);
   };
+  const reply = (env: Envelope, r: Reply, to: RemoteInfo) => {
+    const message = r.bytes.subarray(ENVELOPE_SIZE);
+    if (message.length <= UDP_FRAGMENT_PAYLOAD) {
+      send([r.bytes], to);
+    } else if (message.length <= o.udpMaxResponseBytes) {
+      const base = { major: r.version.major, minor: r.version.minor, suggestedMajor: PROTOCOL_VERSION.major, suggestedMinor: PROTOCOL_VERSION.minor, compressed: false, encrypted: false, sessionId: env.sessionId, requestId: env.requestId };
+      send(fragmentForUdp(base, message), to);
+    } else {
+      // too big for UDP: the truncated flag tells the client to ask again over TCP
+      const text = encodeMessage(
+        { opCode: OC.RESOLUTION, responseCode: RC.ERROR, opFlags: 0, siteInfoSerial: 1, recursionCount: 0, expiration: nowSec() + 60 },
+        encodeErrorBody(`Answer of ${message.length} bytes is too large for UDP; retry over TCP`, null),
+      );
+      send([withEnvelope(env, r.version, text, true)], to);
+    }
+  };
   udp.on('message', (dgram: Buffer, rinfo: RemoteInfo) => {
     if (dgram.length < ENVELOPE_SIZE) {
       stats.dropped++;
       return;
+    }
+    const length = dgram.readUInt32BE(16);
+    if ((dgram[2]! & ENV_TC) === 0 && length <= dgram.length - ENVELOPE_SIZE) {
+      const quick = handler.fast(dgram, 0, length);
+      if (quick !== null && quick.length - ENVELOPE_SIZE <= UDP_FRAGMENT_PAYLOAD) {
+        stats.udpRequests++;
+        udp.send(quick, rinfo.port, rinfo.address);
+        return;
+      }
     }
     let env: Envelope;
     try {
@@ -362,7 +473,7 @@ function serveUdp(udp: UdpSocket, handler: NativeHandler, o: NativeOptions, stat
       stats.dropped++;
       return;
     }
-    let message: Uint8Array;
+    let message: Buffer;
     if (env.truncated) {
       // one fragment of a request sent in several datagrams
       const whole = reassembler.add(`${rinfo.address}|${rinfo.port}`, env, dgram.subarray(ENVELOPE_SIZE), Date.now());
@@ -381,23 +492,9 @@ function serveUdp(udp: UdpSocket, handler: NativeHandler, o: NativeOptions, stat
     }
     inFlight++;
     stats.udpRequests++;
-    void handler.answer(env, message).then((a) => {
+    void handler.answer(env, dgram.subarray(0, ENVELOPE_SIZE), message).then((r) => {
       inFlight--;
-      const m = a.message;
-      if (m.length <= UDP_FRAGMENT_PAYLOAD) {
-        send([Buffer.concat([envelopeFor(env, a, m.length), m])], rinfo);
-      } else if (m.length <= o.udpMaxResponseBytes) {
-        const base = { major: a.version.major, minor: a.version.minor, suggestedMajor: a.version.major, suggestedMinor: a.version.minor, compressed: false, encrypted: false, sessionId: env.sessionId, requestId: env.requestId };
-        send(fragmentForUdp(base, m), rinfo);
-      } else {
-        // too big for UDP: the truncated flag tells the client to ask again over TCP
-        const text = encodeMessage(
-          { opCode: OC.RESOLUTION, responseCode: RC.ERROR, opFlags: 0, siteInfoSerial: 1, recursionCount: 0, expiration: nowSec() + 60 },
-          encodeErrorBody(`Answer of ${m.length} bytes is too large for UDP; retry over TCP`, null),
-        );
-        send([Buffer.concat([envelopeFor(env, a, text.length, 0, true), text])], rinfo);
-      }
+      reply(env, r, rinfo);
     });
   });
 }
-
