@@ -48,13 +48,13 @@ const NEGATIVE_STORE: Resolution = Object.freeze({ found: false, tier: 'store', 
 const NEGATIVE_STALE: Resolution = Object.freeze({ found: false, tier: 'memory', stale: true } as const);
 const HIDDEN: Resolution = Object.freeze({ found: false, tier: 'memory', stale: false, hidden: true } as const);
 
-/** The prefix key of a canonical handle key (everything before the first `/`). */
 /** Keys per batched store read at most. */
 const STORE_BATCH_MAX = 128;
 
 /** A memory hit as peek gives it: with the token a face can recheck in O(1). */
 type MemoryHit = Resolution & { readonly token: HitToken };
 
+/** The prefix key of a canonical handle key (everything before the first `/`). */
 function prefixKeyOf(key: string): string {
   const slash = key.indexOf('/');
   return slash < 0 ? key : key.slice(0, slash);

@@ -1,10 +1,8 @@
 // The native Handle protocol face (RFC 3652) on TCP and UDP: resolution and site info, answered by the same resolver as HTTP.
-import { createServer, type Server, type Socket } from 'node:net';
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
-import { RC } from '../handle/codes.js';
+import { createServer, isIPv6, type Socket } from 'node:net';
+import { HandleError, RC } from '../handle/codes.js';
 import { filterValues } from '../handle/filter.js';
-import { HandleError } from '../handle/codes.js';
 import { parseHandle, type HandleId } from '../handle/identifier.js';
 import type { HandleValue } from '../handle/types.js';
 import {

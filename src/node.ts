@@ -17,6 +17,7 @@ import type { Resolver, SourceRecord } from '../resolver/types.js';
 import { Authenticator } from './auth.js';
 import type { Config } from './config.js';
 import { scopeOf } from './scope.js';
+import type { NativeStats } from './native.js';
 import { siteOf, type ListenerPorts } from './site.js';
 
 export interface Logger {
@@ -45,6 +46,8 @@ export interface IdNode {
   site(): SiteInfo;
   /** The ports the node actually listens on, once it does (the site lists them). */
   setListeners(ports: ListenerPorts): void;
+  /** Counters of the native face while it runs (for /metrics). */
+  nativeStats: (() => NativeStats) | null;
   close(): Promise<void>;
 }
 
@@ -111,6 +114,7 @@ export async function openNode(config: Config, log: Logger = quietLogger): Promi
       isHomed,
       site: () => site.info,
       setListeners: (ports) => site.setPorts(ports),
+      nativeStats: null,
       async close() {
         await r.close();
         await store.close();

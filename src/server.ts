@@ -68,6 +68,7 @@ export async function startServer(config: Config, log?: Logger, opts: ServerOpti
         idleTimeoutMs: config.NATIVE_IDLE_TIMEOUT * 1000,
       });
       node.setListeners({ http: config.PORT, native: { tcp: native.tcpPort, udp: native.udpPort } });
+      node.nativeStats = native.stats;
     }
     await server.listen({ port: config.PORT, host: config.HOST });
     const a = server.server.address();

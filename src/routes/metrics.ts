@@ -27,6 +27,16 @@ export default async function metricsRoutes(app: FastifyInstance, opts: { node: 
     metric('idnode_cache_entries', 'gauge', 'Entries in the in-process cache.', [['', s.entries]]);
     metric('idnode_cache_bytes', 'gauge', 'Estimated bytes held by the in-process cache.', [['', s.bytes]]);
     metric('idnode_cache_max_bytes', 'gauge', 'The in-process cache budget (CACHE_MAX_BYTES).', [['', s.maxBytes]]);
+    const n = node.nativeStats?.();
+    if (n !== undefined) {
+      metric('idnode_native_requests_total', 'counter', 'Native Handle protocol requests, by transport.', [
+        ['{transport="tcp"}', n.tcpRequests],
+        ['{transport="udp"}', n.udpRequests],
+      ]);
+      metric('idnode_native_connections_total', 'counter', 'Native TCP connections accepted.', [['', n.tcpConnections]]);
+      metric('idnode_native_dropped_total', 'counter', 'Native datagrams dropped (undecodable, oversized, or over the in-flight bound).', [['', n.dropped]]);
+      metric('idnode_native_errors_total', 'counter', 'Native protocol errors answered and socket errors.', [['', n.errors]]);
+    }
     metric('process_resident_memory_bytes', 'gauge', 'Resident set size.', [['', mem.rss]]);
     metric('idnode_process_info', 'gauge', 'The process answering (one per worker with WORKERS>1).', [[`{pid="${process.pid}"}`, 1]]);
     metric('nodejs_heap_used_bytes', 'gauge', 'V8 heap in use.', [['', mem.heapUsed]]);

@@ -52,9 +52,11 @@ describe.each(backends)('native Handle protocol on %s', (backend) => {
         ])
       ).status,
     ).toBe(200);
-    // an answer far over one UDP datagram
+    // an answer far over one UDP datagram, and one too large for UDP at all
     const big = Array.from({ length: 12 }, (_, i) => ({ index: i + 1, type: `DESC.${i}`, data: `${'x'.repeat(150)}-${i}` }));
     expect((await put('NAT-BIG', big)).status).toBe(200);
+    const huge = Array.from({ length: 40 }, (_, i) => ({ index: i + 1, type: `PART.${i}`, data: `${'y'.repeat(1000)}-${i}` }));
+    expect((await put('NAT-HUGE', huge)).status).toBe(200);
     expect((await put('NAT-PRIVATE', [{ index: 1, type: 'NOTE', data: 'p', permissions: '1100' }])).status).toBe(200);
   });
 
@@ -172,6 +174,19 @@ describe.each(backends)('native Handle protocol on %s', (backend) => {
     expect(frags.length).toBeGreaterThan(1);
     const a = await udpExchange(port, frags.reverse(), r.requestId); // out of order on purpose
     expect(values(a).values).toHaveLength(12);
+  });
+
+  it('UDP: an answer too large for UDP comes back as one truncated error datagram; TCP gives it whole', async () => {
+    const u = await udpRequest(port, { handle: `${P}/nat-huge` });
+    expect(u.datagrams).toBe(1);
+    expect(u.envelope.truncated).toBe(true);
+    expect(errorOf(u).code).toBe(RC.ERROR);
+    expect(errorOf(u).message).toMatch(/retry over TCP/);
+    expect(values(await tcpRequest(port, { handle: `${P}/nat-huge` })).values).toHaveLength(40);
+    // the counters show on /metrics
+    const m = await s.get('/metrics');
+    expect(m.text).toMatch(/idnode_native_requests_total\{transport="udp"\} [1-9]/);
+    expect(m.text).toMatch(/idnode_native_connections_total [1-9]/);
   });
 
   it('site info (opcode 2) over TCP and UDP lists this node: its address and the native and HTTP ports', async () => {
