@@ -47,8 +47,6 @@ export interface CacheEntry {
 
 /** Estimated fixed cost of one entry: Map slot, entry and record objects, the key. */
 export const ENTRY_OVERHEAD_BYTES = 256;
-/** Estimated cost of one parsed value kept for filtering (objects, permissions, strings' headers). */
-export const VALUE_OVERHEAD_BYTES = 192;
 /** pre-encoded answers counted per record (see ResolvedRecord.slot) */
 export const ENCODED_ALLOWANCE = 1;
 
@@ -56,10 +54,10 @@ export const ENCODED_ALLOWANCE = 1;
 export function entrySize(key: string, record: ResolvedRecord | null): number {
   let n = ENTRY_OVERHEAD_BYTES + key.length * 2;
   if (record !== null) {
-    // the JSON twice: once as the pre-serialised answer, once for the strings inside the parsed values; plus the
-    // room a face's pre-encoded answer (record.slot) takes
+    // what the record holds (estimated without parsing anything), plus the room a face's pre-encoded answer
+    // (record.slot) takes
     const json = record.publicValuesJson.length + record.handle.length;
-    n += json * 2 + record.values.length * VALUE_OVERHEAD_BYTES + ENCODED_ALLOWANCE * (json + 64);
+    n += record.sizeBytes + ENCODED_ALLOWANCE * (json + 64);
   }
   return n;
 }

@@ -5,6 +5,11 @@ import { valuesToJson } from '../handle/json.js';
 import { isPublicReadable, minEffectiveTtl } from '../handle/value.js';
 import type { ResolvedRecord, SourceRecord } from './types.js';
 
+/** Estimated cost of one parsed value kept for filtering (objects, permissions, strings' headers). */
+export const VALUE_OVERHEAD_BYTES = 192;
+/** Bytes per character of value text counted in advance for the values a lazy record may parse later. */
+const LAZY_PARSE_FACTOR = 1;
+
 /** Builds the immutable cache record for `values` of `handle` (stored case) under canonical `key`. */
 export function buildRecord(handle: string, key: string, values: HandleValue[], nowSec: number): ResolvedRecord {
   let allPublic = true;
@@ -22,6 +27,7 @@ export function buildRecord(handle: string, key: string, values: HandleValue[], 
     values: Object.freeze(values.slice()),
     publicValuesJson,
     minTtl: minEffectiveTtl(values, nowSec, DEFAULT_TTL),
+    sizeBytes: (publicValuesJson.length + handle.length) * 2 + values.length * VALUE_OVERHEAD_BYTES,
     slot: null,
   };
 }
@@ -183,15 +189,21 @@ export function decodeFromRedis(s: string): { handle: string; values: HandleValu
 class LazyRecord implements ResolvedRecord {
   slot: { owner: unknown; body: string; length: number } | null = null;
   private parsed: readonly HandleValue[] | null = null;
+  readonly sizeBytes: number;
 
   constructor(
     readonly handle: string,
     readonly key: string,
     readonly publicValuesJson: string,
+    /** length of the text `parse` reads: kept until then, and about what its values take once parsed */
+    textLength: number,
     private readonly parse: () => HandleValue[],
     private ttl: number | null,
     private readonly nowSec: number,
-  ) {}
+  ) {
+    // the strings (UTF-16 upper bound), the unparsed text, and room for its values should a filter parse them
+    this.sizeBytes = (publicValuesJson.length + handle.length) * 2 + textLength * 2 + textLength * LAZY_PARSE_FACTOR;
+  }
 
   get values(): readonly HandleValue[] {
     return (this.parsed ??= Object.freeze(this.parse()));
@@ -210,7 +222,7 @@ export function recordFromRedis(s: string, key: string, nowSec: number): { recor
   if (s === NOT_FOUND) return { record: null, expiresAt: null };
   if (s.startsWith(V2)) {
     const p = splitV2(s);
-    return { record: new LazyRecord(p.handle, key, p.publicJson, () => parseTuples(p.tuples), p.minTtl, nowSec), expiresAt: p.expiresAt };
+    return { record: new LazyRecord(p.handle, key, p.publicJson, p.tuples.length, () => parseTuples(p.tuples), p.minTtl, nowSec), expiresAt: p.expiresAt };
   }
   const d = decodeFromRedis(s);
   return { record: d === null ? null : buildRecord(d.handle, key, d.values, nowSec), expiresAt: null };
@@ -219,6 +231,6 @@ export function recordFromRedis(s: string, key: string, nowSec: number): { recor
 /** The cache record for what the source returned. */
 export function recordFromSource(s: SourceRecord, key: string, nowSec: number): ResolvedRecord {
   if ('values' in s) return buildRecord(s.handle, key, s.values, nowSec);
-  if (s.publicJson !== null) return new LazyRecord(s.handle, key, s.publicJson, () => JSON.parse(s.valuesJson) as HandleValue[], null, nowSec);
+  if (s.publicJson !== null) return new LazyRecord(s.handle, key, s.publicJson, s.valuesJson.length, () => JSON.parse(s.valuesJson) as HandleValue[], null, nowSec);
   return buildRecord(s.handle, key, JSON.parse(s.valuesJson) as HandleValue[], nowSec);
 }

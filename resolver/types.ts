@@ -28,6 +28,11 @@ export interface ResolvedRecord {
   /** smallest effective TTL of the values, seconds, before clamping */
   readonly minTtl: number;
   /**
+   * Estimated bytes the record holds (its strings, its values parsed or the text they will be parsed from), known
+   * without parsing anything: the in-process cache budget counts this.
+   */
+  readonly sizeBytes: number;
+  /**
    * One answer a face has pre-encoded for this record, and who it was built for (the face's own marker): it lives
    * and dies with the record, so the cache budget covers it and a changed record starts afresh.
    */

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../resolver/clock.js';
 import { ENTRY_OVERHEAD_BYTES, MemoryCache, TtlPolicy, entrySize } from '../../resolver/memory-cache.js';
-import { buildRecord } from '../../resolver/record.js';
+import { buildRecord, recordFromSource } from '../../resolver/record.js';
 import { val } from './helpers.js';
 
 const NOW_SEC = 1_700_000_000;
@@ -131,6 +131,14 @@ describe('MemoryCache byte bound (LRU)', () => {
     const r = rec('a', 10);
     expect(entrySize('a', r)).toBeGreaterThan(r.publicValuesJson.length * 2);
     expect(entrySize('a', null)).toBe(ENTRY_OVERHEAD_BYTES + 2);
+  });
+
+  it('sizes a record read as text without parsing its values (and counts the text)', () => {
+    // values that would throw if parsed: sizing must not touch them
+    const lazy = recordFromSource({ handle: '88.1/A', valuesJson: `{not json${'x'.repeat(1000)}`, publicJson: '[]' }, '88.1/A', NOW_SEC);
+    const size = entrySize('88.1/A', lazy);
+    expect(size).toBeGreaterThan(2000);
+    expect(() => lazy.values).toThrow();
   });
 
   it('evicts least recently used entries so the total stays ≤ maxBytes', () => {
