@@ -25,7 +25,8 @@ COPY --from=build --chown=node:node /app/plan ./plan
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]
-EXPOSE 8000
+# HTTP, and the native Handle protocol on TCP and UDP (NATIVE_PORT)
+EXPOSE 8000 2641/tcp 2641/udp
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 STOPSIGNAL SIGTERM

@@ -13,7 +13,12 @@ export function buildServer(node: IdNode, opts: { logger?: boolean } = {}): Fast
   const hot = new HotPath(node);
   const fastify = Fastify({
     // The front door answers cache hits before fastify routes anything (src/hot.ts); the rest is fastify's.
-    serverFactory: (handler) => createServer((req, res) => hot.serve(req, res, handler) || handler(req, res)),
+    serverFactory: (handler) => {
+      const server = createServer((req, res) => hot.serve(req, res, handler) || handler(req, res));
+      // what fastify gives its own servers: idle keep-alive connections live 72 s (Node's default is 5 s)
+      server.keepAliveTimeout = 72_000;
+      return server;
+    },
     logger: opts.logger === false || config.LOG_LEVEL === 'silent' ? false : { level: config.LOG_LEVEL },
     bodyLimit: config.BODY_LIMIT,
     logController: new LogController({ disableRequestLogging: true }),
