@@ -1,6 +1,6 @@
 // The bench suite (`npm run bench`): idnode's resolution scenarios (HTTP and native Handle protocol) and batchCreate against references measured in the same run; Markdown + JSON in bench/results/.
 // Usage: npm run build && node dist/bench/run.js [--seconds 5] [--connections 100] [--keys 20000 | --identifiers 1000000]
-//        [--only hot,warm,…] [--workers 1] [--smoke]            (needs DATABASE_URL and REDIS_URL)
+//        [--only hot,warm,…] [--rounds 3] [--workers 1] [--smoke]            (needs DATABASE_URL and REDIS_URL)
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { pathToFileURL } from 'node:url';

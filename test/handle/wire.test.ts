@@ -44,6 +44,7 @@ import {
   type Envelope,
   type SiteInfo,
 } from '../../handle/wire.js';
+import { seededRandom } from '../helpers/random.js';
 
 const NOW = 1704164645; // 2024-01-02T03:04:05Z = 0x65937d25
 
@@ -1034,17 +1035,7 @@ describe('UdpReassembler', () => {
 });
 
 describe('decoders under random input', () => {
-  /** mulberry32: a small seeded PRNG, so failures reproduce. */
-  function rng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
+  const rng = seededRandom;
 
   const keyValue = encodeHandleValue(value({ index: 300, type: 'HS_PUBKEY', data: { format: 'key', value: RSA_KEY_JSON } }));
   const siteValue = encodeHandleValue(value({ index: 1, type: 'HS_SITE', data: { format: 'site', value: SITE_JSON } }));

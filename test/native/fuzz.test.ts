@@ -6,18 +6,9 @@ import { RC } from '../../handle/codes.js';
 import { ENVELOPE_SIZE, OPFLAG } from '../../handle/wire.js';
 import { admin, NODE_PREFIX, startTestServer, type TestServer } from '../helpers/node.js';
 import { requestBytes, tcpRequest, udpRequest } from '../helpers/native-client.js';
+import { seededRandom } from '../helpers/random.js';
 
-/** A small seeded PRNG (mulberry32), so a failing case can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 /** A valid request with some bytes flipped, cut short, or grown; or plain noise. */
 function mutant(r: () => number, valid: Buffer): Buffer {
