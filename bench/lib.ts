@@ -236,6 +236,18 @@ export async function load(o: LoadOptions): Promise<LoadResult> {
   };
 }
 
+/** A small seeded PRNG (mulberry32), so a run (or a failing fuzz case) can be replayed from its seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** Fisher–Yates, in place. */
 export function shuffle<T>(a: T[], rnd: () => number = Math.random): T[] {
   for (let i = a.length - 1; i > 0; i--) {

@@ -19,7 +19,7 @@ import { creditCodeCheckChar } from '../registry/rules.js';
 import type { Actor, Store } from '../registry/store.js';
 import { normaliseTemplateInput } from '../registry/template-rules.js';
 import { createTemplate } from '../registry/templates.js';
-import { childPids, cpuMicros, fmtInt, fmtMB, load, rssBytes, shuffle, startNode, writeReport, zipf, type LoadRequest, type LoadResult, type Proc } from './lib.js';
+import { childPids, cpuMicros, fmtInt, fmtMB, load, rssBytes, seededRandom, shuffle, startNode, writeReport, zipf, type LoadRequest, type LoadResult, type Proc } from './lib.js';
 import { benchContext, benchTemplateBody, syntheticItems } from './registration.js';
 
 // --- options ------------------------------------------------------------------------------------------------------------
@@ -404,18 +404,6 @@ async function ensureDatabase(serverUrl: string, name: string, reset: boolean): 
 
 export const LOAD_REQUESTS = 50_000;
 export const WRITE_EVERY = 100; // 1 % writes
-
-/** A small seeded PRNG (mulberry32), so every run prebuilds the same request list. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * `count` requests over the identifiers (enterprise e, serial s) with Zipf(1) popularity — ranks mapped to identifiers

@@ -44,7 +44,7 @@ import {
   type Envelope,
   type SiteInfo,
 } from '../../handle/wire.js';
-import { seededRandom } from '../helpers/random.js';
+import { seededRandom } from '../../bench/lib.js';
 
 const NOW = 1704164645; // 2024-01-02T03:04:05Z = 0x65937d25
 
@@ -1035,8 +1035,6 @@ describe('UdpReassembler', () => {
 });
 
 describe('decoders under random input', () => {
-  const rng = seededRandom;
-
   const keyValue = encodeHandleValue(value({ index: 300, type: 'HS_PUBKEY', data: { format: 'key', value: RSA_KEY_JSON } }));
   const siteValue = encodeHandleValue(value({ index: 1, type: 'HS_SITE', data: { format: 'site', value: SITE_JSON } }));
   const seeds: Uint8Array[] = [
@@ -1080,7 +1078,7 @@ describe('decoders under random input', () => {
   ];
 
   it.each(decoders)('%s throws nothing but WireError', (_name, decode) => {
-    const next = rng(0x5eed1234);
+    const next = seededRandom(0x5eed1234);
     let accepted = 0;
     let rejected = 0;
     const attempt = (input: Uint8Array) => {
@@ -1102,7 +1100,7 @@ describe('decoders under random input', () => {
   });
 
   it('valueDataFromWire and UdpReassembler.offer never throw', () => {
-    const next = rng(42);
+    const next = seededRandom(42);
     const types = ['HS_ADMIN', 'HS_VLIST', 'HS_SITE', 'HS_PUBKEY', 'URL', 'hs_site.prefix'];
     const r = new UdpReassembler({ maxMessages: 8, ttlMs: 50 });
     for (let i = 0; i < 3000; i++) {

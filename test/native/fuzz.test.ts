@@ -3,12 +3,10 @@ import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RC } from '../../handle/codes.js';
-import { ENVELOPE_SIZE, OPFLAG } from '../../handle/wire.js';
+import { OPFLAG } from '../../handle/wire.js';
 import { admin, NODE_PREFIX, startTestServer, type TestServer } from '../helpers/node.js';
 import { requestBytes, tcpRequest, udpRequest } from '../helpers/native-client.js';
-import { seededRandom } from '../helpers/random.js';
-
-const rng = seededRandom;
+import { seededRandom } from '../../bench/lib.js';
 
 /** A valid request with some bytes flipped, cut short, or grown; or plain noise. */
 function mutant(r: () => number, valid: Buffer): Buffer {
@@ -52,7 +50,7 @@ describe('native listeners under random and mutated input', () => {
   ];
 
   it('1,000 mutated messages over UDP: no crash, and valid requests are still answered', async () => {
-    const r = rng(0x1d0e);
+    const r = seededRandom(0x1d0e);
     const sock = createSocket('udp4');
     await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', () => resolve()));
     for (let i = 0; i < 1000; i++) {
@@ -66,7 +64,7 @@ describe('native listeners under random and mutated input', () => {
   });
 
   it('300 connections of mutated bytes over TCP: no crash, and valid requests are still answered', async () => {
-    const r = rng(0xbeef);
+    const r = seededRandom(0xbeef);
     const runs: Promise<void>[] = [];
     for (let i = 0; i < 300; i++) {
       const bytes = Buffer.concat([mutant(r, seeds[i % seeds.length]!), r() < 0.3 ? mutant(r, seeds[(i + 1) % seeds.length]!) : Buffer.alloc(0)]);
@@ -87,6 +85,5 @@ describe('native listeners under random and mutated input', () => {
     await Promise.all(runs);
     const a = await tcpRequest(port, { handle: `${P}/fuzz-1` });
     expect(a.message.header.responseCode).toBe(RC.SUCCESS);
-    expect(ENVELOPE_SIZE).toBe(20);
   }, 60_000);
 });
