@@ -5,10 +5,11 @@ import { performance } from 'node:perf_hooks';
 import {
   decodeEnvelope,
   decodeMessage,
-  encodeEnvelope,
-  encodeMessage,
+  encodeRequest,
   encodeResolutionRequest,
+  ENVELOPE_AT,
   ENVELOPE_SIZE,
+  HEADER_AT,
   HEADER_SIZE,
   OC,
   OPFLAG,
@@ -18,13 +19,11 @@ import { childPids, cpuMicros, rssBytes, shuffle, type LoadResult } from './lib.
 
 const HOST = '127.0.0.1';
 
-// RFC 3652 §2.2.1 envelope layout: MajorVersion 1, MinorVersion 1, MessageFlag 2, SessionId 4, RequestId 4,
-// SequenceNumber 4, MessageLength 4 (checked against the codec when the requests are built).
-const REQUEST_ID_AT = 8;
-const SEQUENCE_AT = 12;
-const MESSAGE_LENGTH_AT = 16;
-/** RFC 3652 §2.2.2 header: OpCode 4, then ResponseCode 4 */
-const RESPONSE_CODE_AT = 4;
+// where the driver reads and patches whole messages (RFC 3652 §2.2.1 and §2.2.2, as the codec lays them out)
+const REQUEST_ID_AT = ENVELOPE_AT.requestId;
+const SEQUENCE_AT = ENVELOPE_AT.sequenceNumber;
+const MESSAGE_LENGTH_AT = ENVELOPE_AT.messageLength;
+const RESPONSE_CODE_AT = HEADER_AT.responseCode;
 /** RC 1 (RFC 3652 §2.2.2.2) */
 const RC_SUCCESS = 1;
 /** a response claiming more than this is garbage: the connection is dropped */
@@ -65,27 +64,11 @@ function buildRequests(handles: readonly string[], transport: 'tcp' | 'udp'): Bu
   const out: Buffer[] = [];
   for (const handle of shuffle(handles.slice())) {
     const body = encodeResolutionRequest({ handle, indexes: [], types: [] });
-    const message = encodeMessage({ opCode: OC.RESOLUTION, responseCode: 0, opFlags, siteInfoSerial: 0, recursionCount: 0, expiration }, body);
-    if (transport === 'udp' && message.length > UDP_FRAGMENT_PAYLOAD) {
-      throw new Error(`nativeLoad: the request for ${handle} is ${message.length} bytes, more than one UDP datagram carries (${UDP_FRAGMENT_PAYLOAD})`);
+    const request = encodeRequest({ opCode: OC.RESOLUTION, opFlags, body, requestId: 0, expiration });
+    if (transport === 'udp' && request.length - ENVELOPE_SIZE > UDP_FRAGMENT_PAYLOAD) {
+      throw new Error(`nativeLoad: the request for ${handle} is ${request.length - ENVELOPE_SIZE} bytes, more than one UDP datagram carries (${UDP_FRAGMENT_PAYLOAD})`);
     }
-    const envelope = encodeEnvelope({
-      major: 2,
-      minor: 10,
-      suggestedMajor: 2,
-      suggestedMinor: 10,
-      compressed: false,
-      encrypted: false,
-      truncated: false,
-      sessionId: 0,
-      requestId: out.length === 0 ? 0x5a0b1c2d : 0,
-      sequenceNumber: 0,
-      messageLength: message.length,
-    });
-    if (out.length === 0 && (envelope.length !== ENVELOPE_SIZE || envelope.readUInt32BE(REQUEST_ID_AT) !== 0x5a0b1c2d || envelope.readUInt32BE(MESSAGE_LENGTH_AT) !== message.length)) {
-      throw new Error('nativeLoad: the codec\'s envelope layout is not RFC 3652 §2.2.1 (requestId at 8, messageLength at 16)');
-    }
-    out.push(Buffer.concat([envelope, message]));
+    out.push(request);
   }
   return out;
 }

@@ -480,6 +480,47 @@ export function encodeMessage(header: Omit<Header, 'bodyLength'>, body: Uint8Arr
   return w.finish();
 }
 
+/** Byte offsets of the envelope's fields (RFC 3652 §2.2.1), for code that peeks at or patches a whole message. */
+export const ENVELOPE_AT = { flags: 2, sessionId: 4, requestId: 8, sequenceNumber: 12, messageLength: 16 } as const;
+/** Byte offsets of the header's fields from the start of the message (RFC 3652 §2.2.2). */
+export const HEADER_AT = { opCode: 0, responseCode: 4, opFlags: 8, recursionCount: 14, bodyLength: 20 } as const;
+
+/** A message as it goes on the wire in one piece: its envelope (announcing the message's length), then the message. */
+export function frameMessage(env: Omit<Envelope, 'messageLength'>, message: Uint8Array): Buffer {
+  return Buffer.concat([encodeEnvelope({ ...env, messageLength: message.byteLength }), message]);
+}
+
+/**
+ * A whole request as a client sends it (envelope + header + body + empty credential), in protocol 2.10 unless
+ * `version` says otherwise; clients, tests and the bench use it.
+ */
+export function encodeRequest(o: {
+  opCode: number;
+  opFlags: number;
+  body: Uint8Array;
+  requestId: number;
+  expiration: number;
+  version?: { major: number; minor: number; suggestedMajor?: number; suggestedMinor?: number };
+}): Buffer {
+  const v = o.version ?? { major: 2, minor: 10 };
+  const message = encodeMessage({ opCode: o.opCode, responseCode: 0, opFlags: o.opFlags >>> 0, siteInfoSerial: 0, recursionCount: 0, expiration: o.expiration }, o.body);
+  return frameMessage(
+    {
+      major: v.major,
+      minor: v.minor,
+      suggestedMajor: v.suggestedMajor ?? v.major,
+      suggestedMinor: v.suggestedMinor ?? v.minor,
+      compressed: false,
+      encrypted: false,
+      truncated: false,
+      sessionId: 0,
+      requestId: o.requestId,
+      sequenceNumber: 0,
+    },
+    message,
+  );
+}
+
 // ---------------------------------------------------------------------------------------------------------------------
 // Resolution request and response, error body, request digest.
 

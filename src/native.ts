@@ -10,7 +10,9 @@ import {
   decodeMessage,
   decodeResolutionRequest,
   digestAlgFor,
-  encodeEnvelope,
+  ENVELOPE_AT,
+  frameMessage,
+  HEADER_AT,
   encodeErrorBody,
   encodeHandleValue,
   encodeMessage,
@@ -79,9 +81,9 @@ const ECHOED_FLAGS = OPFLAG.AUTH | OPFLAG.KEEP_ALIVE | OPFLAG.PUBLIC_ONLY | OPFL
 const ENV_CP_EC_TC = 0xe0;
 const ENV_TC = 0x20;
 /** Offsets in a whole message (envelope + header): the header's opFlags, recursion count and body length. */
-const AT_OPFLAGS = ENVELOPE_SIZE + 8;
-const AT_RECURSION = ENVELOPE_SIZE + 14;
-const AT_BODY_LENGTH = ENVELOPE_SIZE + 20;
+const AT_OPFLAGS = ENVELOPE_SIZE + HEADER_AT.opFlags;
+const AT_RECURSION = ENVELOPE_SIZE + HEADER_AT.recursionCount;
+const AT_BODY_LENGTH = ENVELOPE_SIZE + HEADER_AT.bodyLength;
 /** Distinct resolution requests remembered with their last answer (a few hundred bytes each). */
 const MEMO_MAX = 50_000;
 
@@ -102,8 +104,8 @@ interface Memo {
  * The key of a resolution request for the memo: the envelope's version bytes (the answer's version follows them)
  * and the body bytes (handle, index list, type list) as they came.
  */
-function memoKey(buf: Buffer, envAt: number, bodyAt: number, bodyLength: number): string {
-  return String.fromCharCode(buf[envAt]!, buf[envAt + 1]!, buf[envAt + 2]! & 0x03, buf[envAt + 3]!) + buf.toString('latin1', bodyAt, bodyAt + bodyLength);
+function memoKey(env: Buffer, envAt: number, body: Buffer, bodyAt: number, bodyLength: number): string {
+  return String.fromCharCode(env[envAt]!, env[envAt + 1]!, env[envAt + 2]! & 0x03, env[envAt + 3]!) + body.toString('latin1', bodyAt, bodyAt + bodyLength);
 }
 
 /** The protocol logic shared by both transports: one request in, one whole answer (envelope + message) out. */
@@ -124,16 +126,16 @@ export class NativeHandler {
    * Null when the full path must answer. `at` is where the envelope starts in `buf`; the whole message is there.
    */
   fast(buf: Buffer, at: number, messageLength: number): Buffer | null {
-    if (this.memo.size === 0 || (buf[at + 2]! & ENV_CP_EC_TC) !== 0 || messageLength < HEADER_SIZE) return null;
+    if (this.memo.size === 0 || (buf[at + ENVELOPE_AT.flags]! & ENV_CP_EC_TC) !== 0 || messageLength < HEADER_SIZE) return null;
     const opFlags = buf.readUInt32BE(at + AT_OPFLAGS);
-    if (buf.readUInt32BE(at + ENVELOPE_SIZE) !== OC.RESOLUTION || (opFlags & OPFLAG.RETURN_DIGEST) !== 0) return null;
+    if (buf.readUInt32BE(at + ENVELOPE_SIZE + HEADER_AT.opCode) !== OC.RESOLUTION || (opFlags & OPFLAG.RETURN_DIGEST) !== 0) return null;
     const bodyLength = buf.readUInt32BE(at + AT_BODY_LENGTH);
     if (bodyLength > messageLength - HEADER_SIZE) return null;
-    const m = this.memo.get(memoKey(buf, at, at + ENVELOPE_SIZE + HEADER_SIZE, bodyLength));
+    const m = this.memo.get(memoKey(buf, at, buf, at + ENVELOPE_SIZE + HEADER_SIZE, bodyLength));
     if (m === undefined || !this.resolver.isCurrent(m.token)) return null;
     const out = Buffer.allocUnsafe(m.template.length);
     m.template.copy(out, 0);
-    buf.copy(out, 4, at + 4, at + 12); // session id, request id
+    buf.copy(out, ENVELOPE_AT.sessionId, at + ENVELOPE_AT.sessionId, at + ENVELOPE_AT.requestId + 4); // session id, request id
     out.writeUInt32BE((opFlags & ECHOED_FLAGS) >>> 0, AT_OPFLAGS);
     out[AT_RECURSION] = buf[at + AT_RECURSION]!;
     return out;
@@ -170,7 +172,7 @@ export class NativeHandler {
         case OC.RESOLUTION: {
           const { reply: r, token } = await this.resolution(msg, digest, reply);
           // remember it when it came from a cache entry (and the digest, which depends on the request, is not in it)
-          if (token !== undefined && digest === null) this.remember(memoKey(envBytes, 0, 0, 0) + bytes.toString('latin1', HEADER_SIZE, HEADER_SIZE + h.bodyLength), token, r.bytes);
+          if (token !== undefined && digest === null) this.remember(memoKey(envBytes, 0, bytes, HEADER_SIZE, h.bodyLength), token, r.bytes);
           return r;
         }
         case OC.GET_SITE_INFO:
@@ -249,20 +251,21 @@ const nowSec = () => Math.floor(Date.now() / 1000);
 
 /** The envelope of an answer to `req` (in `version`, suggesting ours, as Handle.Net does), then the message. */
 function withEnvelope(req: Envelope, version: { major: number; minor: number }, message: Buffer, truncated = false): Buffer {
-  const env = encodeEnvelope({
-    major: version.major,
-    minor: version.minor,
-    suggestedMajor: PROTOCOL_VERSION.major,
-    suggestedMinor: PROTOCOL_VERSION.minor,
-    compressed: false,
-    encrypted: false,
-    truncated,
-    sessionId: req.sessionId,
-    requestId: req.requestId,
-    sequenceNumber: 0,
-    messageLength: message.length,
-  });
-  return Buffer.concat([env, message]);
+  return frameMessage(
+    {
+      major: version.major,
+      minor: version.minor,
+      suggestedMajor: PROTOCOL_VERSION.major,
+      suggestedMinor: PROTOCOL_VERSION.minor,
+      compressed: false,
+      encrypted: false,
+      truncated,
+      sessionId: req.sessionId,
+      requestId: req.requestId,
+      sequenceNumber: 0,
+    },
+    message,
+  );
 }
 
 /** Starts the TCP and UDP listeners on one port number. */
@@ -387,9 +390,9 @@ function serveTcp(s: Socket, handler: NativeHandler, o: NativeOptions, stats: Na
     rest = null;
     let at = 0;
     while (buf.length - at >= ENVELOPE_SIZE) {
-      const length = buf.readUInt32BE(at + 16);
+      const length = buf.readUInt32BE(at + ENVELOPE_AT.messageLength);
       if (length > o.maxMessageBytes) {
-        fail(`message length ${length} exceeds ${o.maxMessageBytes}`, buf.readUInt32BE(at + 8));
+        fail(`message length ${length} exceeds ${o.maxMessageBytes}`, buf.readUInt32BE(at + ENVELOPE_AT.requestId));
         return;
       }
       if (buf.length - at - ENVELOPE_SIZE < length) break;
@@ -403,7 +406,7 @@ function serveTcp(s: Socket, handler: NativeHandler, o: NativeOptions, stats: Na
         try {
           env = decodeEnvelope(buf.subarray(at, at + ENVELOPE_SIZE));
         } catch (e) {
-          fail(e instanceof Error ? e.message : 'bad envelope', buf.readUInt32BE(at + 8));
+          fail(e instanceof Error ? e.message : 'bad envelope', buf.readUInt32BE(at + ENVELOPE_AT.requestId));
           return;
         }
         const slot: { bytes: Buffer | null; keepAlive: boolean } = { bytes: null, keepAlive: true };
@@ -455,8 +458,8 @@ function serveUdp(udp: UdpSocket, handler: NativeHandler, o: NativeOptions, stat
       stats.dropped++;
       return;
     }
-    const length = dgram.readUInt32BE(16);
-    if ((dgram[2]! & ENV_TC) === 0 && length <= dgram.length - ENVELOPE_SIZE) {
+    const length = dgram.readUInt32BE(ENVELOPE_AT.messageLength);
+    if ((dgram[ENVELOPE_AT.flags]! & ENV_TC) === 0 && length <= dgram.length - ENVELOPE_SIZE) {
       const quick = handler.fast(dgram, 0, length);
       if (quick !== null && quick.length - ENVELOPE_SIZE <= UDP_FRAGMENT_PAYLOAD) {
         stats.udpRequests++;

@@ -4,14 +4,12 @@ import { connect, type Socket } from 'node:net';
 import {
   decodeEnvelope,
   decodeMessage,
-  encodeEnvelope,
-  encodeMessage,
+  encodeRequest,
   encodeResolutionRequest,
   ENVELOPE_SIZE,
   OC,
   OPFLAG,
   type Envelope,
-  type Header,
   type Message,
 } from '../../handle/wire.js';
 
@@ -29,30 +27,15 @@ export interface RequestOptions {
 export function requestBytes(o: RequestOptions & { handle?: string; indexes?: number[]; types?: string[] }): { bytes: Buffer; requestId: number; message: Buffer } {
   const requestId = o.requestId ?? nextId++;
   const body = o.body ?? encodeResolutionRequest({ handle: o.handle ?? '', indexes: o.indexes ?? [], types: o.types ?? [] });
-  const header: Omit<Header, 'bodyLength'> = {
+  const bytes = encodeRequest({
     opCode: o.opCode ?? OC.RESOLUTION,
-    responseCode: 0,
-    opFlags: (o.opFlags ?? 0) >>> 0,
-    siteInfoSerial: 0,
-    recursionCount: 0,
-    expiration: Math.floor(Date.now() / 1000) + 600,
-  };
-  const message = encodeMessage(header, body);
-  const v = o.version ?? { major: 2, minor: 10 };
-  const env: Envelope = {
-    major: v.major,
-    minor: v.minor,
-    suggestedMajor: v.suggestedMajor ?? v.major,
-    suggestedMinor: v.suggestedMinor ?? v.minor,
-    compressed: false,
-    encrypted: false,
-    truncated: false,
-    sessionId: 0,
+    opFlags: o.opFlags ?? 0,
+    body,
     requestId,
-    sequenceNumber: 0,
-    messageLength: message.length,
-  };
-  return { bytes: Buffer.concat([encodeEnvelope(env), message]), requestId, message };
+    expiration: Math.floor(Date.now() / 1000) + 600,
+    ...(o.version ? { version: o.version } : {}),
+  });
+  return { bytes, requestId, message: bytes.subarray(ENVELOPE_SIZE) };
 }
 
 export interface Answer {
