@@ -115,10 +115,8 @@ class PipelineResolver implements Resolver {
     if (this.hidden.size !== 0 && this.isPrefixHidden(prefixKeyOf(key))) return HIDDEN;
     const e = this.mem.lookup(key);
     if (e === undefined) return undefined;
-    this.hits++;
-    if (!e.prefetching && this.clock.now() >= e.prefetchAt) this.prefetch(e);
+    this.counted(e, this.clock.now());
     const record = e.record;
-    if (record === null) this.negativeHits++;
     // one answer per entry (the hot path then allocates nothing), rebuilt when the hidden set has changed since
     let a = e.answer as MemoryHit | undefined;
     if (a === undefined || a.token.gate !== this.gateVersion) {
@@ -134,11 +132,16 @@ class PipelineResolver implements Resolver {
     if (!e.live || token.gate !== this.gateVersion) return false;
     const now = this.clock.now();
     if (now >= e.expiresAt) return false;
-    if (now >= e.prefetchAt && !e.prefetching) this.prefetch(e);
     e.ref = true;
+    this.counted(e, now);
+    return true;
+  }
+
+  /** A memory hit on `e`: counted, and near its expiry the entry is refreshed in the background. */
+  private counted(e: CacheEntry, now: number): void {
     this.hits++;
     if (e.record === null) this.negativeHits++;
-    return true;
+    if (!e.prefetching && now >= e.prefetchAt) this.prefetch(e);
   }
 
   resolve(key: string, opts?: ResolveOptions): Promise<Resolution> {
@@ -148,13 +151,9 @@ class PipelineResolver implements Resolver {
     if (opts !== undefined && opts.authoritative === true) return this.startFlight(key, true).promise;
     const e = this.mem.lookup(key);
     if (e !== undefined) {
-      this.hits++;
-      if (!e.prefetching && this.clock.now() >= e.prefetchAt) this.prefetch(e);
+      this.counted(e, this.clock.now());
       const record = e.record;
-      if (record === null) {
-        this.negativeHits++;
-        return Promise.resolve(NEGATIVE_MEMORY);
-      }
+      if (record === null) return Promise.resolve(NEGATIVE_MEMORY);
       return Promise.resolve({ found: true, record, tier: 'memory', stale: false });
     }
     this.misses++;

@@ -106,10 +106,6 @@ export class RedisTier {
     private readonly onError: (e: unknown) => void,
   ) {}
 
-  private get(key: string): Promise<string | null> {
-    return this.gets.get(key);
-  }
-
   valueKey(key: string): string {
     return `${this.namespace}h:${key}`;
   }
@@ -129,9 +125,9 @@ export class RedisTier {
     try {
       // A hit is one GET (batched with the others of this turn), like the fastify + ioredis ceiling's. Only a miss reads the generation that the fill after
       // the store read must find unchanged (read before the store read: that is what makes the fill race-free).
-      const value = await this.get(vk);
+      const value = await this.gets.get(vk);
       if (value !== null) return { kind: 'hit', payload: value, gen: null };
-      const gen = await this.get(this.genKey(key));
+      const gen = await this.gets.get(this.genKey(key));
       return { kind: 'miss', gen: gen ?? '' };
     } catch (e) {
       return this.fail(e);
@@ -145,7 +141,7 @@ export class RedisTier {
       return null;
     }
     try {
-      return (await this.get(this.genKey(key))) ?? '';
+      return (await this.gets.get(this.genKey(key))) ?? '';
     } catch (e) {
       this.onError(e);
       return null;
