@@ -3,11 +3,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HandleError, RC } from '../../handle/codes.js';
 import { filterValues } from '../../handle/filter.js';
 import { decodeUrlPath, parseHandle } from '../../handle/identifier.js';
-import { valuesToJson, formatTimestamp } from '../../handle/json.js';
+import { formatTimestamp } from '../../handle/json.js';
 import type { HandleValue } from '../../handle/types.js';
 import { minEffectiveTtl } from '../../handle/value.js';
 import { flag, first, indexes, paramsOf, rawPathAfter } from '../http.js';
-import { httpDate, locationOf, redirectTarget } from '../hot.js';
+import { httpDate, locationOf, redirectTarget, resolutionBody } from '../hot.js';
 import type { IdNode } from '../node.js';
 
 const esc = (s: string) =>
@@ -78,9 +78,7 @@ export default async function proxyRoutes(app: FastifyInstance, opts: { node: Id
         }
       }
       if (wantsJson(req)) {
-        return reply
-          .type('application/json; charset=utf-8')
-          .send(`{"responseCode":${shown.length ? 1 : 200},"handle":${JSON.stringify(raw)},"values":${valuesToJson(shown)}}`);
+        return reply.type('application/json; charset=utf-8').send(resolutionBody(raw, res.record, { types, indexes: idx, publicOnly: true }));
       }
       const rows = shown
         .map(
