@@ -62,7 +62,6 @@ export async function startServer(config: Config, log?: Logger, opts: ServerOpti
   const server = buildServer(node, opts);
   let native: NativeServer | null = null;
   try {
-    // native first: the site (and every prefix record's HS_SITE) lists its ports before anything is served
     const nativePort = opts.nativePort ?? (config.NATIVE_PORT > 0 ? config.NATIVE_PORT : null);
     if (nativePort !== null) {
       native = await startNative(node, {
@@ -72,10 +71,10 @@ export async function startServer(config: Config, log?: Logger, opts: ServerOpti
         maxConnections: config.NATIVE_MAX_CONNECTIONS,
         idleTimeoutMs: config.NATIVE_IDLE_TIMEOUT * 1000,
       });
-      node.setListeners({ http: config.PORT, native: { tcp: native.tcpPort, udp: native.udpPort } });
       node.nativeStats = native.stats;
     }
     await server.listen({ port: config.PORT, host: config.HOST });
+    // the site (and every homed prefix record's HS_SITE) lists the ports really listened on
     const a = server.server.address();
     const nativePorts = native === null ? null : { tcp: native.tcpPort, udp: native.udpPort };
     node.setListeners({ http: typeof a === 'object' && a !== null ? a.port : config.PORT, native: nativePorts });
