@@ -11,7 +11,9 @@ import { DEFAULT_PLAN_FILE, loadPlan } from './plan.js';
 import { checkCreditCode, checkIndustryCode, type IndustryInput } from './rules.js';
 import { generateSecret, hashSecret } from './secrets.js';
 import type { Actor } from './store.js';
-import { checkUsername, createUser, isUniqueViolation, nodeKey, passwordDigest, type PasswordInput } from './users.js';
+import { createUser, isUniqueViolation } from './users/accounts.js';
+import { nodeKey } from './users/keys.js';
+import { checkUsername, passwordDigest, type PasswordInput } from './users/passwords.js';
 
 type EnterpriseRow = Selectable<EnterprisesTable>;
 type PrefixRow = Selectable<PrefixesTable>;

@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HandleError } from '../handle/codes.js';
 import { RegistryError, type Principal } from '../registry/context.js';
 import type { Role } from '../registry/db.js';
-import { verifyToken } from '../registry/users.js';
+import { verifyToken } from '../registry/users/tokens.js';
 import type { IdNode } from './node.js';
 
 /** SNMS status codes: 1 success, -1 not logged in, -2 business error, -3 forbidden, -4 internal. */

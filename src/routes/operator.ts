@@ -13,7 +13,7 @@ import {
 } from '../../registry/enterprises.js';
 import { planProgress, progressToCsv } from '../../registry/plan.js';
 import type { Actor } from '../../registry/store.js';
-import { createUser } from '../../registry/users.js';
+import { createUser } from '../../registry/users/accounts.js';
 import type { IdNode } from '../node.js';
 import { errorToSnms, objectBody, ok, principalOf, requireRole, SNMS, SnmsError, str } from '../snms.js';
 

@@ -7,7 +7,7 @@ import { batchCreate, batchDelete, batchUpdate, deleteOne, detail, registerOne }
 import type { Actor } from '../../registry/store.js';
 import { normaliseTemplateInput } from '../../registry/template-rules.js';
 import { createTemplate, deleteTemplate, getTemplate, updateTemplate } from '../../registry/templates.js';
-import { login } from '../../registry/users.js';
+import { login } from '../../registry/users/tokens.js';
 import type { IdNode } from '../node.js';
 import { scopeOf } from '../scope.js';
 import { arrayBody, errorToSnms, objectBody, ok, principalOf, requireRole, SNMS, SnmsError, str } from '../snms.js';

@@ -1,6 +1,6 @@
 // The SNMS-compatible and operator faces over HTTP: onboarding, logins, review rights, templates, registration, plan.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issueToken, verifyToken } from '../../registry/users.js';
+import { issueToken, verifyToken } from '../../registry/users/tokens.js';
 import { NODE_PREFIX, startTestServer, type Backend, type TestServer } from '../helpers/node.js';
 import { hasPostgres, hasRedis, redisNamespace, tempPostgres } from '../helpers/services.js';
 import {

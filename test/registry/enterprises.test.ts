@@ -23,7 +23,9 @@ import { DEFAULT_PLAN_FILE, loadPlan } from '../../registry/plan.js';
 import { creditCodeCheckChar } from '../../registry/rules.js';
 import { verifySecret } from '../../registry/secrets.js';
 import type { Store } from '../../registry/store.js';
-import { LoginLimiter, login, usersOf } from '../../registry/users.js';
+import { usersOf } from '../../registry/users/accounts.js';
+import { LoginLimiter } from '../../registry/users/limiter.js';
+import { login } from '../../registry/users/tokens.js';
 import { storeBackends, type Opened } from '../helpers/registry-backends.js';
 
 const backends = storeBackends;

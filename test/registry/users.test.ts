@@ -5,21 +5,10 @@ import { DEFAULT_CASE_POLICY } from '../../handle/identifier.js';
 import { RegistryError, type RegistryContext, type RegistryEvents } from '../../registry/context.js';
 import { openPgliteStore } from '../../registry/open.js';
 import type { Store } from '../../registry/store.js';
-import {
-  createUser,
-  ensureOperator,
-  getUser,
-  issueToken,
-  limiterFor,
-  login,
-  LoginLimiter,
-  nodeKey,
-  setPassword,
-  setUserDisabled,
-  shanghaiDate,
-  TOKEN_LIFETIME_SECONDS,
-  verifyToken,
-} from '../../registry/users.js';
+import { createUser, ensureOperator, getUser, setPassword, setUserDisabled } from '../../registry/users/accounts.js';
+import { nodeKey } from '../../registry/users/keys.js';
+import { limiterFor, LoginLimiter } from '../../registry/users/limiter.js';
+import { issueToken, login, shanghaiDate, TOKEN_LIFETIME_SECONDS, verifyToken } from '../../registry/users/tokens.js';
 import { storeBackends, type Opened } from '../helpers/registry-backends.js';
 
 const sha = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
@@ -338,5 +327,58 @@ describe.each(backends)('users on %s', (_name, open) => {
     }
     // the stored row holds neither the password nor its digest in the clear
     expect(JSON.stringify(row)).not.toContain(sha('ivan-second-pw'));
+  });
+});
+
+describe('LoginLimiter bounds', () => {
+  const locked = (l: LoginLimiter, account: string, address: string, nowMs: number) => {
+    try {
+      l.check(account, address, nowMs);
+      return false;
+    } catch (e) {
+      expect((e as RegistryError).kind).toBe('locked');
+      return true;
+    }
+  };
+
+  it('remembers at most maxKeys accounts and addresses, dropping the one with the oldest failure first', () => {
+    const l = new LoginLimiter({ perAccount: 1, perAddress: 1, maxKeys: 2 });
+    l.failed('a', '192.0.2.1', 1000);
+    l.failed('b', '192.0.2.2', 1001);
+    // a check does not make a key more recent
+    expect(locked(l, 'a', '', 1002)).toBe(true);
+    expect(locked(l, 'x', '192.0.2.1', 1002)).toBe(true);
+    l.failed('c', '192.0.2.3', 1003);
+    expect(locked(l, 'a', '', 1004)).toBe(false);
+    expect(locked(l, 'x', '192.0.2.1', 1004)).toBe(false);
+    expect(locked(l, 'b', '', 1004)).toBe(true);
+    expect(locked(l, 'c', '', 1004)).toBe(true);
+    expect(locked(l, 'x', '192.0.2.2', 1004)).toBe(true);
+    // another failure makes a key the most recent again
+    l.failed('b', '192.0.2.2', 1005);
+    l.failed('d', '192.0.2.4', 1006);
+    expect(locked(l, 'c', '', 1007)).toBe(false);
+    expect(locked(l, 'x', '192.0.2.3', 1007)).toBe(false);
+    expect(locked(l, 'b', '', 1007)).toBe(true);
+    expect(locked(l, 'd', '', 1007)).toBe(true);
+  });
+
+  it('counts failures in a sliding window and forgets an account on success', () => {
+    const l = new LoginLimiter({ perAccount: 3, perAddress: 100, windowMs: 1000 });
+    l.failed('a', '', 0);
+    l.failed('a', '', 400);
+    l.failed('a', '', 800);
+    expect(locked(l, 'a', '', 999)).toBe(true);
+    // the first failure leaves the window at 1000
+    expect(locked(l, 'a', '', 1000)).toBe(false);
+    l.failed('a', '', 1100);
+    expect(locked(l, 'a', '', 1200)).toBe(true);
+    l.succeeded('a');
+    expect(locked(l, 'a', '', 1200)).toBe(false);
+    // an empty address is never counted
+    const m = new LoginLimiter({ perAccount: 100, perAddress: 1 });
+    m.failed('a', '', 0);
+    m.failed('b', '', 0);
+    expect(locked(m, 'c', '', 1)).toBe(false);
   });
 });

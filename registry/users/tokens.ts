@@ -1,0 +1,120 @@
+// Logins (plain password and SNMS v1 daily digest) and the signed tokens they issue and verify.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { RegistryError, type Principal, type RegistryContext } from '../context.js';
+import { hashSecret, verifySecret } from '../secrets.js';
+import { principalOf } from './accounts.js';
+import { keys } from './keys.js';
+import { limiterFor, type LoginLimiter } from './limiter.js';
+import { decryptDigest, MAX_PASSWORD_LENGTH, sha256hex } from './passwords.js';
+
+export const TOKEN_LIFETIME_SECONDS = 24 * 3600;
+const WRONG_CREDENTIALS = '用户名/密码错误！ / wrong username or password';
+const BAD_TOKEN = 'token invalid or expired';
+const SHANGHAI_OFFSET_MS = 8 * 3600_000;
+const DAY_MS = 24 * 3600_000;
+
+export interface LoginInput {
+  username: string;
+  password: string;
+  /** `plain`: POST /identity/token; `v1`: /identity/token/v1 (sha256hex(sha256hex(pwd) + yyyy-MM-dd)) */
+  mode: 'plain' | 'v1';
+  /** the client address, for the per-address failure limit ('' when unknown) */
+  address: string;
+}
+
+export interface LoginResult {
+  token: string;
+  expiresAt: Date;
+  principal: Principal;
+}
+
+/** `yyyy-MM-dd` of an instant in Asia/Shanghai (UTC+8 all year: China has no daylight saving time). */
+export function shanghaiDate(at: Date): string {
+  return new Date(at.getTime() + SHANGHAI_OFFSET_MS).toISOString().slice(0, 10);
+}
+
+let dummyHash: Promise<string> | null = null;
+
+/**
+ * Checks a username and password and issues a token. Any failure (unknown user, wrong password, disabled user) is
+ * the same RegistryError('invalid'); too many recent failures for the account or the address → RegistryError('locked')
+ * before the password is even looked at.
+ */
+export async function login(ctx: RegistryContext, input: LoginInput, limiter: LoginLimiter = limiterFor(ctx.store)): Promise<LoginResult> {
+  const now = ctx.now();
+  const nowMs = now.getTime();
+  const username = typeof input.username === 'string' ? input.username.trim() : '';
+  const account = username.toLowerCase();
+  const address = typeof input.address === 'string' ? input.address : '';
+  limiter.check(account, address, nowMs);
+
+  const password = typeof input.password === 'string' ? input.password : '';
+  const row =
+    account.length > 0 && account.length <= 50
+      ? await ctx.store.db.selectFrom('users').selectAll().where('username_key', '=', account).executeTakeFirst()
+      : undefined;
+
+  let ok = false;
+  if (input.mode === 'v1') {
+    // The client hashes with its own "today"; accept yesterday and tomorrow (Shanghai time) as well, so a login
+    // around midnight, or from a client whose clock or timezone is off by some hours, still works.
+    const stored = row === undefined ? null : decryptDigest(await keys(ctx), row.password_sha256_enc);
+    const given = Buffer.from(password.toLowerCase(), 'utf8');
+    for (const day of [nowMs, nowMs - DAY_MS, nowMs + DAY_MS]) {
+      const expected = Buffer.from(sha256hex((stored ?? '0'.repeat(64)) + shanghaiDate(new Date(day))), 'utf8');
+      if (given.length === expected.length && timingSafeEqual(given, expected) && stored !== null) ok = true;
+    }
+  } else if (password.length <= 4 * MAX_PASSWORD_LENGTH) {
+    // unknown users cost the same scrypt run as known ones
+    dummyHash ??= hashSecret(sha256hex('idnode-dummy'));
+    const stored = row?.password_hash ?? (await dummyHash);
+    ok = (await verifySecret(stored, sha256hex(password))) && row !== undefined;
+  }
+
+  if (!ok || row === undefined || row.disabled) {
+    limiter.failed(account, address, nowMs);
+    throw new RegistryError('invalid', WRONG_CREDENTIALS);
+  }
+  limiter.succeeded(account);
+  const principal = principalOf(row);
+  const { token, expiresAt } = await issueToken(ctx, principal.userId, now);
+  return { token, expiresAt, principal };
+}
+
+/** A signed token for a user: `base64url(JSON {sub, iat, exp}).base64url(HMAC-SHA256)`, valid 24 h. */
+export async function issueToken(ctx: RegistryContext, userId: number, now: Date = ctx.now()): Promise<{ token: string; expiresAt: Date }> {
+  const iat = Math.floor(now.getTime() / 1000);
+  const exp = iat + TOKEN_LIFETIME_SECONDS;
+  const body = Buffer.from(JSON.stringify({ sub: userId, iat, exp }), 'utf8').toString('base64url');
+  const sig = createHmac('sha256', (await keys(ctx)).token).update(body).digest('base64url');
+  return { token: `${body}.${sig}`, expiresAt: new Date(exp * 1000) };
+}
+
+const B64URL_RE = /^[A-Za-z0-9_-]+$/;
+
+/** Checks a token's signature and expiry, then that its user exists and is enabled. Else RegistryError('invalid'). */
+export async function verifyToken(ctx: RegistryContext, token: string): Promise<Principal> {
+  if (typeof token !== 'string' || token.length > 1024) throw invalid(BAD_TOKEN);
+  const parts = token.split('.');
+  if (parts.length !== 2 || !B64URL_RE.test(parts[0]!) || !B64URL_RE.test(parts[1]!)) throw invalid(BAD_TOKEN);
+  const [body, sig] = parts as [string, string];
+  const expected = createHmac('sha256', (await keys(ctx)).token).update(body).digest();
+  const given = Buffer.from(sig, 'base64url');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid(BAD_TOKEN);
+  let payload: unknown;
+  try {
+    payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid(BAD_TOKEN);
+  }
+  const p = payload as { sub?: unknown; iat?: unknown; exp?: unknown };
+  if (typeof p !== 'object' || p === null || !Number.isSafeInteger(p.sub) || typeof p.exp !== 'number') throw invalid(BAD_TOKEN);
+  if (ctx.now().getTime() >= p.exp * 1000) throw invalid(BAD_TOKEN);
+  const row = await ctx.store.db.selectFrom('users').selectAll().where('id', '=', p.sub as number).executeTakeFirst();
+  if (!row || row.disabled) throw invalid(BAD_TOKEN);
+  return principalOf(row);
+}
+
+function invalid(message: string): RegistryError {
+  return new RegistryError('invalid', message);
+}
