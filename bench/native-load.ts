@@ -2,19 +2,9 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, createServer, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import {
-  decodeEnvelope,
-  decodeMessage,
-  encodeRequest,
-  encodeResolutionRequest,
-  ENVELOPE_AT,
-  ENVELOPE_SIZE,
-  HEADER_AT,
-  HEADER_SIZE,
-  OC,
-  OPFLAG,
-  UDP_FRAGMENT_PAYLOAD,
-} from '../handle/wire.js';
+import { decodeEnvelope, ENVELOPE_AT, ENVELOPE_SIZE, UDP_FRAGMENT_PAYLOAD } from '../handle/wire/envelope.js';
+import { decodeMessage, encodeRequest, HEADER_AT, HEADER_SIZE, OC, OPFLAG } from '../handle/wire/message.js';
+import { encodeResolutionRequest } from '../handle/wire/body.js';
 import { childPids, cpuMicros, rssBytes, shuffle, type LoadResult } from './lib.js';
 
 const HOST = '127.0.0.1';

@@ -5,34 +5,22 @@ import { HandleError, RC } from '../handle/codes.js';
 import { filterValues } from '../handle/filter.js';
 import { parseHandle, type HandleId } from '../handle/identifier.js';
 import type { HandleValue } from '../handle/types.js';
+import { WireError } from '../handle/wire/bytes.js';
 import {
   decodeEnvelope,
-  decodeMessage,
-  decodeResolutionRequest,
-  digestAlgFor,
-  ENVELOPE_AT,
-  frameMessage,
-  HEADER_AT,
-  encodeErrorBody,
-  encodeHandleValue,
-  encodeMessage,
-  encodeSiteInfo,
-  ENVELOPE_SIZE,
-  fragmentForUdp,
-  OC,
-  OPFLAG,
-  requestDigest,
-  responseVersion,
-  UdpReassembler,
-  versionAtLeast,
-  UDP_FRAGMENT_PAYLOAD,
-  WireError,
-  HEADER_SIZE,
-  PROTOCOL_VERSION,
   type Envelope,
-  type Message,
-  type SiteInfo,
-} from '../handle/wire.js';
+  ENVELOPE_AT,
+  ENVELOPE_SIZE,
+  PROTOCOL_VERSION,
+  responseVersion,
+  UDP_FRAGMENT_PAYLOAD,
+  versionAtLeast,
+} from '../handle/wire/envelope.js';
+import { decodeMessage, encodeMessage, frameMessage, HEADER_AT, HEADER_SIZE, type Message, OC, OPFLAG } from '../handle/wire/message.js';
+import { decodeResolutionRequest, digestAlgFor, encodeErrorBody, requestDigest } from '../handle/wire/body.js';
+import { encodeHandleValue } from '../handle/wire/values.js';
+import { encodeSiteInfo, type SiteInfo } from '../handle/wire/site.js';
+import { fragmentForUdp, UdpReassembler } from '../handle/wire/fragments.js';
 import type { HitToken, ResolvedRecord, Resolver } from '../resolver/types.js';
 import type { IdNode } from './node.js';
 

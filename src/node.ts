@@ -3,7 +3,7 @@ import { adminValue, ALL_ADMIN_PERMISSIONS } from '../handle/admin.js';
 import { HandleError, RC } from '../handle/codes.js';
 import { isUnderPrefix, parseHandle, parsePrefix, prefixOfPrefixRecord, prefixRecordHandle, type CasePolicy, type HandleId } from '../handle/identifier.js';
 import { DEFAULT_TTL, INDEX, TYPE, type HandleValue, type SiteData } from '../handle/types.js';
-import { siteInfoToJson, type SiteInfo } from '../handle/wire.js';
+import { type SiteInfo, siteInfoToJson } from '../handle/wire/site.js';
 import { HandleService } from '../registry/handle-service.js';
 import { openPgliteStore, openPostgresStore } from '../registry/open.js';
 import { generateSecret, hashSecret, verifySecret } from '../registry/secrets.js';

@@ -1,6 +1,6 @@
 // This node's site (HS_SITE): one server, its advertised address, and the native TCP/UDP and HTTP interfaces.
 import { isIP } from 'node:net';
-import { parseServerAddress, type SiteInfo } from '../handle/wire.js';
+import { parseServerAddress, type SiteInfo } from '../handle/wire/site.js';
 import type { Config } from './config.js';
 
 /** Protocol version the site advertises (CAICT's ID-SDK speaks 2.10; Handle.Net 9 clients accept it). */

@@ -5,7 +5,7 @@ import type { AdminOp } from '../../handle/admin.js';
 import { HandleError, httpStatusFor, RC, type RequestKind } from '../../handle/codes.js';
 import { decodeUrlPath, parseHandle, parsePrefix, prefixRecordHandle, type HandleId } from '../../handle/identifier.js';
 import { valuesFromBody } from '../../handle/json.js';
-import { siteInfoToJson } from '../../handle/wire.js';
+import { siteInfoToJson } from '../../handle/wire/site.js';
 import type { Identity } from '../auth.js';
 import { first, flag, indexes, paramsOf, rawPathAfter, sendHandleError, sendHandleJson, type Params } from '../http.js';
 import { resolutionBody } from '../hot.js';

@@ -1,17 +1,9 @@
 // A minimal native Handle protocol client for tests: one request over TCP or UDP, the answer decoded.
 import { createSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
-import {
-  decodeEnvelope,
-  decodeMessage,
-  encodeRequest,
-  encodeResolutionRequest,
-  ENVELOPE_SIZE,
-  OC,
-  OPFLAG,
-  type Envelope,
-  type Message,
-} from '../../handle/wire.js';
+import { decodeEnvelope, type Envelope, ENVELOPE_SIZE } from '../../handle/wire/envelope.js';
+import { decodeMessage, encodeRequest, type Message, OC, OPFLAG } from '../../handle/wire/message.js';
+import { encodeResolutionRequest } from '../../handle/wire/body.js';
 
 let nextId = 1;
 

@@ -3,7 +3,7 @@ import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RC } from '../../handle/codes.js';
-import { OPFLAG } from '../../handle/wire.js';
+import { OPFLAG } from '../../handle/wire/message.js';
 import { admin, NODE_PREFIX, startTestServer, type TestServer } from '../helpers/node.js';
 import { requestBytes, tcpRequest, udpRequest } from '../helpers/native-client.js';
 import { seededRandom } from '../../bench/lib.js';

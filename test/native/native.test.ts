@@ -2,20 +2,11 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RC } from '../../handle/codes.js';
-import {
-  decodeErrorBody,
-  decodeResolutionResponse,
-  decodeSiteInfo,
-  digestAlgFor,
-  encodeEnvelope,
-  fragmentForUdp,
-  OC,
-  OPFLAG,
-  requestDigest,
-  decodeMessage,
-  ENVELOPE_SIZE,
-  UDP_FRAGMENT_PAYLOAD,
-} from '../../handle/wire.js';
+import { encodeEnvelope, ENVELOPE_SIZE, UDP_FRAGMENT_PAYLOAD } from '../../handle/wire/envelope.js';
+import { decodeMessage, OC, OPFLAG } from '../../handle/wire/message.js';
+import { decodeErrorBody, decodeResolutionResponse, digestAlgFor, requestDigest } from '../../handle/wire/body.js';
+import { decodeSiteInfo } from '../../handle/wire/site.js';
+import { fragmentForUdp } from '../../handle/wire/fragments.js';
 import { admin, NODE_PREFIX, startTestServer, type Backend, type TestServer } from '../helpers/node.js';
 import { hasPostgres, hasRedis, tempPostgres } from '../helpers/services.js';
 import { requestBytes, tcpConnect, tcpRequest, udpExchange, udpRequest, type Answer } from '../helpers/native-client.js';
