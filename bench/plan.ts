@@ -462,23 +462,14 @@ function getFresh(port: number, path: string): Promise<string> {
 }
 
 /**
- * Resolution counters by tier summed over the node's processes: /metrics answers for the worker that took the
- * connection (idnode_process_info names it), so it is asked on fresh connections until every worker has answered.
- * `processes` says how many answered (fewer than `workers` if some never did).
+ * Resolution counters by tier of the whole node: /metrics is one view summed over its workers, and names the
+ * processes it counts (`idnode_process_info`, one per worker) — `processes` says how many.
  */
-async function tierCounters(port: number, workers: number): Promise<{ tiers: Record<string, number>; processes: number }> {
-  const seen = new Map<string, Record<string, number>>();
-  const want = Math.max(1, workers);
-  for (let attempt = 0; attempt < 10 * want && seen.size < want; attempt++) {
-    const text = await getFresh(port, '/metrics');
-    const pid = /^idnode_process_info\{pid="(\d+)"\}/m.exec(text)?.[1] ?? 'single';
-    const out: Record<string, number> = {};
-    for (const m of text.matchAll(/^idnode_resolutions_total\{tier="(\w+)"\} (\d+)/gm)) out[m[1]!] = Number(m[2]);
-    seen.set(pid, out);
-  }
+async function tierCounters(port: number): Promise<{ tiers: Record<string, number>; processes: number }> {
+  const text = await getFresh(port, '/metrics');
   const tiers: Record<string, number> = {};
-  for (const t of seen.values()) for (const [k, v] of Object.entries(t)) tiers[k] = (tiers[k] ?? 0) + v;
-  return { tiers, processes: seen.size };
+  for (const m of text.matchAll(/^idnode_resolutions_total\{tier="(\w+)"\} (\d+)/gm)) tiers[m[1]!] = Number(m[2]);
+  return { tiers, processes: [...text.matchAll(/^idnode_process_info\{/gm)].length };
 }
 
 async function check(port: number, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<void> {
@@ -602,7 +593,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const cpuStart = pids().reduce((a, p) => a + cpuMicros(p), 0);
     const tStart = Date.now();
     await load({ port: node.port, requests, connections: o.connections, duration: warmSeconds, stagger: true });
-    const tiers0 = await tierCounters(node.port, workers);
+    const tiers0 = await tierCounters(node.port);
     const get: number[] = [];
     const put: number[] = [];
     const genCpu0 = process.cpuUsage();
@@ -618,7 +609,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
     const genCpu = process.cpuUsage(genCpu0);
     const generatorCores = (genCpu.user + genCpu.system) / 1e6 / ((Date.now() - tRun) / 1000);
-    const tiers1 = await tierCounters(node.port, workers);
+    const tiers1 = await tierCounters(node.port);
     const serverCores = (pids().reduce((a, p) => a + cpuMicros(p), 0) - cpuStart) / 1e6 / ((Date.now() - tStart) / 1000);
     const rssAfter = pids().reduce((a, p) => a + rssBytes(p), 0);
     const resolution = latencyOf(get);

@@ -215,35 +215,24 @@ export function combine(runs: readonly Measured[]): Measured {
 
 type Metrics = Map<string, number>;
 
-async function metricsOnce(proc: Proc): Promise<Metrics> {
-  // a fresh connection each time, so that with WORKERS > 1 the cluster hands successive reads to different workers
-  const res = await request(`http://127.0.0.1:${proc.port}/metrics`, { reset: true });
-  const text = await res.body.text();
-  if (res.statusCode !== 200) throw new Error(`/metrics answered ${res.statusCode}`);
-  const m: Metrics = new Map();
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#') || line.trim() === '') continue;
-    const sp = line.lastIndexOf(' ');
-    m.set(line.slice(0, sp), Number(line.slice(sp + 1)));
-  }
-  return m;
-}
-
-/** /metrics of every worker (each answers for its own process), counters summed; gauges taken from one worker. */
+/** The node's /metrics: one view over all its workers (counters summed), once it counts every worker. */
 async function metrics(proc: Proc, workers: number): Promise<Metrics> {
-  const byPid = new Map<string, Metrics>();
-  for (let i = 0; i < 10 * workers && byPid.size < workers; i++) {
-    const m = await metricsOnce(proc);
-    const pid = [...m.keys()].find((k) => k.startsWith('idnode_process_info{'));
-    byPid.set(pid ?? 'single', m);
-    if (pid === undefined) break; // a node without the per-process gauge: one reading is all there is
+  for (let attempt = 1; ; attempt++) {
+    const res = await request(`http://127.0.0.1:${proc.port}/metrics`, { reset: true });
+    const text = await res.body.text();
+    if (res.statusCode !== 200) throw new Error(`/metrics answered ${res.statusCode}: ${text.slice(0, 200)}`);
+    const m: Metrics = new Map();
+    for (const line of text.split('\n')) {
+      if (line.startsWith('#') || line.trim() === '') continue;
+      const sp = line.lastIndexOf(' ');
+      m.set(line.slice(0, sp), Number(line.slice(sp + 1)));
+    }
+    // idnode_process_info: one sample per process counted (a worker still starting is not yet)
+    const processes = [...m.keys()].filter((k) => k.startsWith('idnode_process_info{')).length;
+    if (processes >= workers) return m;
+    if (attempt === 50) throw new Error(`/metrics counts ${processes} of ${workers} workers`);
+    await new Promise((r) => setTimeout(r, 100));
   }
-  if (byPid.size < workers) throw new Error(`/metrics: reached ${byPid.size} of ${workers} workers`);
-  const sum: Metrics = new Map();
-  for (const m of byPid.values()) {
-    for (const [k, v] of m) sum.set(k, /_total(\{|$)/.test(k) ? (sum.get(k) ?? 0) + v : v);
-  }
-  return sum;
 }
 
 /** Adds the counters' change from `before` to `after` into `acc` (to sum several runs' deltas). */

@@ -8,6 +8,7 @@ import { ConfigError, loadConfig, workerCount, type Config } from './config.js';
 import { openNode, openStore, type Logger } from './node.js';
 import { planProgress, progressToCsv, progressToTable } from '../registry/plan.js';
 import { ImportError, runImport } from './import.js';
+import { serveClusterMetrics } from './metrics-cluster.js';
 import { startServer } from './server.js';
 
 const stderrLog: Logger = {
@@ -61,6 +62,7 @@ const quietInfo = { ...stderrLog, info: () => {} };
  * SIGINT/SIGTERM stops them all gracefully. Workers keep their caches in step through Redis, like separate hosts.
  */
 function servePrimary(config: Config, workers: number): Promise<void> {
+  serveClusterMetrics(); // before forking: the workers' /metrics ask the primary for all workers' metrics
   let stopping = false;
   let announced = false;
   const fork = () => {

@@ -31,11 +31,12 @@ describe.skipIf(!hasPostgres || !hasRedis)('idnode serve with WORKERS=2', () => 
       child.once('exit', (code) => reject(new Error(`exited ${code}: ${log}`)));
       setTimeout(() => reject(new Error(`no start: ${log}`)), 30_000).unref();
     });
-    // wait until both workers answer: /metrics names the process that answered
+    // wait until both workers answer: /healthz names the process that answered (x-idnode-worker)
     for (let i = 0; i < 100 && pids.size < 2; i++) {
-      const r = await request(`${base}/metrics`, { reset: true });
-      const pid = /idnode_process_info\{pid="(\d+)"\}/.exec(await r.body.text())?.[1];
-      if (pid) pids.add(pid);
+      const r = await request(`${base}/healthz`, { reset: true });
+      await r.body.dump();
+      const pid = r.headers['x-idnode-worker'];
+      if (typeof pid === 'string') pids.add(pid);
       if (pids.size < 2) await new Promise((res) => setTimeout(res, 50));
     }
   }, 60_000);
