@@ -1,56 +1,67 @@
-// Reading import files: CSV (RFC 4180: quotes, doubled quotes, CRLF) and NDJSON, one record at a time.
+// Reading import files: CSV (csv-parse: quotes, doubled quotes, line breaks in quoted fields, CRLF, BOM) and NDJSON, one record at a time.
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
+import { parse } from 'csv-parse';
 
 export type ImportRecord = { line: number; fields: Record<string, string> } | { line: number; json: unknown } | { line: number; error: string };
 
-/** Splits CSV text into rows; a quoted field may hold commas, quotes ("") and line breaks. */
-export function* csvRows(text: string): Generator<{ line: number; cells: string[] }> {
-  let row: string[] = [];
-  let cell = '';
-  let quoted = false;
-  let line = 1;
-  let rowLine = 1;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c === '"') {
-        if (text[i + 1] === '"') {
-          cell += '"';
-          i++;
-        } else quoted = false;
-      } else {
-        if (c === '\n') line++;
-        cell += c;
-      }
-      continue;
-    }
-    if (c === '"' && cell === '') quoted = true;
-    else if (c === ',') {
-      row.push(cell);
-      cell = '';
-    } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++;
-      row.push(cell);
-      if (row.length > 1 || row[0] !== '') yield { line: rowLine, cells: row };
-      row = [];
-      cell = '';
-      line++;
-      rowLine = line;
-    } else cell += c;
+/** NDJSON by extension (.ndjson, .jsonl), CSV by extension (.csv), else NDJSON when the first character is `{`. */
+async function isNdjson(file: string): Promise<boolean> {
+  if (/\.(ndjson|jsonl)$/i.test(file)) return true;
+  if (/\.csv$/i.test(file)) return false;
+  const fh = await open(file, 'r');
+  try {
+    const { buffer, bytesRead } = await fh.read({ buffer: Buffer.alloc(4096), position: 0 });
+    return buffer.toString('utf8', 0, bytesRead).replace(/^\uFEFF/, '').trimStart().startsWith('{');
+  } finally {
+    await fh.close();
   }
-  row.push(cell);
-  if (row.length > 1 || row[0] !== '') yield { line: rowLine, cells: row };
+}
+
+/** Line breaks inside a record's (quoted) fields: CRLF, LF or CR, each one line. */
+const breaksIn = (cells: readonly string[]) => cells.reduce((n, c) => n + (c.match(/\r\n|\r|\n/g)?.length ?? 0), 0);
+
+/**
+ * The rows of a CSV file with the line each starts on; blank lines are skipped. A quote inside an unquoted field is
+ * taken as it is (as spreadsheets write it). Lines are counted here from the rows, not taken from csv-parse's
+ * `info.lines`, which is the line a record ends on and counts a CRLF inside a quoted field as two lines.
+ */
+async function* csvRows(file: string): AsyncGenerator<{ line: number; cells: string[] } | { line: number; error: string }> {
+  const source = createReadStream(file);
+  const parser = parse({ bom: true, record_delimiter: ['\r\n', '\n', '\r'], relax_column_count: true, relax_quotes: true });
+  source.on('error', (err) => parser.destroy(err));
+  source.pipe(parser);
+  let next = 1; // the line the next row starts on
+  try {
+    for await (const cells of parser as AsyncIterable<string[]>) {
+      const line = next;
+      next = line + breaksIn(cells) + 1;
+      if (cells.length === 1 && cells[0] === '') continue;
+      yield { line, cells };
+    }
+  } catch (err) {
+    // csv-parse stops at a malformed file (e.g. a quote that is never closed): the rest is one rejection.
+    if (typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code.startsWith('CSV_')) {
+      yield { line: next, error: `not valid CSV from here on: ${(err as Error).message}` };
+      return;
+    }
+    throw err;
+  } finally {
+    source.destroy();
+  }
 }
 
 /** Records of a CSV (first row = header) or NDJSON file (chosen by extension, else by the first character). */
-export async function* readRecords(file: string, text?: string): AsyncGenerator<ImportRecord> {
-  const ndjson = /\.(ndjson|jsonl)$/i.test(file) || (!/\.csv$/i.test(file) && (text ?? '').trimStart().startsWith('{'));
-  if (!ndjson) {
-    const { readFile } = await import('node:fs/promises');
-    const body = (text ?? (await readFile(file, 'utf8'))).replace(/^\uFEFF/, '');
+export async function* readRecords(file: string): AsyncGenerator<ImportRecord> {
+  if (!(await isNdjson(file))) {
     let header: string[] | null = null;
-    for (const { line, cells } of csvRows(body)) {
+    for await (const row of csvRows(file)) {
+      if ('error' in row) {
+        yield row;
+        continue;
+      }
+      const { line, cells } = row;
       if (header === null) {
         header = cells.map((h) => h.trim());
         continue;
