@@ -19,6 +19,7 @@ import { creditCodeCheckChar } from '../registry/rules.js';
 import type { Actor, Store } from '../registry/store.js';
 import { normaliseTemplateInput } from '../registry/template-rules.js';
 import { createTemplate } from '../registry/templates.js';
+import { BenchUsageError, parseBenchArgs, positiveInt, runMain } from './args.js';
 import { childPids, cpuMicros, fmtInt, fmtMB, load, rssBytes, seededRandom, shuffle, startNode, writeReport, zipf, type LoadRequest, type LoadResult, type Proc } from './lib.js';
 import { benchContext, benchTemplateBody, syntheticItems } from './registration.js';
 
@@ -46,46 +47,37 @@ const USAGE = `usage: node dist/bench/plan.js [--per-enterprise N] [--seconds N]
   --reset             drop and recreate the database first
   --smoke             tiny run: 5 per enterprise, 2 s, 10 connections, database ${SMOKE_DATABASE} reset every time
   --no-reset          with --smoke: keep the smoke database of the previous run (shows that nothing is re-seeded)
-  --strict            exit 2 when any verdict is FAIL`;
+  --strict            exit 2 when any verdict is FAIL
+  --help, -h          this text`;
 
 export function parseOptions(argv: readonly string[]): PlanBenchOptions {
-  const given = new Map<string, string | true>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) throw new Error(`unexpected argument ${JSON.stringify(a)}\n${USAGE}`);
-    const eq = a.indexOf('=');
-    const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
-    if (['reset', 'smoke', 'no-reset', 'strict', 'help'].includes(name)) {
-      given.set(name, true);
-    } else if (['per-enterprise', 'seconds', 'connections', 'database'].includes(name)) {
-      const v = eq > 0 ? a.slice(eq + 1) : argv[++i];
-      if (v === undefined) throw new Error(`--${name} needs a value\n${USAGE}`);
-      given.set(name, v);
-    } else {
-      throw new Error(`unknown option --${name}\n${USAGE}`);
-    }
-  }
-  if (given.has('help')) throw new Error(USAGE);
-  const int = (name: string, dflt: number, max: number) => {
-    const v = given.get(name);
-    if (v === undefined) return dflt;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n <= 0 || n > max) throw new Error(`--${name} must be an integer from 1 to ${max}`);
-    return n;
-  };
-  const smoke = given.has('smoke');
-  if (given.has('no-reset') && !smoke) throw new Error('--no-reset only applies to --smoke (other databases are kept unless --reset)');
-  if (given.has('no-reset') && given.has('reset')) throw new Error('--reset and --no-reset contradict each other');
-  const database = String(given.get('database') ?? (smoke ? SMOKE_DATABASE : DEFAULT_DATABASE));
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(database)) throw new Error('--database must be a lower-case SQL identifier (a-z, 0-9, _)');
+  const v = parseBenchArgs(
+    argv,
+    {
+      'per-enterprise': { type: 'string' },
+      seconds: { type: 'string' },
+      connections: { type: 'string' },
+      database: { type: 'string' },
+      reset: { type: 'boolean' },
+      smoke: { type: 'boolean' },
+      'no-reset': { type: 'boolean' },
+      strict: { type: 'boolean' },
+    },
+    USAGE,
+  );
+  const smoke = v.smoke === true;
+  if (v['no-reset'] && !smoke) throw new BenchUsageError('--no-reset only applies to --smoke (other databases are kept unless --reset)');
+  if (v['no-reset'] && v.reset) throw new BenchUsageError('--reset and --no-reset contradict each other');
+  const database = v.database ?? (smoke ? SMOKE_DATABASE : DEFAULT_DATABASE);
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(database)) throw new BenchUsageError('--database must be a lower-case SQL identifier (a-z, 0-9, _)');
   return {
-    perEnterprise: int('per-enterprise', smoke ? 5 : 1000, 1_000_000),
-    seconds: int('seconds', smoke ? 2 : 10, 600),
-    connections: int('connections', smoke ? 10 : 100, 1000),
+    perEnterprise: positiveInt('per-enterprise', v['per-enterprise'], smoke ? 5 : 1000, 1_000_000),
+    seconds: positiveInt('seconds', v.seconds, smoke ? 2 : 10, 600),
+    connections: positiveInt('connections', v.connections, smoke ? 10 : 100, 1000),
     database,
-    reset: smoke ? !given.has('no-reset') : given.has('reset'),
+    reset: smoke ? v['no-reset'] !== true : v.reset === true,
     smoke,
-    strict: given.has('strict'),
+    strict: v.strict === true,
   };
 }
 
@@ -539,8 +531,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   const o = parseOptions(argv);
   const serverUrl = process.env.DATABASE_URL ?? '';
   const redisUrl = process.env.REDIS_URL ?? '';
-  if (!/^postgres(ql)?:\/\//.test(serverUrl)) throw new Error('bench:plan needs DATABASE_URL (postgres://…): the bench database is created on its server');
-  if (!/^rediss?:\/\//.test(redisUrl)) throw new Error('bench:plan needs REDIS_URL (redis://…)');
+  if (!/^postgres(ql)?:\/\//.test(serverUrl)) throw new BenchUsageError('bench:plan needs DATABASE_URL (postgres://…): the bench database is created on its server');
+  if (!/^rediss?:\/\//.test(redisUrl)) throw new BenchUsageError('bench:plan needs REDIS_URL (redis://…)');
   const plan = loadPlan(DEFAULT_PLAN_FILE);
   const year = lastYear(plan);
   const specs = planEnterprises(plan);
@@ -728,14 +720,4 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) runMain(() => main(process.argv.slice(2)));

@@ -21,6 +21,7 @@ import type { Actor, Store } from '../registry/store.js';
 import { normaliseTemplateInput } from '../registry/template-rules.js';
 import { publicJsonOf } from '../registry/sql-store.js';
 import { createTemplate } from '../registry/templates.js';
+import { parseBenchArgs, positiveInt, runMain } from './args.js';
 
 /** A throughput figure. */
 export interface Rate {
@@ -273,15 +274,15 @@ export async function measureImport(databaseUrl: string, prefix: string, version
   }
 }
 
-async function main(): Promise<void> {
-  const arg = (name: string, dflt: number) => {
-    const i = process.argv.indexOf(`--${name}`);
-    const v = i > 0 ? Number(process.argv[i + 1]) : dflt;
-    if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
-    return v;
-  };
-  const ITEMS = arg('items', 20000);
-  const BATCH = arg('batch', 2000);
+const USAGE = `usage: node dist/bench/registration.js [--items N] [--batch N]      (DATABASE_URL: PostgreSQL, else PGlite in memory)
+  --items N     identifiers registered on each path (default 20000)
+  --batch N     identifiers per batch (default 2000)
+  --help, -h    this text`;
+
+async function main(argv: readonly string[]): Promise<void> {
+  const v = parseBenchArgs(argv, { items: { type: 'string' }, batch: { type: 'string' } }, USAGE);
+  const ITEMS = positiveInt('items', v.items, 20000);
+  const BATCH = positiveInt('batch', v.batch, 2000);
   const databaseUrl = process.env.DATABASE_URL ?? '';
   const here = dirname(fileURLToPath(import.meta.url));
 
@@ -374,9 +375,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((err: unknown) => {
-    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
-  });
-}
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) runMain(() => main(process.argv.slice(2)));

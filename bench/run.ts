@@ -29,6 +29,7 @@ import {
   type LoadResult,
   type Proc,
 } from './lib.js';
+import { BenchUsageError, parseBenchArgs, positiveInt, runMain } from './args.js';
 import { freeNativePort, nativeLoad, waitNative } from './native-load.js';
 import { benchContext, benchTemplateBody, measureRawInsert, rawPayloads, scratchDatabase, syntheticItems, type Rate } from './registration.js';
 
@@ -75,61 +76,47 @@ const USAGE = `usage: node dist/bench/run.js [options]      (DATABASE_URL and RE
                      (native: Handle protocol resolution over TCP and UDP next to HTTP hot on the same node)
   --workers N        WORKERS for the node processes (default 1: one process, like the ceilings)
   --out NAME         write bench/results/NAME.md and .json (default bench)
-  --smoke            tiny run for CI: 1 s, 1 round, 10 connections, 200 keys (explicit options still apply)`;
+  --smoke            tiny run for CI: 1 s, 1 round, 10 connections, 200 keys (explicit options still apply)
+  --help, -h         this text`;
 
-/** A mistake of the caller (options, environment): printed without a stack. */
-export class BenchUsageError extends Error {}
-
-export function parseArgs(argv: readonly string[]): BenchOptions {
-  const smoke = argv.includes('--smoke');
-  const o: BenchOptions = { seconds: smoke ? 1 : 5, connections: smoke ? 10 : 100, keys: smoke ? 200 : 20000, only: [...SCENARIOS], workers: 1, rounds: smoke ? 1 : 3, smoke, out: 'bench' };
-  const positive = (name: string, v: string | undefined): number => {
-    const n = Number(v);
-    if (v === undefined || !Number.isInteger(n) || n <= 0) throw new BenchUsageError(`--${name} needs a positive integer\n${USAGE}`);
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    switch (a) {
-      case '--smoke':
-        break;
-      case '--seconds':
-        o.seconds = positive('seconds', argv[++i]);
-        break;
-      case '--connections':
-        o.connections = positive('connections', argv[++i]);
-        break;
-      case '--keys':
-      case '--identifiers':
-        o.keys = positive(a.slice(2), argv[++i]);
-        break;
-      case '--workers':
-        o.workers = positive('workers', argv[++i]);
-        break;
-      case '--rounds':
-        o.rounds = positive('rounds', argv[++i]);
-        break;
-      case '--only': {
-        const names = (argv[++i] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-        const bad = names.filter((n) => !(SCENARIOS as readonly string[]).includes(n));
-        if (names.length === 0 || bad.length > 0) throw new BenchUsageError(`--only: unknown scenario ${bad.join(', ') || '(none)'}\n${USAGE}`);
-        o.only = SCENARIOS.filter((s) => names.includes(s));
-        break;
-      }
-      case '--out': {
-        const name = argv[++i] ?? '';
-        if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new BenchUsageError(`--out needs a file name (letters, digits, . _ -)\n${USAGE}`);
-        o.out = name;
-        break;
-      }
-      case '--help':
-      case '-h':
-        throw new BenchUsageError(USAGE);
-      default:
-        throw new BenchUsageError(`unknown option ${a}\n${USAGE}`);
-    }
+/** Options of a run; `--smoke` changes the defaults, options given explicitly still apply. */
+export function parseOptions(argv: readonly string[]): BenchOptions {
+  const v = parseBenchArgs(
+    argv,
+    {
+      seconds: { type: 'string' },
+      rounds: { type: 'string' },
+      connections: { type: 'string' },
+      keys: { type: 'string' },
+      identifiers: { type: 'string' },
+      only: { type: 'string' },
+      workers: { type: 'string' },
+      out: { type: 'string' },
+      smoke: { type: 'boolean' },
+    },
+    USAGE,
+  );
+  const smoke = v.smoke === true;
+  if (v.keys !== undefined && v.identifiers !== undefined) throw new BenchUsageError(`--keys and --identifiers are the same option: give one\n${USAGE}`);
+  let only = [...SCENARIOS];
+  if (v.only !== undefined) {
+    const names = v.only.split(',').map((s) => s.trim()).filter(Boolean);
+    const bad = names.filter((n) => !(SCENARIOS as readonly string[]).includes(n));
+    if (names.length === 0 || bad.length > 0) throw new BenchUsageError(`--only: unknown scenario ${bad.join(', ') || '(none)'}\n${USAGE}`);
+    only = SCENARIOS.filter((s) => names.includes(s));
   }
-  return o;
+  const out = v.out ?? 'bench';
+  if (!/^[A-Za-z0-9._-]+$/.test(out)) throw new BenchUsageError(`--out needs a file name (letters, digits, . _ -)\n${USAGE}`);
+  return {
+    seconds: positiveInt('seconds', v.seconds, smoke ? 1 : 5),
+    connections: positiveInt('connections', v.connections, smoke ? 10 : 100),
+    keys: positiveInt(v.identifiers !== undefined ? 'identifiers' : 'keys', v.identifiers ?? v.keys, smoke ? 200 : 20000),
+    only,
+    workers: positiveInt('workers', v.workers, 1),
+    rounds: positiveInt('rounds', v.rounds, smoke ? 1 : 3),
+    smoke,
+    out,
+  };
 }
 
 // ---- figures ----
@@ -307,7 +294,7 @@ const quantile = (sorted: readonly number[], q: number) => sorted[Math.min(sorte
 // ---- the run ----
 
 export async function main(argv: readonly string[]): Promise<number> {
-  const opt = parseArgs(argv);
+  const opt = parseOptions(argv);
   const databaseUrl = process.env.DATABASE_URL ?? '';
   const redisUrl = process.env.REDIS_URL ?? '';
   if (!/^postgres(ql)?:\/\//.test(databaseUrl) || !/^rediss?:\/\//.test(redisUrl)) {
@@ -885,14 +872,4 @@ function report(j: {
   return lines.join('\n');
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.stderr.write(err instanceof BenchUsageError ? `${err.message}\n` : `${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exitCode = err instanceof BenchUsageError ? 2 : 1;
-    },
-  );
-}
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) runMain(() => main(process.argv.slice(2)));

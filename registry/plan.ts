@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stringify } from 'csv-stringify/sync';
 import { z } from 'zod';
 import type { RegistryContext } from './context.js';
 import { STATUS } from './db.js';
@@ -230,40 +231,28 @@ export async function planProgress(ctx: RegistryContext, plan: Plan, now: Date =
 export const TOTAL_LABEL = '合计';
 export const UNPLANNED_LABEL = '(unplanned)';
 
-function csvField(s: string): string {
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
 /**
  * One row per town and year, then one for `now`, then the totals (`合计`) and the unplanned towns (`(unplanned)`);
  * `gap` is how many are still missing to reach the target (0 when reached), `coverage` that year's registered /
  * aboveScale2021.
  */
 export function progressToCsv(p: PlanProgress): string {
-  const lines = ['town,year,target,registered,gap,aboveScale2021,coverage'];
+  const records: string[][] = [['town', 'year', 'target', 'registered', 'gap', 'aboveScale2021', 'coverage']];
   const rows = (town: string, target: Record<number, number>, registered: Record<number, number>, above: number | null, current: number) => {
+    const coverage = (r: number) => (above === null || above === 0 ? '' : (r / above).toFixed(4));
     for (const y of p.years) {
       const t = target[y];
       const r = registered[y] ?? 0;
-      lines.push(
-        [
-          csvField(town),
-          String(y),
-          t === undefined ? '' : String(t),
-          String(r),
-          t === undefined ? '' : String(Math.max(0, t - r)),
-          above === null ? '' : String(above),
-          above === null || above === 0 ? '' : (r / above).toFixed(4),
-        ].join(','),
-      );
+      records.push([town, String(y), t === undefined ? '' : String(t), String(r), t === undefined ? '' : String(Math.max(0, t - r)), above === null ? '' : String(above), coverage(r)]);
     }
     // as of now (the year column says `now`; no target)
-    lines.push([csvField(town), 'now', '', String(current), '', above === null ? '' : String(above), above === null || above === 0 ? '' : (current / above).toFixed(4)].join(','));
+    records.push([town, 'now', '', String(current), '', above === null ? '' : String(above), coverage(current)]);
   };
   for (const t of p.towns) rows(t.town, t.target, t.registered, t.aboveScale2021, t.current);
   rows(TOTAL_LABEL, p.totals.target, p.totals.registered, p.totals.aboveScale2021, p.totals.current);
   if (p.unplanned.towns.length > 0) rows(UNPLANNED_LABEL, {}, p.unplanned.registered, null, p.unplanned.current);
-  return lines.join('\n') + '\n';
+  // LF line ends, a field quoted only when it holds a comma, quote or line break, no BOM
+  return stringify(records, { record_delimiter: 'unix' });
 }
 
 /** Terminal columns a string takes: East Asian wide and fullwidth characters count 2, combining marks 0. */

@@ -1,9 +1,9 @@
-// `idnode import`: loads CSV or NDJSON identifiers through the same registration code as the SNMS API, in batches.
-import { isUnderPrefix, parsePrefix } from '../handle/identifier.js';
-import { registerBatch, MAX_BATCH_ITEMS, type ItemResult } from '../registry/identifiers.js';
-import { getTemplate, type Template } from '../registry/templates.js';
-import type { IdNode } from './node.js';
-import { readRecords, type ImportRecord } from './tabular.js';
+// runImport (`idnode import`): loads CSV or NDJSON identifiers through the same registration code as the SNMS API, in batches.
+import { isUnderPrefix, parsePrefix } from '../../handle/identifier.js';
+import { registerBatch, MAX_BATCH_ITEMS, type ItemResult } from '../../registry/identifiers.js';
+import { getTemplate, type Template } from '../../registry/templates.js';
+import type { IdNode } from '../node.js';
+import { readRecords, type ImportRecord } from './import-records.js';
 
 export interface ImportOptions {
   file: string;

@@ -1,0 +1,90 @@
+// `idnode serve`: runs the node in this process, or as the cluster primary that forks the workers; stops gracefully on SIGINT/SIGTERM.
+import { serveClusterMetrics } from '../metrics-cluster.js';
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import { workerCount, type Config } from '../config.js';
+import { startServer } from '../server.js';
+import { parseCommandArgs, type Command } from './args.js';
+import { stderrLog } from './log.js';
+
+const USAGE = 'usage: idnode serve';
+
+export const serveCommand: Command = (args) => {
+  parseCommandArgs(args, {}, false, USAGE);
+  return async (config) => {
+    await serve(config);
+    return -1; // keep running
+  };
+};
+
+/** Worker logs: warnings and errors only (the primary says what is being served). */
+const quietInfo = { ...stderrLog, info: () => {} };
+
+/** Calls stop once per SIGINT or SIGTERM with the signal's name. */
+function onStopSignals(stop: (signal: string) => void): void {
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+async function serve(config: Config): Promise<void> {
+  const workers = workerCount(config, availableParallelism());
+  if (workers > 1 && cluster.isPrimary) return servePrimary(config, workers);
+  const running = await startServer(config, cluster.isWorker ? quietInfo : stderrLog);
+  const where = running.node.store.kind === 'pglite' ? `embedded PGlite in ${config.DATA_DIR}` : 'PostgreSQL';
+  if (cluster.isWorker) process.send?.({ listening: running.url, where, native: running.native?.tcpPort });
+  else stderrLog.info(`idnode ${running.node.prefix} serving on ${running.url} (${where}${config.REDIS_URL ? ' + Redis' : ''})`);
+  if (running.native !== null && !cluster.isWorker) stderrLog.info(`native Handle protocol on tcp/udp port ${running.native.tcpPort}`);
+  let stopping = false;
+  onStopSignals((signal) => {
+    if (stopping) return;
+    stopping = true;
+    if (!cluster.isWorker) stderrLog.info(`${signal}: shutting down`);
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    running.close().then(
+      () => process.exit(0),
+      (err) => {
+        stderrLog.error(`shutdown failed: ${(err as Error).message}`);
+        process.exit(1);
+      },
+    );
+  });
+}
+
+/**
+ * The cluster primary: forks the workers (they share the listening socket), restarts one that dies, and on
+ * SIGINT/SIGTERM stops them all gracefully. Workers keep their caches in step through Redis, like separate hosts.
+ */
+function servePrimary(config: Config, workers: number): Promise<void> {
+  serveClusterMetrics(); // before forking: the workers' /metrics ask the primary for all workers' metrics
+  let stopping = false;
+  let announced = false;
+  const fork = () => {
+    const w = cluster.fork();
+    w.on('message', (m: { listening?: string; where?: string; native?: number }) => {
+      if (m.listening !== undefined && !announced) {
+        announced = true;
+        stderrLog.info(`idnode ${config.NODE_PREFIX} serving on ${m.listening} (${m.where} + Redis, ${workers} workers)`);
+        if (m.native !== undefined) stderrLog.info(`native Handle protocol on tcp/udp port ${m.native}`);
+      }
+    });
+  };
+  for (let i = 0; i < workers; i++) fork();
+  cluster.on('exit', (w, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      return;
+    }
+    stderrLog.warn(`worker ${w.process.pid} exited (${signal ?? code}); starting another`);
+    setTimeout(fork, 1000).unref();
+  });
+  onStopSignals((signal) => {
+    if (stopping) return;
+    stopping = true;
+    stderrLog.info(`${signal}: shutting down ${workers} workers`);
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+    setTimeout(() => process.exit(1), 12_000).unref();
+    if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+  });
+  return Promise.resolve();
+}
