@@ -19,7 +19,7 @@ import { batchCreate, type RegisterItem } from '../registry/identifiers.js';
 import { openPgliteStore, openPostgresStore } from '../registry/open.js';
 import type { Actor, Store } from '../registry/store.js';
 import { normaliseTemplateInput } from '../registry/template-rules.js';
-import { publicJsonOf } from '../registry/sql-store.js';
+import { publicValuesJson } from '../handle/json.js';
 import { createTemplate } from '../registry/templates.js';
 import { parseBenchArgs, positiveInt, runMain } from './args.js';
 
@@ -90,7 +90,7 @@ export function rawPayloads(items: readonly RegisterItem[], policy: CasePolicy =
     const id = parseHandle(it.handle, policy);
     const given = it.value as { index: number; type: string; data: { value: string } }[];
     const values = [value(1001, 'TEMPLATE', it.templateVersion), ...given.map((g) => value(g.index, g.type, g.data.value))];
-    return { key: id.key, handle: id.handle, prefixKey: id.prefixKey, values: JSON.stringify(values), publicJson: publicJsonOf(values) };
+    return { key: id.key, handle: id.handle, prefixKey: id.prefixKey, values: JSON.stringify(values), publicJson: publicValuesJson(values) };
   });
 }
 
@@ -163,7 +163,7 @@ export function benchContext(store: Store): RegistryContext {
     nodePrefixKey: '88.320924',
     policy: DEFAULT_CASE_POLICY,
     now: () => new Date(),
-    events: { handlesChanged: async () => {}, prefixVisibility: async () => {} },
+    events: { changed: async () => {} },
   };
 }
 

@@ -10,6 +10,7 @@ import { DEFAULT_CASE_POLICY, parseHandle } from '../handle/identifier.js';
 import { sameValues } from '../handle/ops.js';
 import { stringValue } from '../handle/value.js';
 import { openPostgresStore } from '../registry/open.js';
+import { createHandles } from '../registry/handles.js';
 import type { BulkItem, Store } from '../registry/store.js';
 import { normaliseTemplateInput } from '../registry/template-rules.js';
 import { createTemplate } from '../registry/templates.js';
@@ -258,7 +259,7 @@ async function seed(store: Store, n: number, log: (m: string) => void): Promise<
         values: [value(1, 'URL', `https://example.com/products/${id.handle}`, nowSec), value(2, 'EMAIL', 'service@example.com', nowSec)],
       });
     }
-    const res = await store.createMany(items, actor, 'handle.create', sameValues);
+    const res = await createHandles(benchContext(store), items, actor, 'handle.create', sameValues);
     const bad = res.findIndex((r) => r === 'exists');
     if (bad >= 0) throw new Error(`seeding: ${items[bad]!.ref.handle} exists with other values`);
     if ((start / SEED_BATCH) % 50 === 49) log(`  seeded ${fmtInt(start + SEED_BATCH)} / ${fmtInt(n)}`);

@@ -4,7 +4,7 @@ import type { CasePolicy, HandleId } from './identifier.js';
 import { DEFAULT_CASE_POLICY, parseHandle, utf8Length } from './identifier.js';
 import type { HandleValue, KeyData, Permissions, SiteData, ValueData, ValueReference } from './types.js';
 import { DEFAULT_PERMISSIONS, DEFAULT_TTL } from './types.js';
-import { hasDefaultPermissions, permissionsToString } from './value.js';
+import { hasDefaultPermissions, isPublicReadable, permissionsToString } from './value.js';
 
 /** The JSON shape of one value on output. */
 export interface ValueJson {
@@ -34,6 +34,14 @@ export function valueToJson(v: HandleValue): ValueJson {
 /** A JSON array of values, ready to splice into a response body. */
 export function valuesToJson(values: readonly HandleValue[]): string {
   return JSON.stringify(values.map(valueToJson));
+}
+
+/**
+ * The public view of a value list (the values with public read, in order) in Handle JSON: what an anonymous
+ * resolution answers, kept serialised beside the values by every write.
+ */
+export function publicValuesJson(values: readonly HandleValue[]): string {
+  return valuesToJson(values.every(isPublicReadable) ? values : values.filter(isPublicReadable));
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

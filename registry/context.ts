@@ -4,11 +4,15 @@ import type { CasePolicy } from '../handle/identifier.js';
 import type { Role } from './db.js';
 import type { Store } from './store.js';
 
+/** What one committed transaction changed: handles (canonical keys), and prefixes whose visibility changed. */
+export interface RegistryChange {
+  keys: string[];
+  prefixKeys: string[];
+}
+
 export interface RegistryEvents {
-  /** Handles whose records changed (created, updated, deleted); called after commit. */
-  handlesChanged(keys: string[]): Promise<void>;
-  /** A prefix became hidden (suspended) or visible again; called after commit. */
-  prefixVisibility(prefixKey: string, hidden: boolean): Promise<void>;
+  /** Called once after a commit that changed handles or suspensions; resolves when every cache has followed. */
+  changed(change: RegistryChange): Promise<void>;
 }
 
 export interface RegistryContext {

@@ -123,6 +123,14 @@ export interface NodeKeysTable {
   created_at: CreatedAt;
 }
 
+/** One row (id 1): the epoch shared-cache entries are named by, and the Redis server it was checked against (004). */
+export interface CacheEpochTable {
+  id: number;
+  epoch: Int8<number | string, number | string>;
+  redis_run_id: string | null;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
 export interface Database {
   handles: HandlesTable;
   audit_log: AuditLogTable;
@@ -131,4 +139,5 @@ export interface Database {
   users: UsersTable;
   templates: TemplatesTable;
   node_keys: NodeKeysTable;
+  cache_epoch: CacheEpochTable;
 }

@@ -4,7 +4,8 @@ import { adminValue } from '../handle/admin.js';
 import { HandleError } from '../handle/codes.js';
 import { asciiUpper, isUnderPrefix, parseHandle, parsePrefix, prefixRecordHandle } from '../handle/identifier.js';
 import { DEFAULT_TTL, INDEX, TYPE, type HandleValue } from '../handle/types.js';
-import { jsonb, writeAudit, type AuditRow } from './audit.js';
+import { writeAudit, type AuditRow } from './audit.js';
+import { handleTransaction } from './handles.js';
 import { RegistryError, type RegistryContext } from './context.js';
 import { STATUS, type Database, type EnterprisesTable, type PrefixesTable } from './db.js';
 import { DEFAULT_PLAN_FILE, loadPlan } from './plan.js';
@@ -264,7 +265,8 @@ export async function approveEnterprise(
   const handleSecret = generateSecret();
   const secretHash = await hashSecret(handleSecret);
 
-  const result = await ctx.store.db.transaction().execute(async (trx) => {
+  const result = await handleTransaction(ctx, actor, async (tx) => {
+    const trx = tx.db;
     const before = await lockEnterprise(trx, id, [STATUS.PENDING_REVIEW, STATUS.UNDER_REVIEW], STATUS.ENABLED);
     await sql`select pg_advisory_xact_lock(${PREFIX_LOCK_KEY}::bigint)`.execute(trx);
 
@@ -321,28 +323,14 @@ export async function approveEnterprise(
         references: [],
       },
     ];
-    await trx
-      .insertInto('handles')
-      .values({ key: record.key, handle: record.handle, prefix_key: record.prefixKey, values: jsonb(values), version: 1, created_at: now, updated_at: now })
-      .execute();
-
-    await writeAudit(trx, [
-      enterpriseAudit(actor, 'enterprise.approve', before, after),
-      prefixAudit(actor, 'prefix.create', id, null, prefixRow),
-      {
-        actor,
-        action: 'handle.create',
-        entity: 'handle',
-        handle: record.handle,
-        handleKey: record.key,
-        enterpriseId: id,
-        before: null,
-        after: redactSecrets(values),
-      },
-    ]);
-    return { prefix, recordKey: record.key };
+    await writeAudit(trx, [enterpriseAudit(actor, 'enterprise.approve', before, after), prefixAudit(actor, 'prefix.create', id, null, prefixRow)]);
+    // the prefix record, through the one write path (row, public answer, audit; caches told after commit)
+    await tx.mutate({ handle: record.handle, key: record.key, prefixKey: record.prefixKey }, 'handle.create', (cur) => {
+      if (cur !== null) throw new RegistryError('conflict', `前缀记录已存在 / the prefix record ${record.handle} exists already`);
+      return values;
+    });
+    return { prefix };
   });
-  await ctx.events.handlesChanged([result.recordKey]);
   return { prefix: result.prefix, handleSecret };
 }
 
@@ -361,23 +349,22 @@ export async function rejectEnterprise(ctx: RegistryContext, id: number, reason:
   });
 }
 
-/** 1 → 0 with a reason: the enterprise and all its prefixes are disabled; resolvers hide them (events after commit). */
+/** 1 → 0 with a reason: the enterprise and all its prefixes are disabled; resolvers hide them (after commit). */
 export async function suspendEnterprise(ctx: RegistryContext, id: number, reason: string, actor: Actor): Promise<void> {
-  const why = checkReason(reason);
-  const keys = await setEnabled(ctx, id, false, why, actor);
-  for (const k of keys) await ctx.events.prefixVisibility(k, true);
+  await setEnabled(ctx, id, false, checkReason(reason), actor);
 }
 
-/** 0 → 1: the enterprise and its prefixes are enabled again; resolvers show them again (events after commit). */
+/** 0 → 1: the enterprise and its prefixes are enabled again; resolvers show them again (after commit). */
 export async function enableEnterprise(ctx: RegistryContext, id: number, actor: Actor): Promise<void> {
-  const keys = await setEnabled(ctx, id, true, null, actor);
-  for (const k of keys) await ctx.events.prefixVisibility(k, false);
+  await setEnabled(ctx, id, true, null, actor);
 }
 
-async function setEnabled(ctx: RegistryContext, id: number, enable: boolean, reason: string | null, actor: Actor): Promise<string[]> {
+/** Suspension and its reversal go through the handle write path: every cache re-reads the suspensions after commit. */
+async function setEnabled(ctx: RegistryContext, id: number, enable: boolean, reason: string | null, actor: Actor): Promise<void> {
   const from = enable ? STATUS.DISABLED : STATUS.ENABLED;
   const to = enable ? STATUS.ENABLED : STATUS.DISABLED;
-  return ctx.store.db.transaction().execute(async (trx) => {
+  await handleTransaction(ctx, actor, async (tx) => {
+    const trx = tx.db;
     const before = await lockEnterprise(trx, id, [from], to);
     const now = ctx.now();
     const after = await trx
@@ -399,7 +386,7 @@ async function setEnabled(ctx: RegistryContext, id: number, enable: boolean, rea
       enterpriseAudit(actor, `enterprise.${action}`, before, after),
       ...prefixesBefore.map((p) => prefixAudit(actor, `prefix.${action}`, id, p, afterByKey.get(p.prefix_key) ?? null)),
     ]);
-    return prefixesBefore.map((p) => p.prefix_key);
+    for (const p of prefixesBefore) tx.prefixChanged(p.prefix_key);
   });
 }
 
@@ -645,10 +632,6 @@ function prefixAudit(actor: Actor, action: string, enterpriseId: number, before:
   };
 }
 
-/** Values as audited: HS_SECKEY data replaced (only a hash is stored, but credentials stay out of the log). */
-function redactSecrets(values: HandleValue[]): HandleValue[] {
-  return values.map((v) => (v.type === TYPE.SECKEY ? { ...v, data: { format: 'string', value: '(redacted)' } } : v));
-}
 
 function toEnterprise(r: EnterpriseRow, prefixes: PrefixInfo[]): Enterprise {
   return {

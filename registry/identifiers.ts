@@ -18,7 +18,9 @@ import { parseHandle, type HandleId } from '../handle/identifier.js';
 import { sameValues } from '../handle/ops.js';
 import type { HandleValue } from '../handle/types.js';
 import { stringValue } from '../handle/value.js';
-import { RegistryError, type RegistryContext } from './context.js';
+import { userScope, type PrefixScope } from './access.js';
+import { RegistryError, type Principal, type RegistryContext } from './context.js';
+import { handleTransaction } from './handles.js';
 import type { Actor, BulkItem, HandleRef } from './store.js';
 import {
   MAX_VERSION_CHARS,
@@ -47,8 +49,13 @@ export const MSG = {
   NOT_ARRAY: '请求体必须是JSON数组 / the body must be a JSON array',
 } as const;
 
-/** Per call: which prefixes the caller may write (the HTTP layer's authorisation); others are refused per item. */
+/**
+ * Per call: who writes. A `principal`'s prefixes (userScope) are checked before anything is validated (so a
+ * refusal is reported first) and again inside the write's transaction (a suspension committing meanwhile wins);
+ * `allowedPrefixKeys` is a fixed restriction (the import command's --prefix). Others are refused per item.
+ */
 export interface BatchOptions {
+  principal?: Principal;
   allowedPrefixKeys?: (prefixKey: string) => boolean;
 }
 
@@ -90,7 +97,7 @@ function isObject(x: unknown): x is Record<string, unknown> {
 }
 
 /** Parses a handle for an item; a failure is the item's message. */
-function parseItemHandle(ctx: RegistryContext, raw: unknown, opts: BatchOptions): HandleId | ItemResult {
+function parseItemHandle(ctx: RegistryContext, raw: unknown, allowed: PrefixScope): HandleId | ItemResult {
   if (typeof raw !== 'string' || raw.length === 0) {
     return { handle: typeof raw === 'string' ? raw : '', outcome: 'invalid', msg: '缺少必要的请求参数: handle' };
   }
@@ -101,7 +108,7 @@ function parseItemHandle(ctx: RegistryContext, raw: unknown, opts: BatchOptions)
     if (e instanceof HandleError) return { handle: raw, outcome: 'invalid', msg: `标识格式错误 / invalid handle: ${e.message}` };
     throw e;
   }
-  if (opts.allowedPrefixKeys && !opts.allowedPrefixKeys(id.prefixKey)) return { handle: raw, outcome: 'forbidden', msg: MSG.FORBIDDEN };
+  if (!allowed(id.prefixKey)) return { handle: raw, outcome: 'forbidden', msg: MSG.FORBIDDEN };
   return id;
 }
 
@@ -129,9 +136,12 @@ function composeUpdate(current: HandleValue[], given: HandleValue[]): HandleValu
   return [...kept, ...next].sort((a, b) => a.index - b.index);
 }
 
-async function changed(ctx: RegistryContext, keys: string[]): Promise<void> {
-  const unique = [...new Set(keys)];
-  if (unique.length > 0) await ctx.events.handlesChanged(unique);
+/** The prefixes a batch may write under, read in `db` (the store, or the write's transaction). */
+async function scopeOf(ctx: RegistryContext, db: Parameters<typeof userScope>[1], opts: BatchOptions): Promise<PrefixScope> {
+  const fixed = opts.allowedPrefixKeys ?? (() => true);
+  if (opts.principal === undefined) return fixed;
+  const users = await userScope(ctx, db, opts.principal, 'write');
+  return (k) => fixed(k) && users(k);
 }
 
 /**
@@ -148,12 +158,13 @@ export async function registerBatch(
   const list = batchList(raw);
   const results: ItemResult[] = new Array(list.length);
   const parsed: { i: number; id: HandleId; version: string; value: unknown }[] = [];
+  const allowed = await scopeOf(ctx, ctx.store.db, opts);
   list.forEach((x, i) => {
     if (!isObject(x)) {
       results[i] = { handle: '', outcome: 'invalid', msg: '标识数据必须是对象 / each item must be an object' };
       return;
     }
-    const id = parseItemHandle(ctx, x.handle, opts);
+    const id = parseItemHandle(ctx, x.handle, allowed);
     if (!('key' in id)) {
       results[i] = id;
       return;
@@ -196,19 +207,25 @@ export async function registerBatch(
   }
 
   if (ready.length > 0) {
-    const items = ready.map((r) => r.item);
-    const outcomes =
-      mode === 'create'
-        ? await ctx.store.createMany(items, actor, 'identifier.create', sameValues)
-        : await ctx.store.updateMany(items, actor, 'identifier.update', sameValues, composeUpdate);
-    const keys: string[] = [];
-    outcomes.forEach((o, j) => {
-      const r = ready[j]!;
-      if (o === 'created' || o === 'updated') keys.push(r.item.ref.key);
-      const msg = o === 'exists' ? MSG.EXISTS : o === 'not-found' ? MSG.NOT_FOUND : MSG.SUCCESS;
-      results[r.i] = { handle: r.item.ref.handle, outcome: o, msg };
+    await handleTransaction(ctx, actor, async (tx) => {
+      // the authoritative check: in the write's transaction, so a suspension committed meanwhile is seen
+      const scope = opts.principal === undefined ? allowed : await scopeOf(ctx, tx.db, opts);
+      const writable = ready.filter((r) => {
+        if (scope(r.item.ref.prefixKey)) return true;
+        results[r.i] = { handle: r.item.ref.handle, outcome: 'forbidden', msg: MSG.FORBIDDEN };
+        return false;
+      });
+      const items = writable.map((r) => r.item);
+      const outcomes =
+        mode === 'create'
+          ? await tx.createMany(items, 'identifier.create', sameValues)
+          : await tx.updateMany(items, 'identifier.update', sameValues, composeUpdate);
+      outcomes.forEach((o, j) => {
+        const r = writable[j]!;
+        const msg = o === 'exists' ? MSG.EXISTS : o === 'not-found' ? MSG.NOT_FOUND : MSG.SUCCESS;
+        results[r.i] = { handle: r.item.ref.handle, outcome: o, msg };
+      });
     });
-    await changed(ctx, keys);
   }
   return results;
 }
@@ -218,24 +235,29 @@ export async function deleteBatch(ctx: RegistryContext, raw: unknown, actor: Act
   const list = batchList(raw);
   const results: ItemResult[] = new Array(list.length);
   const ready: { i: number; ref: HandleRef }[] = [];
+  const allowed = await scopeOf(ctx, ctx.store.db, opts);
   list.forEach((x, i) => {
-    const id = parseItemHandle(ctx, x, opts);
+    const id = parseItemHandle(ctx, x, allowed);
     if ('key' in id) ready.push({ i, ref: refOf(id) });
     else results[i] = id;
   });
   if (ready.length > 0) {
-    const outcomes = await ctx.store.deleteMany(
-      ready.map((r) => r.ref),
-      actor,
-      'identifier.delete',
-    );
-    const keys: string[] = [];
-    outcomes.forEach((o, j) => {
-      const r = ready[j]!;
-      if (o === 'deleted') keys.push(r.ref.key);
-      results[r.i] = { handle: r.ref.handle, outcome: o, msg: o === 'deleted' ? MSG.SUCCESS : MSG.NOT_FOUND };
+    await handleTransaction(ctx, actor, async (tx) => {
+      const scope = opts.principal === undefined ? allowed : await scopeOf(ctx, tx.db, opts);
+      const writable = ready.filter((r) => {
+        if (scope(r.ref.prefixKey)) return true;
+        results[r.i] = { handle: r.ref.handle, outcome: 'forbidden', msg: MSG.FORBIDDEN };
+        return false;
+      });
+      const outcomes = await tx.deleteMany(
+        writable.map((r) => r.ref),
+        'identifier.delete',
+      );
+      outcomes.forEach((o, j) => {
+        const r = writable[j]!;
+        results[r.i] = { handle: r.ref.handle, outcome: o, msg: o === 'deleted' ? MSG.SUCCESS : MSG.NOT_FOUND };
+      });
     });
-    await changed(ctx, keys);
   }
   return results;
 }

@@ -1,4 +1,4 @@
-// The Store interface: the node's source of truth for handle records and the audit log.
+// The Store interface: the node's source of truth — its database, the handle reads every resolution needs, the audit log.
 import type { Kysely } from 'kysely';
 import type { HandleValue } from '../handle/types.js';
 import type { Database } from './db.js';
@@ -98,7 +98,10 @@ export interface ResolvedHandle {
 
 export interface Store {
   readonly kind: 'postgres' | 'pglite';
-  /** The typed database, for the registry modules that keep enterprises, prefixes, users and templates. */
+  /**
+   * The typed database, for the registry modules (handle writes go through registry/handles.ts only). Nothing
+   * outside registry/ touches it.
+   */
   readonly db: Kysely<Database>;
   /** Apply the frozen migrations (idempotent). */
   migrate(): Promise<void>;
@@ -111,36 +114,8 @@ export interface Store {
   resolveHandle(key: string): Promise<ResolvedHandle | null>;
   /** `resolveHandle` for many keys in one query (the resolver batches its cache misses): answers in key order. */
   resolveHandles(keys: readonly string[]): Promise<(ResolvedHandle | null)[]>;
-  /**
-   * Read-modify-write one handle in a single transaction (row locked), writing one audit row with the
-   * before/after values. A create that collides with an existing key (a concurrent create or a case variant)
-   * fails with HandleError(101). When the mutation returns the current values unchanged, nothing is written.
-   */
-  mutate(ref: HandleRef, action: string, actor: Actor, fn: Mutation): Promise<WriteResult>;
   /** Handles whose prefix key equals `prefixKey`, ordered by key. */
   listHandles(prefixKey: string, q?: ListQuery): Promise<{ total: number; handles: string[] }>;
-  /**
-   * Bulk create in ONE transaction, set-based (a fixed number of statements whatever the batch size), one audit
-   * row per created handle. Per item, in order: 'created'; 'unchanged' when the key already holds the same handle
-   * text with `same` values (an idempotent retry: nothing written); 'exists' otherwise (a different record, or a
-   * case variant). A key repeated inside the batch is judged against the record its first occurrence left.
-   */
-  createMany(items: BulkItem[], actor: Actor, action: string, same: SameValues): Promise<CreateManyResult[]>;
-  /**
-   * Bulk replace of the values in ONE transaction (rows locked): 'not-found', 'unchanged' (`same` as the current:
-   * nothing written) or 'updated' (version bumped, one audit row with before/after). Items apply in order, so a
-   * key repeated in the batch ends with its last values. `compose(current, given)` builds the new list from the
-   * current one (default: the given list).
-   */
-  updateMany(
-    items: BulkItem[],
-    actor: Actor,
-    action: string,
-    same: SameValues,
-    compose?: (current: HandleValue[], given: HandleValue[]) => HandleValue[],
-  ): Promise<UpdateManyResult[]>;
-  /** Bulk delete in ONE statement with its audit rows; a key repeated in the batch is 'not-found' the second time. */
-  deleteMany(refs: HandleRef[], actor: Actor, action: string): Promise<DeleteManyResult[]>;
   listAudit(q: AuditQuery): Promise<AuditEntry[]>;
   /** Throws when the database cannot be reached. */
   ping(): Promise<void>;

@@ -1,6 +1,12 @@
-// Cross-instance invalidation on Redis pub/sub: publish keys, every instance drops them and acks, the writer waits.
+// Cross-instance invalidation on Redis pub/sub: publish a change, every instance applies it and acks, the writer waits.
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+
+/** A change as it travels: handle keys, and whether suspensions changed (every instance re-reads them). */
+export interface BusChange {
+  keys: readonly string[];
+  prefixes: boolean;
+}
 
 export interface InvalidationBusOptions {
   /** command connection: PUBLISH of invalidations and acks */
@@ -9,14 +15,14 @@ export interface InvalidationBusOptions {
   sub: Redis;
   namespace: string;
   instanceId: string;
-  /** the longest publish() waits for acks, ms (default 500) */
+  /** the longest publish() waits for acks, ms (default 1000) */
   ackTimeoutMs?: number;
-  /** keys invalidated by another instance: drop them from the memory cache and mark in-flight fetches */
-  onInvalidate(keys: string[]): void;
-  /** prefixes hidden or shown by another instance */
-  onGate?(changes: GateChange[]): void;
-  /** the subscription was (re)established: invalidations may have been missed, drop everything */
-  onResync(): void;
+  /** a change made by another instance: apply it here; the ack is sent once the returned promise settles */
+  onChange(change: BusChange): Promise<void>;
+  /** the subscription is (re)established: invalidations may have been missed until now */
+  onSubscribed(): void;
+  /** the subscription is gone: invalidations will be missed until onSubscribed */
+  onUnsubscribed(): void;
   onError(e: unknown): void;
 }
 
@@ -25,11 +31,9 @@ export interface PublishResult {
   receivers: number;
   /** distinct instances that acknowledged */
   acks: number;
-  timedOut: boolean;
+  /** every receiver acknowledged in time */
+  complete: boolean;
 }
-
-/** A prefix becoming hidden (true) or visible (false). */
-export type GateChange = [prefixKey: string, hidden: boolean];
 
 interface Pending {
   needed: number;
@@ -57,7 +61,7 @@ export class InvalidationBus {
     this.cmd = o.cmd;
     this.sub = o.sub;
     this.instanceId = o.instanceId;
-    this.ackTimeoutMs = o.ackTimeoutMs ?? 500;
+    this.ackTimeoutMs = o.ackTimeoutMs ?? 1000;
     this.invChannel = `${o.namespace}inv`;
     this.ackChannel = `${o.namespace}ack`;
   }
@@ -91,17 +95,16 @@ export class InvalidationBus {
   }
 
   /**
-   * Tells every instance (this one included) to drop `keys` and waits until as many instances acked as PUBLISH
+   * Tells every instance (this one included) about `change` and waits until as many instances acked as PUBLISH
    * reported receivers, or the ack timeout. Never throws.
    */
-  async publish(keys: readonly string[], gate: readonly GateChange[] = []): Promise<PublishResult> {
-    if ((keys.length === 0 && gate.length === 0) || this.closed) return { receivers: 0, acks: 0, timedOut: false };
+  async publish(change: BusChange): Promise<PublishResult> {
+    if ((change.keys.length === 0 && !change.prefixes) || this.closed) return { receivers: 0, acks: 0, complete: true };
     if (this.cmd.status !== 'ready') {
       this.o.onError(new Error('redis not connected'));
-      return { receivers: -1, acks: 0, timedOut: false };
+      return { receivers: -1, acks: 0, complete: false };
     }
     const id = `${this.idPrefix}.${++this.seq}`;
-    let timedOut = false;
     let timer: NodeJS.Timeout | undefined;
     const p: Pending = { needed: -1, acks: new Set(), done: () => {} };
     const finished = new Promise<void>((resolve) => {
@@ -110,22 +113,19 @@ export class InvalidationBus {
     // Registered before PUBLISH: other instances' acks can arrive (on the subscriber socket) before its reply.
     this.pending.set(id, p);
     try {
-      const msg = JSON.stringify(gate.length > 0 ? { id, origin: this.instanceId, keys, gate } : { id, origin: this.instanceId, keys });
-      timer = setTimeout(() => {
-        timedOut = true;
-        p.done();
-      }, this.ackTimeoutMs);
+      const msg = JSON.stringify(change.prefixes ? { id, origin: this.instanceId, keys: change.keys, prefixes: true } : { id, origin: this.instanceId, keys: change.keys });
+      timer = setTimeout(() => p.done(), this.ackTimeoutMs);
       let receivers: number;
       try {
         receivers = await this.cmd.publish(this.invChannel, msg);
       } catch (e) {
         this.o.onError(e);
-        return { receivers: -1, acks: p.acks.size, timedOut: false };
+        return { receivers: -1, acks: p.acks.size, complete: false };
       }
       p.needed = receivers;
       if (p.acks.size >= receivers) p.done();
       await finished;
-      return { receivers, acks: p.acks.size, timedOut: timedOut && p.acks.size < receivers };
+      return { receivers, acks: p.acks.size, complete: p.acks.size >= receivers };
     } finally {
       clearTimeout(timer);
       this.pending.delete(id);
@@ -148,7 +148,9 @@ export class InvalidationBus {
   };
 
   private readonly onClose = (): void => {
+    if (!this._subscribed) return;
     this._subscribed = false;
+    if (!this.closed) this.o.onUnsubscribed();
   };
 
   private async subscribe(): Promise<void> {
@@ -163,19 +165,19 @@ export class InvalidationBus {
     if (this.closed) return;
     this._subscribed = true;
     // Only now can no invalidation be missed; whatever was cached before may be stale.
-    this.o.onResync();
+    this.o.onSubscribed();
     const ws = this.subscribedWaiters;
     this.subscribedWaiters = [];
     for (const w of ws) w();
   }
 
   private readonly onMessage = (channel: string, message: string): void => {
-    if (channel === this.invChannel) this.onInvalidation(message);
+    if (channel === this.invChannel) void this.onInvalidation(message);
     else if (channel === this.ackChannel) this.onAck(message);
   };
 
-  private onInvalidation(message: string): void {
-    let m: { id?: unknown; origin?: unknown; keys?: unknown; gate?: unknown };
+  private async onInvalidation(message: string): Promise<void> {
+    let m: { id?: unknown; origin?: unknown; keys?: unknown; prefixes?: unknown };
     try {
       m = JSON.parse(message) as typeof m;
     } catch (e) {
@@ -183,15 +185,15 @@ export class InvalidationBus {
       return;
     }
     if (typeof m.id !== 'string' || !Array.isArray(m.keys)) return;
-    // The publisher dropped its own keys before publishing; it still acks, PUBLISH counted its subscriber.
+    // The publisher applied its own change before publishing; it still acks, PUBLISH counted its subscriber.
     if (m.origin !== this.instanceId) {
       const keys = (m.keys as unknown[]).filter((k): k is string => typeof k === 'string');
-      this.o.onInvalidate(keys);
-      if (Array.isArray(m.gate) && this.o.onGate) {
-        const changes = (m.gate as unknown[]).filter(
-          (g): g is GateChange => Array.isArray(g) && typeof g[0] === 'string' && typeof g[1] === 'boolean',
-        );
-        this.o.onGate(changes);
+      try {
+        await this.o.onChange({ keys, prefixes: m.prefixes === true });
+      } catch (e) {
+        // not applied: no ack, so the publisher moves the epoch on
+        this.o.onError(e);
+        return;
       }
     }
     if (this.cmd.status !== 'ready') {

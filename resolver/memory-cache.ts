@@ -1,4 +1,6 @@
-// The in-process resolution cache: byte-bounded LRU of positive and negative entries with TTLs and a stale window.
+// The in-process resolution cache: one byte budget over positive and negative entries and the answers faces derive
+// from them, with TTLs, a stale window and CLOCK eviction. Hand-written (not lru-cache): the hot path is one Map
+// probe and a few field reads, and a hit never reorders anything — the bench's hot rows show it pays.
 import type { ResolvedRecord } from './types.js';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
@@ -18,48 +20,53 @@ export interface TtlPolicyOptions {
 }
 
 export interface MemoryCacheOptions extends TtlPolicyOptions {
-  /** bound on the estimated size of all entries; 0 disables the cache */
+  /** bound on the estimated bytes of all entries and their derived answers; 0 disables the cache */
   maxBytes: number;
   clock?: Clock;
+}
+
+/** A value a face derived from an entry's record (a rendered answer), kept and counted with the entry. */
+export interface Derived<T = unknown> {
+  value: T;
+  bytes: number;
+  /** called when the value is dropped (its entry left, or a newer variant pushed it out) */
+  release?: () => void;
 }
 
 export interface CacheEntry {
   readonly key: string;
   /** `null` = the handle does not exist (negative entry); also null once the entry has left the cache */
   record: ResolvedRecord | null;
-  /** ms (clock time): fresh while now < expiresAt */
-  readonly expiresAt: number;
+  /** ms (clock time): fresh while now < expiresAt (lowered to now when the cache stops trusting it) */
+  expiresAt: number;
   /** ms: servable on source failure while now < staleUntil */
   readonly staleUntil: number;
   /** ms: a hit from here on refreshes the entry in the background (prefetch), once */
-  readonly prefetchAt: number;
+  prefetchAt: number;
   /** a background refresh was started */
   prefetching: boolean;
-  /** estimated bytes */
-  readonly size: number;
+  /** estimated bytes, derived answers included */
+  size: number;
   /** used since the eviction sweep last passed it (CLOCK's reference bit) */
   ref: boolean;
   /** still in the cache: false once deleted, replaced, evicted or cleared (holders of the entry check this) */
   live: boolean;
+  /** answers derived from the record, by variant (oldest first) */
+  derived: Map<string, Derived> | null;
   /** the resolver's answer for this entry, built once (the hot path then allocates nothing) */
   answer?: unknown;
 }
 
 /** Estimated fixed cost of one entry: Map slot, entry and record objects, the key. */
 export const ENTRY_OVERHEAD_BYTES = 256;
-/** pre-encoded answers counted per record (see ResolvedRecord.slot) */
-export const ENCODED_ALLOWANCE = 1;
+/** Estimated fixed cost of one derived value beside its own bytes (Map slot, holder object, variant key). */
+export const DERIVED_OVERHEAD_BYTES = 96;
+/** Derived answers kept per entry at most: more variants of one handle push out the oldest. */
+export const MAX_DERIVED_PER_ENTRY = 16;
 
-/** Estimated memory of an entry: UTF-16 bytes of the pre-serialised JSON and key, plus fixed overheads. */
+/** Estimated memory of an entry without derived answers: its record and key, plus fixed overheads. */
 export function entrySize(key: string, record: ResolvedRecord | null): number {
-  let n = ENTRY_OVERHEAD_BYTES + key.length * 2;
-  if (record !== null) {
-    // what the record holds (estimated without parsing anything), plus the room a face's pre-encoded answer
-    // (record.slot) takes
-    const json = record.publicValuesJson.length + record.handle.length;
-    n += record.sizeBytes + ENCODED_ALLOWANCE * (json + 64);
-  }
-  return n;
+  return ENTRY_OVERHEAD_BYTES + key.length * 2 + (record === null ? 0 : record.sizeBytes);
 }
 
 function seconds(name: string, v: number | undefined, dflt: number): number {
@@ -101,24 +108,36 @@ export function prefetchWindowMs(ttlMs: number): number {
   return Math.min(Math.max(ttlMs * 0.1, 1000), ttlMs / 2);
 }
 
+function releaseAll(e: Entry): void {
+  if (e.derived === null) return;
+  for (const d of e.derived.values()) d.release?.();
+  e.derived = null;
+}
+
 /** An entry leaves the cache: marked dead, and what it held let go (a face may still hold the small entry). */
 function retire(e: Entry): void {
   e.live = false;
   e.record = null;
   e.answer = undefined;
+  releaseAll(e);
 }
 
 export class MemoryCache {
   readonly maxBytes: number;
+  /** the largest derived value kept (larger ones are rebuilt for each request) */
+  readonly maxDerivedBytes: number;
   readonly policy: TtlPolicy;
   private readonly clock: Clock;
   private readonly map = new Map<string, Entry>();
   private _bytes = 0;
   private _evictions = 0;
+  /** while false (coherence lost), nothing new is cached fresh */
+  private trusting = true;
 
   constructor(o: MemoryCacheOptions) {
     if (typeof o.maxBytes !== 'number' || !(o.maxBytes >= 0)) throw new RangeError(`maxBytes must be ≥ 0, got ${o.maxBytes}`);
     this.maxBytes = o.maxBytes;
+    this.maxDerivedBytes = Math.min(256 * 1024, Math.floor(o.maxBytes / 64));
     this.policy = new TtlPolicy(o);
     this.clock = o.clock ?? systemClock;
   }
@@ -158,21 +177,21 @@ export class MemoryCache {
       this.remove(e);
       return undefined;
     }
-    this.map.delete(key);
-    this.map.set(key, e);
+    e.ref = true;
     return e;
   }
 
   /**
    * Caches `record` (or a negative entry for `null`) for its clamped TTL, at most `capMs` milliseconds when given
-   * (e.g. the time the shared tier still holds it). A TTL of 0 stores nothing and drops any older entry.
+   * (e.g. the time the shared tier still holds it). A TTL of 0, or a cache that does not trust new answers, stores
+   * nothing and drops any older entry.
    */
   set(key: string, record: ResolvedRecord | null, capMs?: number): CacheEntry | undefined {
     if (this.maxBytes === 0) return undefined;
     let ttlMs = this.policy.ttlFor(record) * 1000;
     if (capMs !== undefined && capMs < ttlMs) ttlMs = capMs;
     const size = entrySize(key, record);
-    if (!(ttlMs > 0) || size > this.maxBytes) {
+    if (!(ttlMs > 0) || size > this.maxBytes || !this.trusting) {
       this.delete(key);
       return undefined;
     }
@@ -187,6 +206,7 @@ export class MemoryCache {
       size,
       ref: false,
       live: true,
+      derived: null,
     };
     const old = this.map.get(key);
     if (old !== undefined) {
@@ -200,6 +220,32 @@ export class MemoryCache {
     return e;
   }
 
+  /**
+   * A value derived from a live entry's record under `variant`: kept with the entry (counted in the budget, at most
+   * MAX_DERIVED_PER_ENTRY per entry, the oldest pushed out) unless the entry is gone or the value is too large.
+   */
+  derive<T>(e: CacheEntry, variant: string, build: () => Derived<T>): { value: T; kept: boolean } {
+    const have = e.derived?.get(variant);
+    if (have !== undefined) return { value: have.value as T, kept: true };
+    const d = build();
+    if (!e.live || d.bytes > this.maxDerivedBytes) return { value: d.value, kept: false };
+    const cost = d.bytes + variant.length * 2 + DERIVED_OVERHEAD_BYTES;
+    const map = (e.derived ??= new Map());
+    if (map.size >= MAX_DERIVED_PER_ENTRY) {
+      const [oldest, od] = map.entries().next().value as [string, Derived];
+      map.delete(oldest);
+      const freed = od.bytes + oldest.length * 2 + DERIVED_OVERHEAD_BYTES;
+      e.size -= freed;
+      this._bytes -= freed;
+      od.release?.();
+    }
+    map.set(variant, d as Derived);
+    e.size += cost;
+    this._bytes += cost;
+    if (this._bytes > this.maxBytes) this.evict();
+    return { value: d.value, kept: e.live };
+  }
+
   delete(key: string): boolean {
     const e = this.map.get(key);
     if (e === undefined) return false;
@@ -211,6 +257,30 @@ export class MemoryCache {
     for (const e of this.map.values()) retire(e);
     this.map.clear();
     this._bytes = 0;
+  }
+
+  /**
+   * Coherence lost or regained (see resolver/coherence.ts): every entry held now may have missed an invalidation, so
+   * none is fresh any more — each stays only for serve-stale. Its derived answers go.
+   */
+  distrust(): void {
+    const now = this.clock.now();
+    for (const e of this.map.values()) {
+      if (e.expiresAt > now) e.expiresAt = now;
+      e.prefetchAt = Infinity;
+      e.answer = undefined;
+      if (e.derived !== null) {
+        const before = e.size;
+        e.size = entrySize(e.key, e.record);
+        this._bytes -= before - e.size;
+        releaseAll(e);
+      }
+    }
+  }
+
+  /** While false (this process may miss invalidations), nothing new is cached fresh. */
+  setTrusting(trusting: boolean): void {
+    this.trusting = trusting;
   }
 
   private remove(e: Entry): void {

@@ -1,49 +1,92 @@
-// Contracts of the resolution pipeline: what it reads from, what it returns, and its statistics.
+// Contracts of the resolution pipeline: the one interface its layers share, records, and the resolver's narrow contract.
 import type { HandleValue } from '../handle/types.js';
 
 /**
- * A handle as the source returns it: parsed values, or the values as JSON text with the public answer already
- * serialised (null when the row was written without it) — then nothing is parsed unless a filter asks.
+ * A handle record as text, exactly as the store keeps it and Redis carries it — the one serialised form of a record:
+ * the handle as registered, its values in the value model's JSON (handle/record-json.ts), and its public values in
+ * Handle JSON (handle/json.ts's output form, the anonymous view). Nothing is parsed until something asks.
  */
-export type SourceRecord = { handle: string; values: HandleValue[] } | { handle: string; valuesJson: string; publicJson: string | null };
-
-/** What the resolver needs from the store: one lookup by canonical key. */
-export interface RecordSource {
-  getHandle(key: string): Promise<SourceRecord | null>;
-  /** Many lookups in one round trip, answered in key order: when present, misses of one event-loop turn share one. */
-  getHandles?(keys: string[]): Promise<readonly (SourceRecord | null)[]>;
-  /** Prefix keys whose handles must not resolve (suspended enterprises); read at start and after a resync. */
-  hiddenPrefixKeys?(): Promise<string[]>;
+export interface RecordText {
+  handle: string;
+  valuesJson: string;
+  /** null for rows written without it (computed from the values then) */
+  publicJson: string | null;
 }
 
-/** A cached record: parsed values for filtering, plus the pre-serialised public answer. */
+/** What the resolver needs from the store (the registry), adapted by the composition root. */
+export interface RecordSource {
+  /** Records by canonical key, answered in the order of `keys` (null: no such handle). */
+  read(keys: readonly string[]): Promise<(RecordText | null)[]>;
+  /** Prefix keys whose handles must not resolve (suspended enterprises). */
+  hiddenPrefixKeys(): Promise<string[]>;
+  /** The cache epoch (see resolver/coherence.ts); absent: a source without one (a single process without Redis). */
+  cacheEpoch?(): Promise<CacheEpoch>;
+  /**
+   * Moves the cache epoch on (`runId` given: only if the recorded Redis run id is still `expectRunId`, recording
+   * `runId`); answers the epoch now in force either way.
+   */
+  bumpCacheEpoch?(o?: { expectRunId: string | null; runId: string }): Promise<CacheEpoch>;
+}
+
+/** The store's cache epoch: shared-cache entries from another epoch are never read. */
+export interface CacheEpoch {
+  epoch: number;
+  /** the run id of the Redis server the epoch was last checked against */
+  redisRunId: string | null;
+}
+
+/** A record as the resolver hands it to the faces: parsed on demand, sized without parsing. */
 export interface ResolvedRecord {
   /** the handle as stored (original case) */
   readonly handle: string;
   readonly key: string;
-  /** every value, for authorised callers and filters */
+  /** every value (for authorised readers and filters); throws RecordError when the stored text is corrupt */
   readonly values: readonly HandleValue[];
-  /** JSON array (Handle JSON codec) of the values with public read: the unfiltered anonymous answer */
-  readonly publicValuesJson: string;
+  /** the values with public read, in stored order */
+  readonly publicValues: readonly HandleValue[];
+  /** Handle JSON array of the public values: the unfiltered anonymous answer, spliced as is */
+  readonly publicJson: string;
   /** smallest effective TTL of the values, seconds, before clamping */
   readonly minTtl: number;
-  /**
-   * Estimated bytes the record holds (its strings, its values parsed or the text they will be parsed from), known
-   * without parsing anything: the in-process cache budget counts this.
-   */
+  /** estimated bytes the record holds, known without parsing (the in-process cache budget counts it) */
   readonly sizeBytes: number;
-  /**
-   * One answer a face has pre-encoded for this record, and who it was built for (the face's own marker): it lives
-   * and dies with the record, so the cache budget covers it and a changed record starts afresh.
-   */
-  slot: { owner: unknown; body: string; length: number } | null;
 }
 
 export type Tier = 'memory' | 'redis' | 'store';
 
+/** What a layer answers for one key. */
+export interface Lookup {
+  /** null: no such handle */
+  readonly record: ResolvedRecord | null;
+  readonly tier: Tier;
+  /** an expired memory entry served because the layers below failed */
+  readonly stale: boolean;
+  /** ms (clock time) after which a layer above must not keep serving it; null: its own TTL rules apply */
+  readonly expiresAt: number | null;
+  /** false when the key changed while this lookup ran: the answer may be returned but must not be cached */
+  readonly cacheable: boolean;
+}
+
+export interface LookupOptions {
+  /** bypass every cache and read the store (Handle `auth=true`); the answer still refills the caches */
+  authoritative?: boolean;
+  /** a background refresh (prefetch): counted apart from the reads that answer requests */
+  prefetch?: boolean;
+}
+
 /**
- * Proof of an in-process cache hit, for a face that keeps its own encoded answer per request: `isCurrent` tells in
- * O(1) whether that answer still stands (same cache entry, still fresh, no prefix hidden or shown since).
+ * One tier of the pipeline. Every tier wraps the one below it (memory → single-flight → Redis → prefix site →
+ * store), as hickory-dns builds its resolver from layers: each answers what it can and asks the next for the rest.
+ */
+export interface Layer {
+  lookup(key: string, opts: LookupOptions): Promise<Lookup>;
+  /** Keys changed (null: anything may have): drop what this tier keeps of them here, then tell the tier below. */
+  forget(keys: readonly string[] | null): void;
+}
+
+/**
+ * Proof that an answer came from a live in-process cache entry: `isCurrent` tells in O(1) whether it still stands
+ * (same entry, fresh, trusted, no prefix hidden since). Faces keep derived answers against it.
  */
 export interface HitToken {
   readonly entry: unknown;
@@ -57,14 +100,19 @@ export type Resolution =
 export interface ResolveOptions {
   /** bypass every cache and read the store (Handle `auth=true`) */
   authoritative?: boolean;
-  /** resolve handles under hidden (suspended) prefixes too: for their owners and operators */
-  includeHidden?: boolean;
 }
 
-export interface CacheStats {
+/** What changed, for invalidate(): handles (canonical keys), and prefixes whose suspension changed. */
+export interface Change {
+  keys?: readonly string[];
+  prefixKeys?: readonly string[];
+}
+
+export interface ResolverStats {
   entries: number;
   bytes: number;
   maxBytes: number;
+  /** memory hits (negative ones included) */
   hits: number;
   misses: number;
   negativeHits: number;
@@ -76,29 +124,31 @@ export interface CacheStats {
   /** background refreshes of entries near expiry (store reads that answered no request) */
   prefetches: number;
   evictions: number;
+  /** how many times the cache epoch moved while this process ran */
+  epochChanges: number;
 }
 
+/**
+ * The resolver, as every face sees it: resolve, a synchronous look-up for the edge, invalidate. Derived answers a
+ * face keeps (rendered bodies) live with the cache entry they came from, inside the same budget.
+ */
 export interface Resolver {
   resolve(key: string, opts?: ResolveOptions): Promise<Resolution>;
-  /**
-   * The answer if the in-process cache has a fresh one (or the prefix is hidden), without a promise; undefined
-   * when only `resolve` can tell. Counted like `resolve`. The hot path of every face.
-   */
+  /** The answer if the in-process cache holds a fresh one (or the prefix is hidden), without a promise. */
   peek(key: string): Resolution | undefined;
-  /** Whether the answer a memory hit's token came with is still the current one; counted as a hit when it is. */
+  /** Whether an answer's token still stands; counted as a memory hit when it does. */
   isCurrent(token: HitToken): boolean;
   /**
-   * After a successful write: drop the key from this process and Redis and tell every other instance, waiting
-   * (bounded) until they have dropped it too. Never throws because Redis is down.
+   * A value derived from the record of a memory hit (a rendered answer), kept with its cache entry and counted in
+   * the cache budget: built once per entry and variant, dropped with the entry (`release` is called then). Built
+   * but not kept (`kept` false) when there is no live entry or the value is too large.
    */
-  invalidate(keys: string[]): Promise<void>;
+  derive<T>(token: HitToken | undefined, variant: string, build: () => { value: T; bytes: number; release?: () => void }): { value: T; kept: boolean };
   /**
-   * Hide (or show again) every handle under a prefix, on this instance and — acknowledged, like invalidate() —
-   * on every other one. Hidden handles resolve as not found unless `includeHidden`.
+   * After a committed write: drop the handles everywhere (this process, Redis, every other instance) or re-read the
+   * suspensions, and return once no instance can still answer from before the change. Never throws.
    */
-  setPrefixHidden(prefixKey: string, hidden: boolean): Promise<void>;
-  /** Whether handles under this prefix are hidden: it, or a prefix it is derived from, was hidden. */
-  isPrefixHidden(prefixKey: string): boolean;
-  stats(): CacheStats;
+  invalidate(change: Change): Promise<void>;
+  stats(): ResolverStats;
   close(): Promise<void>;
 }

@@ -1,55 +1,37 @@
-// The HTTP application as a fastify plugin: content parsing, error mapping, and every route of the node.
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+// The HTTP application as a fastify plugin: content parsing, and every face registered with exactly the parts it
+// needs (each answers its own errors in its own format); a path no face knows gets the 404 of the face it is under.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HandleError, RC } from '../handle/codes.js';
-import { paramsOf, sendHandleError, sendHandleJson } from './http.js';
-import { fail, SNMS } from './snms.js';
-import type { IdNode } from './node.js';
-import handleRoutes from './routes/handles.js';
-import healthRoutes from './routes/health.js';
-import metricsRoutes from './routes/metrics.js';
-import operatorRoutes from './routes/operator.js';
-import proxyRoutes from './routes/proxy.js';
-import snmsRoutes from './routes/snms.js';
+import type { HandleId } from '../handle/identifier.js';
+import { isHomed } from '../registry/access.js';
+import handleRestFace, { handleRestNotFound } from './faces/handle-rest/routes.js';
+import type { NativeStats } from './faces/native/listen.js';
+import operatorFace from './faces/operator.js';
+import healthFace from './faces/ops/health.js';
+import metricsFace from './faces/ops/metrics.js';
+import proxyFace from './faces/proxy.js';
+import { snmsNotFound } from './faces/snms/envelope.js';
+import snmsFace from './faces/snms/routes.js';
+import type { Node } from './node.js';
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Paths of the SNMS-compatible and operator faces, whose errors use the SNMS envelope. */
-function isSnmsPath(url: string): boolean {
-  return /^\/(identity|identityv2|snms|operator)(\/|\?|$)/.test(url);
+/** What the app hands its faces: the node's parts, and the native face's counters once it runs. */
+export interface AppOptions {
+  node: Node;
+  nativeStats(): NativeStats | undefined;
 }
 
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300']);
-
-/** Errors meaning the store cannot be reached right now (answered with responseCode 3, HTTP 503). */
-function isUnavailable(err: Error & { code?: unknown }): boolean {
-  if (typeof err.code === 'string' && UNAVAILABLE_CODES.has(err.code)) return true;
-  return /pool after calling end|Connection terminated|PGlite is closed|not connected|connect ECONNREFUSED/i.test(err.message);
+/** The 404 of whichever face a path belongs to. */
+export function notFound(req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const url = req.raw.url ?? '';
+  if (url.startsWith('/api/') || url === '/api') return handleRestNotFound(req, reply);
+  if (/^\/(identity|identityv2|snms|operator)(\/|\?|$)/.test(url)) return snmsNotFound(req, reply);
+  return reply.code(404).type('text/plain; charset=utf-8').send('Not found\n');
 }
 
-/** Maps a framework or unexpected error to the face's own format; never a stack trace. */
-function errorToReply(app: FastifyInstance, err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
-  const api = (req.raw.url ?? '').startsWith('/api/');
-  const status = err.statusCode ?? 500;
-  let he: HandleError;
-  if (err instanceof HandleError) he = err;
-  else if (status === 413 || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') he = new HandleError(RC.PROTOCOL_ERROR, 'Request body too large');
-  else if (status >= 400 && status < 500) he = new HandleError(RC.PROTOCOL_ERROR, err.message || 'Bad request');
-  else if (isUnavailable(err)) {
-    app.log.warn({ err: err.message, url: req.raw.url }, 'store unavailable');
-    he = new HandleError(RC.SERVER_TOO_BUSY, 'Store unavailable, try again later');
-  } else {
-    app.log.error({ err, url: req.raw.url, method: req.method }, 'request failed');
-    he = new HandleError(RC.ERROR, 'Internal error');
-  }
-  if (api) return sendHandleError(reply, paramsOf(req), he, undefined, 'other');
-  if (isSnmsPath(req.raw.url ?? '')) {
-    return fail(reply, he.code === RC.ERROR ? SNMS.INTERNAL : SNMS.BUSINESS, he.code === RC.ERROR ? '系统内部错误 / internal error' : `请求无效 / ${he.message}`);
-  }
-  reply.code(he.code === RC.ERROR ? 500 : 400).type('text/plain; charset=utf-8');
-  return reply.send(`${he.message}\n`);
-}
-
-export default async function app(fastify: FastifyInstance, opts: { node: IdNode }): Promise<void> {
+export default async function app(fastify: FastifyInstance, o: AppOptions): Promise<void> {
+  const node = o.node;
   const defaultJson = fastify.getDefaultJsonParser('error', 'error');
   // JSON bodies must be valid UTF-8 (fastify would otherwise substitute U+FFFD silently).
   fastify.removeContentTypeParser('application/json');
@@ -68,20 +50,13 @@ export default async function app(fastify: FastifyInstance, opts: { node: IdNode
   });
   // Any other media type is accepted here and refused by the route with the face's own error.
   fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  fastify.setNotFoundHandler(notFound);
 
-  fastify.setErrorHandler((err: FastifyError, req, reply) => errorToReply(fastify, err, req, reply));
-  fastify.setNotFoundHandler((req, reply) => {
-    if ((req.raw.url ?? '').startsWith('/api/')) {
-      const message = `Unknown HTTP API endpoint ${req.method} ${(req.raw.url ?? '').split('?')[0]}`;
-      return sendHandleJson(reply, paramsOf(req), 404, { responseCode: RC.PROTOCOL_ERROR, message });
-    }
-    return reply.code(404).type('text/plain; charset=utf-8').send('Not found\n');
-  });
-
-  await fastify.register(healthRoutes, { node: opts.node });
-  await fastify.register(metricsRoutes, { node: opts.node });
-  await fastify.register(handleRoutes, { node: opts.node });
-  await fastify.register(snmsRoutes, { node: opts.node });
-  await fastify.register(operatorRoutes, { node: opts.node });
-  await fastify.register(proxyRoutes, { node: opts.node });
+  const homed = (id: HandleId) => isHomed(node.registry, id);
+  await fastify.register(healthFace, { store: node.store, resolver: node.resolver });
+  await fastify.register(metricsFace, { stats: () => node.resolver.stats(), nativeStats: o.nativeStats });
+  await fastify.register(handleRestFace, { resolver: node.resolver, registry: node.registry, credentials: node.credentials, site: node.site, policy: node.policy });
+  await fastify.register(snmsFace, { registry: node.registry, towns: node.plan.towns.map((t) => t.name) });
+  await fastify.register(operatorFace, { registry: node.registry, plan: node.plan });
+  await fastify.register(proxyFace, { resolver: node.resolver, policy: node.policy, nodePrefix: node.registry.nodePrefix, isHomed: homed, notFound });
 }

@@ -1,20 +1,37 @@
-// The server apart from the app: builds fastify around the app plugin, listens, and shuts down gracefully.
+// The server apart from the app: the front door before fastify, the app plugin, the native listeners; listening and a
+// graceful shutdown.
+import { createServer } from 'node:http';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import { RC } from '../handle/codes.js';
-import { createServer } from 'node:http';
+import type { HandleId } from '../handle/identifier.js';
+import { isHomed } from '../registry/access.js';
 import app from './app.js';
-import { HotPath } from './hot.js';
-import { NATIVE_DEFAULTS, startNative, type NativeServer } from './native.js';
 import type { Config } from './config.js';
-import { openNode, type IdNode, type Logger } from './node.js';
+import { FrontDoor } from './edge/front-door.js';
+import { NativeHandler } from './faces/native/handler.js';
+import { NATIVE_DEFAULTS, startNative, type NativeServer, type NativeStats } from './faces/native/listen.js';
+import { MEMO_SHARE, openNode, type Logger, type Node } from './node.js';
 
-export function buildServer(node: IdNode, opts: { logger?: boolean } = {}): FastifyInstance {
+/** The bytes each face's request memo may hold: its half of the share of CACHE_MAX_BYTES the memos get. */
+function memoBytes(config: Config): number {
+  return Math.floor((config.CACHE_MAX_BYTES * MEMO_SHARE) / 2);
+}
+
+export function buildServer(node: Node, opts: { logger?: boolean; nativeStats?: () => NativeStats | undefined } = {}): FastifyInstance {
   const config = node.config;
-  const hot = new HotPath(node);
-  const fastify = Fastify({
-    // The front door answers cache hits before fastify routes anything (src/hot.ts); the rest is fastify's.
+  const homed = (id: HandleId) => isHomed(node.registry, id);
+  let fastify: FastifyInstance | null = null;
+  const door = new FrontDoor({
+    resolver: node.resolver,
+    policy: node.policy,
+    isHomed: homed,
+    memoBytes: memoBytes(config),
+    onError: (err, url) => fastify?.log.error({ err, url }, 'front door failed'),
+  });
+  fastify = Fastify({
+    // The front door answers before fastify routes anything (src/edge/front-door.ts); the rest is fastify's.
     serverFactory: (handler) => {
-      const server = createServer((req, res) => hot.serve(req, res, handler) || handler(req, res));
+      const server = createServer((req, res) => door.serve(req, res, handler) || handler(req, res));
       // what fastify gives its own servers: idle keep-alive connections live 72 s (Node's default is 5 s)
       server.keepAliveTimeout = 72_000;
       return server;
@@ -37,12 +54,12 @@ export function buildServer(node: IdNode, opts: { logger?: boolean } = {}): Fast
       return void reply.code(400).type('text/plain; charset=utf-8').send(`${message}\n`);
     },
   });
-  fastify.register(app, { node });
+  fastify.register(app, { node, nativeStats: opts.nativeStats ?? (() => undefined) });
   return fastify;
 }
 
 export interface RunningServer {
-  node: IdNode;
+  node: Node;
   server: FastifyInstance;
   url: string;
   /** the native Handle protocol listeners, when on */
@@ -59,25 +76,32 @@ export interface ServerOptions {
 /** Opens the node, serves it, and returns a handle to stop both (server first, then caches and store). */
 export async function startServer(config: Config, log?: Logger, opts: ServerOptions = {}): Promise<RunningServer> {
   const node = await openNode(config, log);
-  const server = buildServer(node, opts);
   let native: NativeServer | null = null;
+  const server = buildServer(node, { ...(opts.logger !== undefined ? { logger: opts.logger } : {}), nativeStats: () => native?.stats() });
   try {
     const nativePort = opts.nativePort ?? (config.NATIVE_PORT > 0 ? config.NATIVE_PORT : null);
     if (nativePort !== null) {
-      native = await startNative(node, {
+      const handler = new NativeHandler({
+        resolver: node.resolver,
+        policy: node.policy,
+        isHomed: (id) => isHomed(node.registry, id),
+        site: () => node.site.info,
+        memoBytes: memoBytes(config),
+        onError: (err) => server.log.error({ err }, 'native request failed'),
+      });
+      native = await startNative(handler, {
         ...NATIVE_DEFAULTS,
         port: nativePort,
         host: config.HOST,
         maxConnections: config.NATIVE_MAX_CONNECTIONS,
         idleTimeoutMs: config.NATIVE_IDLE_TIMEOUT * 1000,
       });
-      node.nativeStats = native.stats;
     }
     await server.listen({ port: config.PORT, host: config.HOST });
     // the site (and every homed prefix record's HS_SITE) lists the ports really listened on
     const a = server.server.address();
     const nativePorts = native === null ? null : { tcp: native.tcpPort, udp: native.udpPort };
-    node.setListeners({ http: typeof a === 'object' && a !== null ? a.port : config.PORT, native: nativePorts });
+    node.site.setPorts({ http: typeof a === 'object' && a !== null ? a.port : config.PORT, native: nativePorts });
   } catch (err) {
     await native?.close().catch(() => {});
     await server.close().catch(() => {});

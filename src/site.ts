@@ -1,6 +1,7 @@
 // This node's site (HS_SITE): one server, its advertised address, and the native TCP/UDP and HTTP interfaces.
 import { isIP } from 'node:net';
-import { parseServerAddress, type SiteInfo } from '../handle/wire/site.js';
+import type { SiteData } from '../handle/types.js';
+import { parseServerAddress, siteInfoToJson, type SiteInfo } from '../handle/wire/site.js';
 import type { Config } from './config.js';
 
 /** Protocol version the site advertises (CAICT's ID-SDK speaks 2.10; Handle.Net 9 clients accept it). */
@@ -47,4 +48,24 @@ export function siteOf(c: Config, ports: ListenerPorts): SiteInfo {
     attributes: [{ name: 'desc', value: `idnode secondary node for ${c.NODE_PREFIX}` }],
     servers: [{ serverId: 1, address: addressBytes(advertisedAddress(c)), publicKey: new Uint8Array(0), interfaces }],
   };
+}
+
+/**
+ * This node's site as every face gives it (/api/site, native site queries, the HS_SITE of every homed prefix
+ * record): the configuration plus the ports really listened on, set once the listeners are up.
+ */
+export class NodeSite {
+  info: SiteInfo;
+  /** the same, in Handle.Net's JSON form (the HS_SITE value's data) */
+  json: SiteData;
+
+  constructor(private readonly config: Config) {
+    this.info = siteOf(config, { http: config.PORT, native: null });
+    this.json = siteInfoToJson(this.info);
+  }
+
+  setPorts(ports: ListenerPorts): void {
+    this.info = siteOf(this.config, ports);
+    this.json = siteInfoToJson(this.info);
+  }
 }

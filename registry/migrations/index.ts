@@ -3,6 +3,7 @@ import type { Migration, MigrationProvider } from 'kysely';
 import * as m001 from './001_handles.js';
 import * as m002 from './002_enterprises.js';
 import * as m003 from './003_public_json.js';
+import * as m004 from './004_cache_epoch.js';
 
 /**
  * Every migration by name; kysely applies them in name order. Add new ones as `NNN_name.ts` and list them here —
@@ -12,6 +13,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '001_handles': m001,
   '002_enterprises': m002,
   '003_public_json': m003,
+  '004_cache_epoch': m004,
 });
 
 export const migrationProvider: MigrationProvider = {

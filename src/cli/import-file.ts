@@ -2,7 +2,7 @@
 import { isUnderPrefix, parsePrefix } from '../../handle/identifier.js';
 import { registerBatch, MAX_BATCH_ITEMS, type ItemResult } from '../../registry/identifiers.js';
 import { getTemplate, type Template } from '../../registry/templates.js';
-import type { IdNode } from '../node.js';
+import type { RegistryContext } from '../../registry/context.js';
 import { readRecords, type ImportRecord } from './import-records.js';
 
 export interface ImportOptions {
@@ -39,13 +39,13 @@ function columnMapper(template: Template | null) {
   return (column: string) => byName.get(column.trim().toLowerCase());
 }
 
-export async function runImport(node: IdNode, o: ImportOptions): Promise<ImportSummary> {
+export async function runImport(registry: RegistryContext, o: ImportOptions): Promise<ImportSummary> {
   const { prefix } = parsePrefix(o.prefix);
   const prefixKey = parsePrefix(o.prefix).prefixKey;
-  if (!node.isHomed({ handle: `${prefix}/x`, prefix, suffix: 'x', key: `${prefixKey}/X`, prefixKey })) {
-    throw new ImportError(`--prefix ${prefix} is not homed on this node (NODE_PREFIX ${node.prefix})`);
+  if (!isUnderPrefix(prefixKey, registry.nodePrefixKey)) {
+    throw new ImportError(`--prefix ${prefix} is not homed on this node (NODE_PREFIX ${registry.nodePrefix})`);
   }
-  const template = o.template === undefined ? null : await getTemplate(node.registry, prefix, o.template);
+  const template = o.template === undefined ? null : await getTemplate(registry, prefix, o.template);
   if (o.template !== undefined && template === null) throw new ImportError(`template ${o.template} does not exist under ${prefix}`);
   const column = columnMapper(template);
   const batchSize = Math.min(Math.max(1, o.batchSize ?? MAX_BATCH_ITEMS), MAX_BATCH_ITEMS);
@@ -56,7 +56,7 @@ export async function runImport(node: IdNode, o: ImportOptions): Promise<ImportS
 
   const flush = async () => {
     if (batch.length === 0) return;
-    const results: ItemResult[] = await registerBatch(node.registry, batch.map((b) => b.item), 'create', actor, {
+    const results: ItemResult[] = await registerBatch(registry, batch.map((b) => b.item), 'create', actor, {
       allowedPrefixKeys: (k) => isUnderPrefix(k, prefixKey),
     });
     results.forEach((r, i) => {

@@ -24,7 +24,7 @@ export const importCommand: Command = (args) => {
     const tty = process.stderr.isTTY === true;
     const started = Date.now();
     try {
-      const s = await runImport(node, {
+      const s = await runImport(node.registry, {
         file,
         prefix,
         template: values.template,

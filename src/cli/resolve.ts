@@ -19,7 +19,7 @@ export const resolveCommand: Command = (args) => {
         process.stdout.write(`${JSON.stringify({ responseCode: 100, handle, message: 'Handle Not Found' })}\n`);
         return 1;
       }
-      process.stdout.write(`{"responseCode":1,"handle":${JSON.stringify(handle)},"values":${res.record.publicValuesJson}}\n`);
+      process.stdout.write(`{"responseCode":1,"handle":${JSON.stringify(handle)},"values":${res.record.publicJson}}\n`);
       return 0;
     } finally {
       await node.close();

@@ -1,5 +1,5 @@
 // `idnode serve`: runs the node in this process, or as the cluster primary that forks the workers; stops gracefully on SIGINT/SIGTERM.
-import { serveClusterMetrics } from '../metrics-cluster.js';
+import { serveClusterMetrics } from '../faces/ops/metrics-cluster.js';
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { workerCount, type Config } from '../config.js';
@@ -32,7 +32,7 @@ async function serve(config: Config): Promise<void> {
   const running = await startServer(config, cluster.isWorker ? quietInfo : stderrLog);
   const where = running.node.store.kind === 'pglite' ? `embedded PGlite in ${config.DATA_DIR}` : 'PostgreSQL';
   if (cluster.isWorker) process.send?.({ listening: running.url, where, native: running.native?.tcpPort });
-  else stderrLog.info(`idnode ${running.node.prefix} serving on ${running.url} (${where}${config.REDIS_URL ? ' + Redis' : ''})`);
+  else stderrLog.info(`idnode ${running.node.registry.nodePrefix} serving on ${running.url} (${where}${config.REDIS_URL ? ' + Redis' : ''})`);
   if (running.native !== null && !cluster.isWorker) stderrLog.info(`native Handle protocol on tcp/udp port ${running.native.tcpPort}`);
   let stopping = false;
   onStopSignals((signal) => {

@@ -2,7 +2,8 @@
 import { connect } from 'node:net';
 import { Pool, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ENVELOPE_AT, ENVELOPE_SIZE, HEADER_AT } from '../../handle/wire.js';
+import { ENVELOPE_AT, ENVELOPE_SIZE } from '../../handle/wire/envelope.js';
+import { HEADER_AT } from '../../handle/wire/message.js';
 import { startChildNode, type ChildNode } from '../helpers/child-node.js';
 import { requestBytes, OPFLAG } from '../helpers/native-client.js';
 import { admin, NODE_PREFIX } from '../helpers/node.js';

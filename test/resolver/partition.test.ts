@@ -124,8 +124,11 @@ describe.skipIf(!hasPostgres || !hasRedis)('an acknowledged write is never hidde
     return { proxy, server };
   }
 
-  /** Reads the handle's value key straight from `url`: `OLD with 3597 s to live`, `no entry`, `unreachable`… */
-  function observer(url: string, valueKey: string): () => Promise<string> {
+  /**
+   * Reads the handle's value straight from `url`: `OLD with 3597 s to live`, `no entry`, `unreachable`… Shared-cache
+   * keys are named by the cache epoch (`<ns>h:<epoch>:<key>`); the newest epoch's entry is the one reported.
+   */
+  function observer(url: string, namespace: string, key: string): () => Promise<string> {
     const c = new Redis(url, {
       commandTimeout: 300,
       connectTimeout: 300,
@@ -137,6 +140,10 @@ describe.skipIf(!hasPostgres || !hasRedis)('an acknowledged write is never hidde
     cleanup.push(async () => c.disconnect(false));
     return async () => {
       try {
+        const found = await c.keys(`${namespace}h:*:${key}`);
+        const epochOf = (k: string) => Number(k.slice(namespace.length + 2, k.indexOf(':', namespace.length + 2)));
+        const valueKey = found.sort((x, y) => epochOf(y) - epochOf(x))[0];
+        if (valueKey === undefined) return 'no entry';
         const [v, ttl] = await Promise.all([c.get(valueKey), c.pttl(valueKey)]);
         if (v === null) return 'no entry';
         const what = v.includes(OLD) ? 'OLD' : v.includes(NEW) ? 'NEW' : 'other';
@@ -179,7 +186,7 @@ describe.skipIf(!hasPostgres || !hasRedis)('an acknowledged write is never hidde
     expect(created.status, created.text).toBeLessThan(300);
     // A misses and fills Redis, B takes it from Redis; the second round is answered from memory
     for (const s of [a, b, a, b]) expect(valueOf(await s.get(path))).toBe(OLD);
-    const redis = observer(directUrl, `${shared.namespace}h:${parseHandle(handle, a.node.policy).key}`);
+    const redis = observer(directUrl, shared.namespace, parseHandle(handle, a.node.policy).key);
     expect(await redisNow(redis)).toMatch(/^OLD with \d+ s to live$/);
     return { a, b, path, redis };
   }

@@ -2,13 +2,25 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HandleError, RC } from '../../handle/codes.js';
 import { filterValues } from '../../handle/filter.js';
-import { decodeUrlPath, parseHandle } from '../../handle/identifier.js';
+import { decodeUrlPath, parseHandle, type CasePolicy, type HandleId } from '../../handle/identifier.js';
 import { formatTimestamp } from '../../handle/json.js';
 import type { HandleValue } from '../../handle/types.js';
 import { minEffectiveTtl } from '../../handle/value.js';
-import { flag, first, indexes, paramsOf, rawPathAfter } from '../http.js';
-import { httpDate, locationOf, redirectTarget, resolutionBody } from '../hot.js';
-import type { IdNode } from '../node.js';
+import type { Resolver } from '../../resolver/types.js';
+import { httpDate, locationOf, redirectTarget, resolutionBody } from '../edge/answers.js';
+import { RESERVED } from '../edge/front-door.js';
+import { classify } from './errors.js';
+import { flag, first, indexes, paramsOf, rawPathAfter } from './handle-rest/params.js';
+
+/** What the proxy face needs, and nothing else. */
+export interface ProxyDeps {
+  resolver: Resolver;
+  policy: CasePolicy;
+  nodePrefix: string;
+  isHomed(id: HandleId): boolean;
+  /** answers a path that belongs to another face (or to none) in that face's format */
+  notFound(req: FastifyRequest, reply: FastifyReply): FastifyReply;
+}
 
 const esc = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -29,44 +41,55 @@ function dataText(v: HandleValue): string {
   return typeof v.data.value === 'string' ? v.data.value : JSON.stringify(v.data.value);
 }
 
-export default async function proxyRoutes(app: FastifyInstance, opts: { node: IdNode }): Promise<void> {
-  const node = opts.node;
+export default async function proxyFace(app: FastifyInstance, d: ProxyDeps): Promise<void> {
+  // this face's errors in its own format: a page (or Handle JSON on Accept: application/json)
+  app.setErrorHandler((err, req, reply) => {
+    const f = classify(err);
+    if (f.kind === 'internal') req.log.error({ err, url: req.raw.url }, 'request failed');
+    const code = f.kind === 'handle' ? f.error.code : f.kind === 'unavailable' ? RC.SERVER_TOO_BUSY : f.kind === 'internal' ? RC.ERROR : RC.PROTOCOL_ERROR;
+    const status = f.kind === 'internal' ? 500 : f.kind === 'unavailable' ? 503 : 400;
+    return fail(req, reply, status, code, '', f.kind === 'handle' ? f.error.message : f.message);
+  });
+
 
   function fail(req: FastifyRequest, reply: FastifyReply, status: number, code: number, handle: string, message: string) {
     reply.code(status);
     if (wantsJson(req)) return reply.type('application/json; charset=utf-8').send({ responseCode: code, handle, message });
     return reply
       .type('text/html; charset=utf-8')
-      .send(page(message, `<h1>${esc(message)}</h1><p>Handle: <code>${esc(handle)}</code></p><p><a href="/">idnode ${esc(node.prefix)}</a></p>`));
+      .send(page(message, `<h1>${esc(message)}</h1><p>Handle: <code>${esc(handle)}</code></p><p><a href="/">idnode ${esc(d.nodePrefix)}</a></p>`));
   }
 
   app.get('/', async (_req, reply) =>
     reply.type('text/html; charset=utf-8').send(
       page(
-        `idnode ${node.prefix}`,
-        `<h1>idnode — identifier resolution node ${esc(node.prefix)}</h1>
-<form onsubmit="location.href='/'+this.h.value;return false"><input name="h" size="50" placeholder="${esc(node.prefix)}/..."> <button>Resolve</button></form>
+        `idnode ${d.nodePrefix}`,
+        `<h1>idnode — identifier resolution node ${esc(d.nodePrefix)}</h1>
+<form onsubmit="location.href='/'+this.h.value;return false"><input name="h" size="50" placeholder="${esc(d.nodePrefix)}/..."> <button>Resolve</button></form>
 <p>API: <code>/api/handles/{handle}</code> · health: <a href="/healthz">/healthz</a></p>`,
       ),
     ),
   );
 
-  // Cache hits of redirects are answered by the front door (src/hot.ts) before routing; this is the full path.
+  // Cache hits of redirects are answered by the front door (src/edge/front-door.ts) before routing; this is the full path.
   app.get('/*', (req, reply) => proxyResolve(req, reply));
 
   async function proxyResolve(req: FastifyRequest, reply: FastifyReply) {
-    if ((req.raw.url ?? '').startsWith('/api/')) return reply.callNotFound();
+    // the other faces' paths are never identifiers: an unknown one is their own 404
+    if (RESERVED.test(req.raw.url ?? '')) return d.notFound(req, reply);
     const p = paramsOf(req);
     let raw = '';
     try {
       raw = decodeUrlPath(rawPathAfter(req, '/'));
-      const id = parseHandle(raw, node.policy);
-      if (!node.isHomed(id)) return fail(req, reply, 404, RC.SERVER_NOT_RESP, raw, 'Prefix not homed on this node');
-      const res = node.resolver.peek(id.key) ?? (await node.resolver.resolve(id.key));
+      // a path without prefix/suffix is no identifier at all
+      if (!raw.includes('/')) return fail(req, reply, 404, RC.HANDLE_NOT_FOUND, raw, 'Not found');
+      const id = parseHandle(raw, d.policy);
+      if (!d.isHomed(id)) return fail(req, reply, 404, RC.SERVER_NOT_RESP, raw, 'Prefix not homed on this node');
+      const res = d.resolver.peek(id.key) ?? (await d.resolver.resolve(id.key));
       if (!res.found) return fail(req, reply, 404, RC.HANDLE_NOT_FOUND, raw, 'Handle not found');
       const types = p.type ?? [];
       const idx = indexes(p);
-      const shown = filterValues(res.record.values, { types, indexes: idx, publicOnly: true });
+      const shown = filterValues(res.record.publicValues, { types, indexes: idx, publicOnly: true });
       const ttl = minEffectiveTtl(shown, Math.floor(Date.now() / 1000), 86400);
       reply.header('cache-control', `public, max-age=${ttl}`);
       reply.header('expires', httpDate(Date.now() + ttl * 1000));
@@ -78,7 +101,7 @@ export default async function proxyRoutes(app: FastifyInstance, opts: { node: Id
         }
       }
       if (wantsJson(req)) {
-        return reply.type('application/json; charset=utf-8').send(resolutionBody(raw, res.record, { types, indexes: idx, publicOnly: true }));
+        return reply.type('application/json; charset=utf-8').send(resolutionBody(raw, res.record, { types, indexes: idx }, true));
       }
       const rows = shown
         .map(

@@ -1,12 +1,11 @@
-// GET /metrics: the node's Prometheus metrics, one view over all workers with WORKERS>1 (src/metrics.ts, src/metrics-cluster.ts).
+// GET /metrics: the node's Prometheus metrics, one view over all workers with WORKERS>1 (metrics-registry.ts, metrics-cluster.ts).
 import type { FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
-import { metricsView } from '../metrics-cluster.js';
-import { nodeRegistry } from '../metrics.js';
-import type { IdNode } from '../node.js';
+import { metricsView } from './metrics-cluster.js';
+import { nodeRegistry, type MetricsSources } from './metrics-registry.js';
 
-export default async function metricsRoutes(app: FastifyInstance, opts: { node: IdNode }): Promise<void> {
-  const view = metricsView(nodeRegistry(opts.node));
+export default async function metricsFace(app: FastifyInstance, d: MetricsSources): Promise<void> {
+  const view = metricsView(nodeRegistry(d));
   app.get('/metrics', async (_req, reply) => {
     let text: string;
     try {

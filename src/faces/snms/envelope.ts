@@ -1,11 +1,11 @@
 // The SNMS envelope shared by the SNMS-compatible and operator faces: {status, message, data}, HTTP 200 even on
 // errors, and Bearer-token principals.
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import { HandleError } from '../handle/codes.js';
-import { RegistryError, type Principal } from '../registry/context.js';
-import type { Role } from '../registry/db.js';
-import { verifyToken } from '../registry/users/tokens.js';
-import type { IdNode } from './node.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { classify } from '../errors.js';
+import { HandleError } from '../../../handle/codes.js';
+import { RegistryError, type Principal, type RegistryContext } from '../../../registry/context.js';
+import type { Role } from '../../../registry/db.js';
+import { verifyToken } from '../../../registry/users/tokens.js';
 
 /** SNMS status codes: 1 success, -1 not logged in, -2 business error, -3 forbidden, -4 internal. */
 export const SNMS = { OK: 1, NOT_LOGGED_IN: -1, BUSINESS: -2, FORBIDDEN: -3, INTERNAL: -4 } as const;
@@ -41,12 +41,12 @@ export function errorToSnms(reply: FastifyReply, err: unknown, log: (e: unknown)
 }
 
 /** The principal of a `Authorization: Bearer <token>` request; -1 when absent or not valid. */
-export async function principalOf(node: IdNode, req: FastifyRequest): Promise<Principal> {
+export async function principalOf(registry: RegistryContext, req: FastifyRequest): Promise<Principal> {
   const h = req.headers.authorization;
   const m = h === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(h);
   if (m === null) throw new SnmsError(SNMS.NOT_LOGGED_IN, '未登录 / not logged in: send Authorization: Bearer <token>');
   try {
-    return await verifyToken(node.registry, m[1]!);
+    return await verifyToken(registry, m[1]!);
   } catch (err) {
     if (err instanceof RegistryError) throw new SnmsError(SNMS.NOT_LOGGED_IN, '登录已失效 / token invalid or expired');
     throw err;
@@ -83,4 +83,25 @@ export function str(o: Record<string, unknown>, name: string, max = 255, require
   const s = String(v);
   if (s.length > max) throw new SnmsError(SNMS.BUSINESS, `参数过长: ${name} (最多${max}) / ${name} longer than ${max}`);
   return s;
+}
+
+/**
+ * Installs this face's error handler: whatever escapes a route — a malformed body, the store out of reach, a failure
+ * of ours — is answered in the envelope (HTTP 200), never with a stack trace.
+ */
+export function useSnmsErrors(app: FastifyInstance): void {
+  app.setErrorHandler((err, req, reply) => {
+    const f = classify(err);
+    if (f.kind === 'handle') return fail(reply, SNMS.BUSINESS, `请求无效 / ${f.error.message}`);
+    if (f.kind === 'client' || f.kind === 'too-large') return fail(reply, SNMS.BUSINESS, `请求无效 / ${f.message}`);
+    if (f.kind === 'unavailable') return fail(reply, SNMS.INTERNAL, '服务暂不可用，请稍后再试 / store unavailable, try again later');
+    req.log.error({ err, url: req.raw.url, method: req.method }, 'request failed');
+    return fail(reply, SNMS.INTERNAL, '系统内部错误 / internal error');
+  });
+}
+
+/** An unknown path of the SNMS and operator faces: HTTP 404 with the envelope, naming what was asked for. */
+export function snmsNotFound(req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const what = `${req.method} ${(req.raw.url ?? '').split('?')[0]}`;
+  return reply.code(404).type('application/json; charset=utf-8').send({ status: SNMS.BUSINESS, message: `接口不存在 / no such endpoint: ${what}`, data: null });
 }

@@ -1,6 +1,14 @@
 // The metrics of this process as a prom-client registry: the node's metrics defined once, read at scrape time from the stats the node keeps.
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Aggregator } from 'prom-client';
-import type { IdNode } from './node.js';
+import type { ResolverStats } from '../../../resolver/types.js';
+import type { NativeStats } from '../native/listen.js';
+
+/** What the metrics read at scrape time. */
+export interface MetricsSources {
+  stats(): ResolverStats;
+  /** the native face's counters, once it runs */
+  nativeStats(): NativeStats | undefined;
+}
 
 /** One metric's samples at scrape time: label values (none for an unlabelled metric) and the value. */
 type Samples = [Record<string, string>, number][];
@@ -71,9 +79,9 @@ function processRegistry(): Registry {
 }
 
 /** The registry /metrics gives for `node` in this process: the node's metrics, then the process's. */
-export function nodeRegistry(node: IdNode): Registry {
+export function nodeRegistry(src: MetricsSources): Registry {
   const r = new Registry();
-  const stats = () => node.resolver.stats();
+  const stats = () => src.stats();
   counter(r, {
     name: 'idnode_resolutions_total',
     help: 'Resolutions answered, by the tier that answered.',
@@ -94,12 +102,17 @@ export function nodeRegistry(node: IdNode): Registry {
   counter(r, { name: 'idnode_cache_prefetches_total', help: 'Entries refreshed from the store shortly before they expired.', read: () => one(stats().prefetches) });
   counter(r, { name: 'idnode_redis_misses_total', help: 'Shared-cache misses.', read: () => one(stats().redisMisses) });
   counter(r, { name: 'idnode_redis_errors_total', help: 'Shared-cache commands that failed or timed out.', read: () => one(stats().redisErrors) });
+  counter(r, {
+    name: 'idnode_cache_epoch_changes_total',
+    help: 'Times the cache epoch moved on (an invalidation that could not be confirmed, or another Redis server): every cache entry held went stale.',
+    read: () => one(stats().epochChanges),
+  });
   // per worker each; summed they are the node's cache and its budget (so bytes / max stays the fill)
   gauge(r, { name: 'idnode_cache_entries', help: 'Entries in the in-process cache.', read: () => one(stats().entries) });
   gauge(r, { name: 'idnode_cache_bytes', help: 'Estimated bytes held by the in-process cache.', read: () => one(stats().bytes) });
-  gauge(r, { name: 'idnode_cache_max_bytes', help: 'The in-process cache budget (CACHE_MAX_BYTES per process, summed over the workers).', read: () => one(stats().maxBytes) });
+  gauge(r, { name: 'idnode_cache_max_bytes', help: "The in-process cache's budget: CACHE_MAX_BYTES less the faces' request memos' share (1/16), per process, summed over the workers.", read: () => one(stats().maxBytes) });
   // the native face starts after the routes are registered; until then (or without it) its counters read 0
-  const native = () => node.nativeStats?.();
+  const native = () => src.nativeStats();
   counter(r, {
     name: 'idnode_native_requests_total',
     help: 'Native Handle protocol requests, by transport.',

@@ -1,28 +1,35 @@
 // The SNMS-compatible face: tokens, identifier registration (single and batch), templates, prefixes, applications.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { parseHandle, parsePrefix } from '../../handle/identifier.js';
-import type { Principal } from '../../registry/context.js';
-import { applyEnterprise, pagePrefixes, queryPrefix } from '../../registry/enterprises.js';
-import { batchCreate, batchDelete, batchUpdate, deleteOne, detail, registerOne } from '../../registry/identifiers.js';
-import type { Actor } from '../../registry/store.js';
-import { normaliseTemplateInput } from '../../registry/template-rules.js';
-import { createTemplate, deleteTemplate, getTemplate, updateTemplate } from '../../registry/templates.js';
-import { login } from '../../registry/users/tokens.js';
-import type { IdNode } from '../node.js';
-import { scopeOf } from '../scope.js';
-import { arrayBody, errorToSnms, objectBody, ok, principalOf, requireRole, SNMS, SnmsError, str } from '../snms.js';
+import { parseHandle, parsePrefix } from '../../../handle/identifier.js';
+import { applyEnterprise, pagePrefixes, queryPrefix } from '../../../registry/enterprises.js';
+import { batchCreate, batchDelete, batchUpdate, deleteOne, detail, registerOne } from '../../../registry/identifiers.js';
+import type { Actor } from '../../../registry/store.js';
+import { normaliseTemplateInput } from '../../../registry/template-rules.js';
+import { createTemplate, deleteTemplate, getTemplate, updateTemplate } from '../../../registry/templates.js';
+import { login } from '../../../registry/users/tokens.js';
+import { userScope, type Access } from '../../../registry/access.js';
+import type { Principal, RegistryContext } from '../../../registry/context.js';
+import { arrayBody, errorToSnms, useSnmsErrors, objectBody, ok, principalOf, requireRole, SNMS, SnmsError, str } from './envelope.js';
 
 const forbiddenPrefix = () => new SnmsError(SNMS.FORBIDDEN, '无权操作该前缀 / no permission for this prefix');
 
-export default async function snmsRoutes(app: FastifyInstance, opts: { node: IdNode }): Promise<void> {
-  const node = opts.node;
-  const ctx = node.registry;
+/** What the SNMS face needs, and nothing else. */
+export interface SnmsDeps {
+  registry: RegistryContext;
+  /** the towns an application may name (the plan's) */
+  towns: readonly string[];
+}
+
+export default async function snmsFace(app: FastifyInstance, d: SnmsDeps): Promise<void> {
+  const ctx = d.registry;
+  useSnmsErrors(app);
+  const scopeOf = (p: Principal, access: Access) => userScope(ctx, ctx.store.db, p, access);
 
   /** Runs a handler with the envelope around it; `auth` handlers get the token's principal. */
   function route(fn: (req: FastifyRequest, reply: FastifyReply, p: Principal) => Promise<unknown>) {
     return async (req: FastifyRequest, reply: FastifyReply) => {
       try {
-        const p = await principalOf(node, req);
+        const p = await principalOf(ctx, req);
         return ok(reply, await fn(req, reply, p));
       } catch (err) {
         return errorToSnms(reply, err, (e) => req.log.error({ err: e }, 'SNMS request failed'));
@@ -55,8 +62,8 @@ export default async function snmsRoutes(app: FastifyInstance, opts: { node: IdN
   app.get('/identityv2/data/detail', route(async (req, _reply, p) => {
     const q = req.query as Record<string, unknown>;
     const handle = str(q, 'handle', 255)!;
-    const id = parseHandle(handle, node.policy);
-    if (!(await scopeOf(node, p, 'read'))(id.prefixKey)) throw forbiddenPrefix();
+    const id = parseHandle(handle, ctx.policy);
+    if (!(await scopeOf(p, 'read'))(id.prefixKey)) throw forbiddenPrefix();
     const d = await detail(ctx, handle);
     if (d === null) throw new SnmsError(SNMS.BUSINESS, '没有找到标识 / handle not found');
     return { code: '200', ...d };
@@ -65,34 +72,34 @@ export default async function snmsRoutes(app: FastifyInstance, opts: { node: IdN
   async function writeOne(req: FastifyRequest, p: Principal, mode: 'create' | 'update') {
     const b = objectBody(req);
     const handle = str(b, 'handle', 255)!;
-    const id = parseHandle(handle, node.policy);
-    if (!(await scopeOf(node, p, 'write'))(id.prefixKey)) throw forbiddenPrefix();
-    await registerOne(ctx, { handle, templateVersion: str(b, 'templateVersion', 128)!, value: b.value }, mode, actorOf(p, req));
+    const id = parseHandle(handle, ctx.policy);
+    if (!(await scopeOf(p, 'write'))(id.prefixKey)) throw forbiddenPrefix();
+    await registerOne(ctx, { handle, templateVersion: str(b, 'templateVersion', 128)!, value: b.value }, mode, actorOf(p, req), { principal: p });
     return true;
   }
   app.post('/identityv2/data', route((req, _r, p) => writeOne(req, p, 'create')));
   app.put('/identityv2/data', route((req, _r, p) => writeOne(req, p, 'update')));
   app.delete('/identityv2/data', route(async (req, _r, p) => {
     const handle = str(objectBody(req), 'handle', 255)!;
-    const id = parseHandle(handle, node.policy);
-    if (!(await scopeOf(node, p, 'write'))(id.prefixKey)) throw forbiddenPrefix();
-    await deleteOne(ctx, handle, actorOf(p, req));
+    const id = parseHandle(handle, ctx.policy);
+    if (!(await scopeOf(p, 'write'))(id.prefixKey)) throw forbiddenPrefix();
+    await deleteOne(ctx, handle, actorOf(p, req), { principal: p });
     return true;
   }));
 
   app.post('/identityv2/data/batchCreate', route(async (req, _r, p) =>
-    batchCreate(ctx, arrayBody(req), actorOf(p, req), { allowedPrefixKeys: await scopeOf(node, p, 'write') })));
+    batchCreate(ctx, arrayBody(req), actorOf(p, req), { principal: p })));
   app.put('/identityv2/data/batchUpdate', route(async (req, _r, p) =>
-    batchUpdate(ctx, arrayBody(req), actorOf(p, req), { allowedPrefixKeys: await scopeOf(node, p, 'write') })));
+    batchUpdate(ctx, arrayBody(req), actorOf(p, req), { principal: p })));
   app.delete('/identityv2/data/batchDelete', route(async (req, _r, p) =>
-    batchDelete(ctx, arrayBody(req), actorOf(p, req), { allowedPrefixKeys: await scopeOf(node, p, 'write') })));
+    batchDelete(ctx, arrayBody(req), actorOf(p, req), { principal: p })));
 
   // ---- templates (v5; v3 paths answer the same) ----
   for (const base of ['/snms/api/v5/template', '/snms/api/v3/template']) {
     app.get(base, route(async (req, _r, p) => {
       const q = req.query as Record<string, unknown>;
       const prefix = parsePrefix(str(q, 'prefix', 64)!);
-      if (!(await scopeOf(node, p, 'read'))(prefix.prefixKey)) throw forbiddenPrefix();
+      if (!(await scopeOf(p, 'read'))(prefix.prefixKey)) throw forbiddenPrefix();
       const t = await getTemplate(ctx, prefix.prefix, str(q, 'version', 128)!);
       if (t === null) throw new SnmsError(SNMS.BUSINESS, '模板不存在 / template not found');
       return t;
@@ -100,7 +107,7 @@ export default async function snmsRoutes(app: FastifyInstance, opts: { node: IdN
     const write = (mode: 'create' | 'update') =>
       route(async (req, _r, p) => {
         const input = normaliseTemplateInput(objectBody(req), mode);
-        if (!(await scopeOf(node, p, 'write'))(parsePrefix(input.prefix).prefixKey)) throw forbiddenPrefix();
+        if (!(await scopeOf(p, 'write'))(parsePrefix(input.prefix).prefixKey)) throw forbiddenPrefix();
         await (mode === 'create' ? createTemplate : updateTemplate)(ctx, input, actorOf(p, req));
         return true;
       });
@@ -109,7 +116,7 @@ export default async function snmsRoutes(app: FastifyInstance, opts: { node: IdN
     app.delete(base, route(async (req, _r, p) => {
       const b = objectBody(req);
       const prefix = parsePrefix(str(b, 'prefix', 64)!);
-      if (!(await scopeOf(node, p, 'write'))(prefix.prefixKey)) throw forbiddenPrefix();
+      if (!(await scopeOf(p, 'write'))(prefix.prefixKey)) throw forbiddenPrefix();
       await deleteTemplate(ctx, prefix.prefix, str(b, 'version', 128)!, actorOf(p, req));
       return true;
     }));
@@ -118,7 +125,7 @@ export default async function snmsRoutes(app: FastifyInstance, opts: { node: IdN
   // ---- prefixes ----
   app.get('/snms/api/prefix/query', route(async (req, _r, p) => {
     const prefix = parsePrefix(str(req.query as Record<string, unknown>, 'prefix', 64)!);
-    if (!(await scopeOf(node, p, 'read'))(prefix.prefixKey)) throw forbiddenPrefix();
+    if (!(await scopeOf(p, 'read'))(prefix.prefixKey)) throw forbiddenPrefix();
     const r = await queryPrefix(ctx, prefix.prefix);
     if (r === null) throw new SnmsError(SNMS.BUSINESS, '前缀不存在 / prefix not found');
     return r;
@@ -165,7 +172,7 @@ export default async function snmsRoutes(app: FastifyInstance, opts: { node: IdN
         password: /^[0-9a-f]{64}$/i.test(password) ? { sha256: password.toLowerCase() } : { plain: password },
       },
       { id: 'applicant', address: req.ip },
-      node.plan.towns.map((t) => t.name),
+      d.towns,
     );
     return { enterpriseId: r.enterpriseId, status: 4 };
   }));

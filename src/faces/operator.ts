@@ -1,7 +1,8 @@
 // The operator face: enterprise review (approve / reject / suspend / enable), accounts, audit queries, plan progress.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseHandle } from '../../handle/identifier.js';
-import type { Principal } from '../../registry/context.js';
+import type { Principal, RegistryContext } from '../../registry/context.js';
+import type { Plan } from '../../registry/plan.js';
 import {
   approveEnterprise,
   enableEnterprise,
@@ -14,17 +15,22 @@ import {
 import { planProgress, progressToCsv } from '../../registry/plan.js';
 import type { Actor } from '../../registry/store.js';
 import { createUser } from '../../registry/users/accounts.js';
-import type { IdNode } from '../node.js';
-import { errorToSnms, objectBody, ok, principalOf, requireRole, SNMS, SnmsError, str } from '../snms.js';
+import { errorToSnms, useSnmsErrors, objectBody, ok, principalOf, requireRole, SNMS, SnmsError, str } from './snms/envelope.js';
 
-export default async function operatorRoutes(app: FastifyInstance, opts: { node: IdNode }): Promise<void> {
-  const node = opts.node;
-  const ctx = node.registry;
+/** What the operator face needs, and nothing else. */
+export interface OperatorDeps {
+  registry: RegistryContext;
+  plan: Plan;
+}
+
+export default async function operatorFace(app: FastifyInstance, d: OperatorDeps): Promise<void> {
+  const ctx = d.registry;
+  useSnmsErrors(app);
 
   function route(fn: (req: FastifyRequest, p: Principal, reply: FastifyReply) => Promise<unknown>) {
     return async (req: FastifyRequest, reply: FastifyReply) => {
       try {
-        const p = await principalOf(node, req);
+        const p = await principalOf(ctx, req);
         const data = await fn(req, p, reply);
         return reply.sent ? reply : ok(reply, data);
       } catch (err) {
@@ -100,8 +106,8 @@ export default async function operatorRoutes(app: FastifyInstance, opts: { node:
     const q = req.query as Record<string, unknown>;
     const handle = str(q, 'handle', 255, false);
     const enterpriseId = q.enterpriseId === undefined || q.enterpriseId === '' ? undefined : positive(q.enterpriseId, 0);
-    return node.store.listAudit({
-      handleKey: handle === undefined ? undefined : parseHandle(handle, node.policy).key,
+    return ctx.store.listAudit({
+      handleKey: handle === undefined ? undefined : parseHandle(handle, ctx.policy).key,
       enterpriseId,
       actor: str(q, 'actor', 255, false),
       since: date(q.since, 'since'),
@@ -112,11 +118,11 @@ export default async function operatorRoutes(app: FastifyInstance, opts: { node:
 
   app.get('/operator/plan', route(async (_req, p) => {
     requireRole(p, 'operator', 'reviewer');
-    return planProgress(ctx, node.plan);
+    return planProgress(ctx, d.plan);
   }));
   app.get('/operator/plan.csv', route(async (_req, p, reply) => {
     requireRole(p, 'operator', 'reviewer');
-    const csv = progressToCsv(await planProgress(ctx, node.plan));
+    const csv = progressToCsv(await planProgress(ctx, d.plan));
     return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="plan-progress.csv"').send(csv);
   }));
 }

@@ -1,6 +1,6 @@
-// HTTP plumbing shared by the routes: query parameters the Handle.Net way, and Handle JSON replies.
+// Handle REST plumbing: query parameters the Handle.Net way (repeatable, or POSTed as JSON), Handle JSON replies and errors.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { HandleError, httpStatusFor, RC, type RequestKind } from '../handle/codes.js';
+import { HandleError, httpStatusFor, RC, type RequestKind } from '../../../handle/codes.js';
 
 export type Params = Record<string, string[]>;
 

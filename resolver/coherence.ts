@@ -1,0 +1,207 @@
+// Cache coherence across instances, partitions and Redis restarts: "acknowledged by the store ⇒ never hidden by an
+// older cache entry", on every instance.
+//
+// The store keeps a cache epoch (one row); Redis keys carry it in their names, so moving the epoch on makes every
+// shared entry written before unreadable at once, whatever Redis still holds. Three rules keep every cache honest:
+//  1. A write's change reaches Redis (generation bump + delete) and every subscribed instance (bus, acknowledged).
+//     When either cannot be confirmed, the writer moves the epoch on and waits one lease before acknowledging the
+//     write: by then every instance that can reach the store has polled the new epoch and stopped trusting what it
+//     held (polls run every `pollMs`; the lease is two polls and a margin).
+//  2. Redis is read only after this process has checked, since its connection last came up, that the server's run id
+//     is the one the store's epoch was taken against. A restarted server (with its data or without) or another server
+//     (a failover) moves the epoch on first.
+//  3. The in-process cache is trusted only while the bus subscription is live; when it drops, and again when it comes
+//     back, every entry held becomes stale-only (served only if the store fails) and in-flight lookups are not cached.
+import type { Redis } from 'ioredis';
+import { InvalidationBus, type BusChange } from './bus.js';
+import type { Counters } from './counters.js';
+import type { EpochSource, RedisLayer } from './layers/redis.js';
+import { serverRunId } from './redis-client.js';
+import type { CacheEpoch, RecordSource } from './types.js';
+
+export interface CoherenceOptions {
+  source: RecordSource;
+  cmd: Redis;
+  sub: Redis;
+  namespace: string;
+  instanceId: string;
+  counters: Counters;
+  /** ms between polls of the store's epoch (default 500) */
+  pollMs?: number;
+  /** ms a writer waits after moving the epoch on (default 2 × pollMs + 200) */
+  leaseMs?: number;
+  /** ms the bus waits for acks (default 1000) */
+  ackTimeoutMs?: number;
+  /** anything may have changed: every cached entry becomes stale-only, running lookups uncacheable */
+  forgetAll(): void;
+  /** whether this process may cache answers as fresh (its bus subscription is live) */
+  setTrusting(trusting: boolean): void;
+  /** another instance's change: apply it here (the ack waits for it) */
+  apply(change: BusChange): Promise<void>;
+  /** suspensions may have changed: re-read them */
+  reloadGate(): Promise<boolean>;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
+
+export class Coherence implements EpochSource {
+  /** the epoch Redis may be read and filled under; null while not verified since the connection came up */
+  epoch: number | null = null;
+  readonly bus: InvalidationBus;
+  /** the last epoch this process saw in the store */
+  private known: number | null = null;
+  private verifying = 0;
+  private polling = false;
+  private closed = false;
+  private readonly pollMs: number;
+  private readonly leaseMs: number;
+  private timer: NodeJS.Timeout | null = null;
+  private redis: RedisLayer | null = null;
+
+  constructor(private readonly o: CoherenceOptions) {
+    this.pollMs = o.pollMs ?? 500;
+    this.leaseMs = o.leaseMs ?? 2 * this.pollMs + 200;
+    this.bus = new InvalidationBus({
+      cmd: o.cmd,
+      sub: o.sub,
+      namespace: o.namespace,
+      instanceId: o.instanceId,
+      ...(o.ackTimeoutMs !== undefined ? { ackTimeoutMs: o.ackTimeoutMs } : {}),
+      onChange: (c) => o.apply(c),
+      onSubscribed: () => {
+        o.setTrusting(true);
+        o.forgetAll();
+        void o.reloadGate();
+      },
+      onUnsubscribed: () => {
+        o.setTrusting(false);
+        o.forgetAll();
+      },
+      onError: o.counters.redisError,
+    });
+  }
+
+  /** Starts listening: the bus, the connection's comings and goings, the epoch poll. */
+  start(redis: RedisLayer): void {
+    this.redis = redis;
+    this.o.setTrusting(false);
+    this.bus.start();
+    this.o.cmd.on('ready', this.onReady);
+    this.o.cmd.on('close', this.onClose);
+    if (this.o.cmd.status === 'ready') void this.verify();
+    this.timer = setInterval(() => void this.poll(), this.pollMs);
+    this.timer.unref();
+  }
+
+  /** Resolves once Redis is verified and the bus subscribed, or after `timeoutMs` (the node then starts without). */
+  async ready(timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    await this.bus.waitSubscribed(timeoutMs);
+    while (this.epoch === null && Date.now() < until && !this.closed) await sleep(20);
+  }
+
+  /**
+   * A committed change, already applied in this process: spread it to Redis and every instance; when that cannot be
+   * confirmed, move the epoch on and wait out the lease. Never throws.
+   */
+  async spread(change: BusChange): Promise<void> {
+    const epoch = this.epoch;
+    let confirmed = epoch !== null && this.redis !== null;
+    if (confirmed && change.keys.length > 0) confirmed = await this.redis!.invalidate(epoch!, change.keys);
+    const pub = await this.bus.publish(change);
+    if (!pub.complete) confirmed = false;
+    if (!confirmed) await this.moveOn();
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    this.o.cmd.off('ready', this.onReady);
+    this.o.cmd.off('close', this.onClose);
+    this.bus.close();
+  }
+
+  /** Moves the store's epoch on (retrying briefly), adopts it, and waits one lease for every poller to see it. */
+  private async moveOn(): Promise<void> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const e = await this.o.source.bumpCacheEpoch!();
+        this.adopt(e);
+        break;
+      } catch (err) {
+        this.o.counters.redisError(err);
+        await sleep(100);
+      }
+    }
+    await sleep(this.leaseMs);
+  }
+
+  /** An epoch read from the store: a new one makes everything cached stale-only and Redis keys move with it. */
+  private adopt(e: CacheEpoch): void {
+    if (this.known !== null && e.epoch !== this.known) {
+      this.o.counters.epochChanges++;
+      this.o.forgetAll();
+      void this.o.reloadGate();
+    }
+    this.known = e.epoch;
+    if (this.epoch !== null) this.epoch = e.epoch;
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling || this.closed) return;
+    this.polling = true;
+    try {
+      this.adopt(await this.o.source.cacheEpoch!());
+    } catch {
+      // the store is unreachable: writes cannot be acknowledged either; the next poll tries again
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private readonly onReady = (): void => {
+    void this.verify();
+  };
+
+  private readonly onClose = (): void => {
+    this.epoch = null;
+    this.verifying++;
+  };
+
+  private lastReset = 0;
+
+  /**
+   * A command timed out. Its reply may yet arrive and be matched to a later command (or never, if bytes were lost on
+   * the way): drop the connection and read Redis again only after it is verified anew. At most once a second.
+   */
+  resetCommandConnection(): void {
+    const now = Date.now();
+    if (now - this.lastReset < 1000 || this.closed) return;
+    this.lastReset = now;
+    this.epoch = null;
+    this.verifying++;
+    this.o.cmd.disconnect(true);
+  }
+
+  /** Rule 2: before Redis is read again, its run id must be the one the store's epoch was taken against. */
+  private async verify(): Promise<void> {
+    const attempt = ++this.verifying;
+    this.epoch = null;
+    try {
+      const runId = await serverRunId(this.o.cmd);
+      let e = await this.o.source.cacheEpoch!();
+      if (e.redisRunId !== runId) e = await this.o.source.bumpCacheEpoch!({ expectRunId: e.redisRunId, runId });
+      if (attempt !== this.verifying || this.closed) return;
+      this.adopt(e);
+      this.epoch = e.epoch;
+    } catch (err) {
+      this.o.counters.redisError(err);
+      if (attempt !== this.verifying || this.closed) return;
+      setTimeout(() => {
+        if (attempt === this.verifying && !this.closed && this.o.cmd.status === 'ready') void this.verify();
+      }, 500).unref();
+    }
+  }
+}

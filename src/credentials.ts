@@ -1,0 +1,77 @@
+// Who is asking on the HTTP faces: Basic credentials checked against HS_SECKEY values, or an SNMS Bearer token.
+import { createHash } from 'node:crypto';
+import { HandleError, RC } from '../handle/codes.js';
+import { parseHandle, type CasePolicy } from '../handle/identifier.js';
+import { TYPE } from '../handle/types.js';
+import type { Requester } from '../registry/access.js';
+import type { Principal } from '../registry/context.js';
+import { verifySecret } from '../registry/secrets.js';
+import type { Resolver } from '../resolver/types.js';
+
+const VERIFIED_TTL_MS = 5 * 60_000;
+const VERIFIED_MAX = 10_000;
+
+export interface CredentialsDeps {
+  resolver: Resolver;
+  policy: CasePolicy;
+  /** checks an SNMS token; throws when it is invalid or expired */
+  verifyToken(token: string): Promise<Principal>;
+}
+
+export class Credentials {
+  /** successful verifications, so a client's every request does not pay for scrypt */
+  private readonly verified = new Map<string, number>();
+
+  constructor(private readonly d: CredentialsDeps) {}
+
+  /**
+   * null when the request carries no credentials; the requester when they check out; otherwise throws HandleError
+   * 404 (unreadable credentials) or 403 (authentication failed).
+   */
+  async authenticate(header: string | undefined): Promise<Requester | null> {
+    if (header === undefined || header.trim() === '') return null;
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (bearer) {
+      try {
+        return { kind: 'user', principal: await this.d.verifyToken(bearer[1]!) };
+      } catch {
+        throw new HandleError(RC.AUTHENTICATION_FAILED, 'Token invalid or expired');
+      }
+    }
+    const m = /^Basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(header);
+    if (!m) throw new HandleError(RC.INVALID_CREDENTIAL, 'Unsupported Authorization header: use Basic with index%3Ahandle, or an SNMS Bearer token');
+    const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) throw new HandleError(RC.INVALID_CREDENTIAL, 'Basic credentials need username:password');
+    let username: string;
+    try {
+      username = decodeURIComponent(decoded.slice(0, colon));
+    } catch {
+      throw new HandleError(RC.INVALID_CREDENTIAL, 'Username is not valid percent-encoding');
+    }
+    const password = decoded.slice(colon + 1);
+    const sep = username.indexOf(':');
+    const index = sep > 0 ? Number(username.slice(0, sep)) : NaN;
+    const usage = 'Username must be index:handle, e.g. 300%3A0.NA/88.320924';
+    if (!Number.isInteger(index) || index < 1 || index > 0x7fffffff) throw new HandleError(RC.INVALID_CREDENTIAL, usage);
+    let id;
+    try {
+      id = parseHandle(username.slice(sep + 1), this.d.policy);
+    } catch {
+      throw new HandleError(RC.INVALID_CREDENTIAL, usage);
+    }
+    const res = await this.d.resolver.resolve(id.key);
+    const secret = res.found ? res.record.values.find((v) => v.index === index && v.type.toUpperCase() === TYPE.SECKEY) : undefined;
+    if (secret === undefined || secret.data.format !== 'string') throw new HandleError(RC.AUTHENTICATION_FAILED, 'Authentication failed');
+    const stored = secret.data.value;
+    const cacheKey = createHash('sha256').update(`${id.key}\0${index}\0${stored}\0${password}`).digest('base64');
+    const now = Date.now();
+    const until = this.verified.get(cacheKey);
+    if (until === undefined || until < now) {
+      if (!(await verifySecret(stored, password))) throw new HandleError(RC.AUTHENTICATION_FAILED, 'Authentication failed');
+      if (this.verified.size >= VERIFIED_MAX) this.verified.clear();
+      this.verified.set(cacheKey, now + VERIFIED_TTL_MS);
+    }
+    return { kind: 'credential', handle: id.handle, key: id.key, index };
+  }
+}

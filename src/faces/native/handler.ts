@@ -1,0 +1,223 @@
+// The native Handle protocol face's logic (RFC 3652), shared by TCP and UDP: one request in, one whole answer
+// (envelope + message) out — resolution and site info from the same resolver as HTTP.
+import { HandleError, RC } from '../../../handle/codes.js';
+import { parseHandle, type CasePolicy, type HandleId } from '../../../handle/identifier.js';
+import type { HandleValue } from '../../../handle/types.js';
+import { WireError } from '../../../handle/wire/bytes.js';
+import { decodeResolutionRequest, digestAlgFor, encodeErrorBody, requestDigest } from '../../../handle/wire/body.js';
+import { ENVELOPE_AT, ENVELOPE_SIZE, PROTOCOL_VERSION, responseVersion, versionAtLeast, type Envelope } from '../../../handle/wire/envelope.js';
+import { decodeMessage, encodeMessage, frameMessage, HEADER_AT, HEADER_SIZE, OC, OPFLAG, type Message } from '../../../handle/wire/message.js';
+import { encodeSiteInfo, type SiteInfo } from '../../../handle/wire/site.js';
+import { encodeHandleValue } from '../../../handle/wire/values.js';
+import type { HitToken, Resolver } from '../../../resolver/types.js';
+import { filterValues } from '../../../handle/filter.js';
+import { filterKey } from '../../edge/answers.js';
+import { MAX_KEPT_BODY } from '../../edge/front-door.js';
+import { RequestMemo } from '../../edge/request-memo.js';
+
+export interface NativeDeps {
+  resolver: Resolver;
+  policy: CasePolicy;
+  isHomed(id: HandleId): boolean;
+  /** this node's site, as it stands now */
+  site(): SiteInfo;
+  /** bytes the memo of parsed requests may hold */
+  memoBytes: number;
+  /** an unexpected failure (answered RC 2; logged) */
+  onError(err: unknown): void;
+}
+
+/** An answer: envelope + message, the version it is in, and whether a TCP connection stays open after it. */
+export interface Reply {
+  bytes: Buffer;
+  version: { major: number; minor: number };
+  keepAlive: boolean;
+}
+
+/** The flags a response copies from its request (what it asked for and we honour); RD is set when a digest goes back. */
+const ECHOED_FLAGS = OPFLAG.AUTH | OPFLAG.KEEP_ALIVE | OPFLAG.PUBLIC_ONLY | OPFLAG.RECURSIVE;
+/** Envelope byte 2: compressed, encrypted, truncated (RFC 3652 §2.2.1.3). */
+const ENV_CP_EC_TC = 0xe0;
+/** Offsets in a whole message (envelope + header): the header's opFlags, recursion count and body length. */
+export const AT_OPFLAGS = ENVELOPE_SIZE + HEADER_AT.opFlags;
+const AT_RECURSION = ENVELOPE_SIZE + HEADER_AT.recursionCount;
+const AT_BODY_LENGTH = ENVELOPE_SIZE + HEADER_AT.bodyLength;
+
+/** An answer kept with its cache entry, to copy and patch for a repeat of the same request. */
+interface Template {
+  bytes: Buffer;
+}
+
+/** A resolution request answered before from one cache entry. */
+interface Memo {
+  token: HitToken;
+  template: Template;
+}
+
+const EMPTY = Buffer.alloc(0);
+const nowSec = () => Math.floor(Date.now() / 1000);
+
+/**
+ * The memo key of a resolution request: the envelope's version bytes (the answer's version follows them) and the
+ * body bytes (handle, index list, type list) as they came.
+ */
+function memoKey(env: Buffer, envAt: number, body: Buffer, bodyAt: number, bodyLength: number): string {
+  return String.fromCharCode(env[envAt]!, env[envAt + 1]!, env[envAt + 2]! & 0x03, env[envAt + 3]!) + body.toString('latin1', bodyAt, bodyAt + bodyLength);
+}
+
+function valueList(values: readonly HandleValue[]): Buffer {
+  const parts: Buffer[] = [Buffer.alloc(4)];
+  parts[0]!.writeUInt32BE(values.length, 0);
+  for (const v of values) parts.push(encodeHandleValue(v));
+  return Buffer.concat(parts);
+}
+
+/** The envelope of an answer to `req` (in `version`, suggesting ours, as Handle.Net does), then the message. */
+export function withEnvelope(req: Pick<Envelope, 'sessionId' | 'requestId'>, version: { major: number; minor: number }, message: Buffer, truncated = false): Buffer {
+  return frameMessage(
+    {
+      major: version.major,
+      minor: version.minor,
+      suggestedMajor: PROTOCOL_VERSION.major,
+      suggestedMinor: PROTOCOL_VERSION.minor,
+      compressed: false,
+      encrypted: false,
+      truncated,
+      sessionId: req.sessionId,
+      requestId: req.requestId,
+      sequenceNumber: 0,
+    },
+    message,
+  );
+}
+
+/** An error answer for a message whose envelope or message could not be trusted: RC 4 in 2.10, then close. */
+export function protocolErrorReply(text: string, requestId: number): Buffer {
+  const header = { opCode: OC.RESERVED, responseCode: RC.PROTOCOL_ERROR, opFlags: 0, siteInfoSerial: 1, recursionCount: 0, expiration: nowSec() + 60 };
+  return withEnvelope({ sessionId: 0, requestId }, { major: 2, minor: 10 }, encodeMessage(header, encodeErrorBody(text, null)));
+}
+
+export class NativeHandler {
+  private readonly memo: RequestMemo<Memo>;
+  private site: { info: SiteInfo; bytes: Buffer } | null = null;
+
+  constructor(private readonly d: NativeDeps) {
+    this.memo = new RequestMemo(d.memoBytes);
+  }
+
+  /**
+   * The answer at once, without decoding anything, when this very request (same version and body) was answered
+   * from an in-process cache entry that is still current: a copy of that answer with this request's ids and flags.
+   * Null when the full path must answer. `at` is where the envelope starts in `buf`; the whole message is there.
+   * Never throws.
+   */
+  fast(buf: Buffer, at: number, messageLength: number): Buffer | null {
+    if (this.memo.size === 0 || (buf[at + ENVELOPE_AT.flags]! & ENV_CP_EC_TC) !== 0 || messageLength < HEADER_SIZE) return null;
+    const opFlags = buf.readUInt32BE(at + AT_OPFLAGS);
+    if (buf.readUInt32BE(at + ENVELOPE_SIZE + HEADER_AT.opCode) !== OC.RESOLUTION || (opFlags & OPFLAG.RETURN_DIGEST) !== 0) return null;
+    const bodyLength = buf.readUInt32BE(at + AT_BODY_LENGTH);
+    if (bodyLength > messageLength - HEADER_SIZE) return null;
+    const m = this.memo.get(memoKey(buf, at, buf, at + ENVELOPE_SIZE + HEADER_SIZE, bodyLength));
+    if (m === undefined) return null;
+    const template = m.template.bytes;
+    if (template.length === 0 || !this.d.resolver.isCurrent(m.token)) return null;
+    const out = Buffer.allocUnsafe(template.length);
+    template.copy(out, 0);
+    buf.copy(out, ENVELOPE_AT.sessionId, at + ENVELOPE_AT.sessionId, at + ENVELOPE_AT.requestId + 4); // session id, request id
+    out.writeUInt32BE((opFlags & ECHOED_FLAGS) >>> 0, AT_OPFLAGS);
+    out[AT_RECURSION] = buf[at + AT_RECURSION]!;
+    return out;
+  }
+
+  /** The site record in wire form, re-encoded when the node's site changes. */
+  private siteBytes(): Buffer {
+    const info = this.d.site();
+    if (this.site === null || this.site.info !== info) this.site = { info, bytes: encodeSiteInfo(info) };
+    return this.site.bytes;
+  }
+
+  /**
+   * Answers one request: `envBytes` its 20 envelope bytes, `bytes` its message. Never throws: undecodable input gets
+   * RC 4, anything unexpected RC 2 (and the connection closes after either).
+   */
+  async answer(env: Envelope, envBytes: Buffer, bytes: Buffer): Promise<Reply> {
+    const version = responseVersion(env);
+    let msg: Message | null = null;
+    try {
+      if (env.encrypted || env.compressed) throw new WireError('encrypted and compressed messages are not supported (no sessions)');
+      msg = decodeMessage(bytes);
+      const h = msg.header;
+      const keepAlive = (h.opFlags & OPFLAG.KEEP_ALIVE) !== 0;
+      // Handle.Net sends a request digest only from protocol 2.1 on (Encoder.writeHeader sets the flag from there)
+      const wantsDigest = (h.opFlags & OPFLAG.RETURN_DIGEST) !== 0 && versionAtLeast(version.major, version.minor, 2, 1);
+      const digest = wantsDigest ? requestDigest(digestAlgFor(version.major, version.minor), msg) : null;
+      const reply = (responseCode: number, body: Uint8Array): Reply => {
+        const flags = ((h.opFlags & ECHOED_FLAGS) | (digest !== null ? OPFLAG.RETURN_DIGEST : 0)) >>> 0;
+        const header = { opCode: h.opCode, responseCode, opFlags: flags, siteInfoSerial: 1, recursionCount: h.recursionCount, expiration: nowSec() + 3600 };
+        return { bytes: withEnvelope(env, version, encodeMessage(header, body)), version, keepAlive };
+      };
+      switch (h.opCode) {
+        case OC.RESOLUTION: {
+          const { reply: r, token } = await this.resolution(msg, digest, reply);
+          // kept when it came from a cache entry (and without a digest, which depends on the request)
+          if (token !== undefined && digest === null && r.bytes.length <= MAX_KEPT_BODY) {
+            const key = memoKey(envBytes, 0, bytes, HEADER_SIZE, h.bodyLength);
+            const t = this.d.resolver.derive(token, `n:${key}`, () => {
+              const template: Template = { bytes: r.bytes };
+              return { value: template, bytes: r.bytes.length, release: () => void (template.bytes = EMPTY) };
+            });
+            if (t.kept) this.memo.set(key, { token, template: t.value });
+          }
+          return r;
+        }
+        case OC.GET_SITE_INFO:
+          return reply(RC.SUCCESS, digest === null ? this.siteBytes() : Buffer.concat([digest, this.siteBytes()]));
+        case OC.RESERVED:
+          return reply(RC.PROTOCOL_ERROR, encodeErrorBody('Unknown opCode in message: 0', digest));
+        default:
+          return reply(RC.OPERATION_NOT_SUPPORTED, encodeErrorBody(`Operation ${h.opCode} is not supported by this node (resolution and site info only)`, digest));
+      }
+    } catch (err) {
+      if (!(err instanceof WireError)) this.d.onError(err);
+      const code = err instanceof WireError ? RC.PROTOCOL_ERROR : RC.ERROR;
+      const text = err instanceof WireError ? `Protocol error: ${err.message}` : 'Server error processing request';
+      const opCode = msg?.header.opCode ?? OC.RESERVED;
+      const header = { opCode, responseCode: code, opFlags: 0, siteInfoSerial: 1, recursionCount: 0, expiration: nowSec() + 60 };
+      return { bytes: withEnvelope(env, version, encodeMessage(header, encodeErrorBody(text, null))), version, keepAlive: false };
+    }
+  }
+
+  private async resolution(msg: Message, digest: Uint8Array | null, reply: (rc: number, body: Uint8Array) => Reply): Promise<{ reply: Reply; token?: HitToken }> {
+    const req = decodeResolutionRequest(msg.body);
+    let id: HandleId;
+    try {
+      id = parseHandle(req.handle, this.d.policy);
+    } catch (e) {
+      const text = e instanceof HandleError ? e.message : 'Invalid handle';
+      return { reply: reply(RC.INVALID_HANDLE, encodeErrorBody(text, digest)) };
+    }
+    if (!this.d.isHomed(id)) return { reply: reply(RC.SERVER_NOT_RESP, encodeErrorBody(`This node does not home ${id.prefix}`, digest)) };
+    const r = this.d.resolver.peek(id.key) ?? (await this.d.resolver.resolve(id.key));
+    const token = r.token;
+    if (!r.found) return { reply: reply(RC.HANDLE_NOT_FOUND, encodeErrorBody('Handle not found', digest)), token };
+    // Without authentication only public values ever leave the node, whatever the public-only flag says. The wire
+    // form of the values a filter keeps is derived once per record and filter, shared by every request for them.
+    const record = r.record;
+    const filter = { types: req.types, indexes: req.indexes };
+    const values = this.d.resolver.derive(token, `w:${filterKey(filter)}`, () => {
+      const b = valueList(filterValues(record.publicValues, { ...filter, publicOnly: true }));
+      return { value: b, bytes: b.length };
+    }).value;
+    if (values.readUInt32BE(0) === 0) {
+      const none = req.types.length === 0 && req.indexes.length === 0 ? 'No public values' : 'Values not found';
+      return { reply: reply(RC.VALUES_NOT_FOUND, encodeErrorBody(none, digest)), token };
+    }
+    const handle = Buffer.from(req.handle, 'utf8');
+    const parts: Uint8Array[] = [];
+    if (digest !== null) parts.push(digest);
+    const len = Buffer.allocUnsafe(4);
+    len.writeUInt32BE(handle.length, 0);
+    parts.push(len, handle, values);
+    return { reply: reply(RC.SUCCESS, Buffer.concat(parts)), token };
+  }
+}

@@ -1,0 +1,106 @@
+// The native face over TCP: envelope-framed requests, pipelined and answered in order, bounded per connection.
+import type { Socket } from 'node:net';
+import { decodeEnvelope, ENVELOPE_AT, ENVELOPE_SIZE, type Envelope } from '../../../handle/wire/envelope.js';
+import { HEADER_SIZE, OPFLAG } from '../../../handle/wire/message.js';
+import { AT_OPFLAGS, protocolErrorReply, type NativeHandler } from './handler.js';
+import type { NativeOptions, NativeStats } from './listen.js';
+
+/**
+ * One TCP connection: envelope, then the message it announces; answers go out in request order. Reading pauses while
+ * `maxPipelined` answers are owed or the peer does not read them, so a slow or hostile peer holds at most one
+ * message of buffer; an idle one is closed after `idleTimeoutMs`. A request without the keep-alive flag is the last.
+ */
+export function serveTcp(s: Socket, handler: NativeHandler, o: NativeOptions, stats: NativeStats): void {
+  s.setTimeout(o.idleTimeoutMs, () => s.destroy());
+  s.on('error', () => {});
+  /** bytes of a request not complete yet */
+  let rest: Buffer | null = null;
+  /** answers owed, in request order (bytes null while the resolver works) */
+  const owed: { bytes: Buffer | null; keepAlive: boolean }[] = [];
+  let last = false; // a request without keep-alive arrived: nothing after it is read
+  let blocked = false; // the peer is not reading
+
+  const flush = () => {
+    if (s.destroyed) return;
+    const out: Buffer[] = [];
+    let end = false;
+    while (owed.length > 0 && owed[0]!.bytes !== null) {
+      const a = owed.shift()!;
+      out.push(a.bytes!);
+      if (!a.keepAlive) {
+        end = true;
+        owed.length = 0;
+        break;
+      }
+    }
+    if (out.length === 0) return;
+    const data = out.length === 1 ? out[0]! : Buffer.concat(out);
+    if (end) {
+      last = true;
+      s.end(data);
+      return;
+    }
+    if (!s.write(data) && !blocked) {
+      blocked = true;
+      s.pause();
+      s.once('drain', () => {
+        blocked = false;
+        if (owed.length < o.maxPipelined && !last) s.resume();
+      });
+    } else if (!blocked && owed.length < o.maxPipelined && s.isPaused() && !last) s.resume();
+  };
+
+  const fail = (text: string, requestId: number) => {
+    // an envelope we cannot trust: answer once, in 2.10, and close
+    stats.errors++;
+    owed.push({ bytes: protocolErrorReply(text, requestId), keepAlive: false });
+    last = true;
+    flush();
+  };
+
+  s.on('data', (chunk: Buffer) => {
+    if (last) return;
+    const buf: Buffer = rest === null ? chunk : Buffer.concat([rest, chunk]);
+    rest = null;
+    let at = 0;
+    while (buf.length - at >= ENVELOPE_SIZE) {
+      const length = buf.readUInt32BE(at + ENVELOPE_AT.messageLength);
+      if (length > o.maxMessageBytes) {
+        fail(`message length ${length} exceeds ${o.maxMessageBytes}`, buf.readUInt32BE(at + ENVELOPE_AT.requestId));
+        return;
+      }
+      if (buf.length - at - ENVELOPE_SIZE < length) break;
+      stats.tcpRequests++;
+      const keepAlive = length >= HEADER_SIZE && (buf.readUInt32BE(at + AT_OPFLAGS) & OPFLAG.KEEP_ALIVE) !== 0;
+      const quick = handler.fast(buf, at, length);
+      if (quick !== null) {
+        owed.push({ bytes: quick, keepAlive });
+      } else {
+        let env: Envelope;
+        try {
+          env = decodeEnvelope(buf.subarray(at, at + ENVELOPE_SIZE));
+        } catch (e) {
+          fail(e instanceof Error ? e.message : 'bad envelope', buf.readUInt32BE(at + ENVELOPE_AT.requestId));
+          return;
+        }
+        const slot: { bytes: Buffer | null; keepAlive: boolean } = { bytes: null, keepAlive: true };
+        owed.push(slot);
+        void handler.answer(env, buf.subarray(at, at + ENVELOPE_SIZE), buf.subarray(at + ENVELOPE_SIZE, at + ENVELOPE_SIZE + length)).then((r) => {
+          slot.bytes = r.bytes;
+          slot.keepAlive = r.keepAlive;
+          flush();
+        });
+      }
+      at += ENVELOPE_SIZE + length;
+      if (!keepAlive) {
+        last = true;
+        break;
+      }
+    }
+    // a partial request is copied out, so the chunk it came in can go
+    if (!last && at < buf.length) rest = Buffer.from(buf.subarray(at));
+    if (owed.length >= o.maxPipelined) s.pause();
+    flush();
+  });
+}
+
