@@ -143,3 +143,13 @@ export async function mayReadRestricted(ctx: RegistryContext, who: Requester | n
     return false;
   }
 }
+
+/** userScope as the store has it now (a face's read decision, outside any write). */
+export function currentScope(ctx: RegistryContext, p: Principal, access: Access): Promise<PrefixScope> {
+  return userScope(ctx, ctx.store.db, p, access);
+}
+
+/** authorize as the store has it now (a face's decision outside any write: listing a prefix, reading). */
+export function authorizeNow(ctx: RegistryContext, who: Requester, target: HandleId, op: AdminOp, o: AuthorizeOptions): Promise<void> {
+  return authorize(ctx, ctx.store.db, who, target, op, o);
+}

@@ -5,7 +5,7 @@ import { HandleError, RC } from '../handle/codes.js';
 import type { HandleId } from '../handle/identifier.js';
 import { isHomed } from '../registry/access.js';
 import handleRestFace, { handleRestNotFound } from './faces/handle-rest/routes.js';
-import type { NativeStats } from './faces/native/listen.js';
+import type { NativeStats } from './faces/native/options.js';
 import operatorFace from './faces/operator.js';
 import healthFace from './faces/ops/health.js';
 import metricsFace from './faces/ops/metrics.js';

@@ -1,5 +1,6 @@
 // Who is asking on the HTTP faces: Basic credentials checked against HS_SECKEY values, or an SNMS Bearer token.
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { HandleError, RC } from '../handle/codes.js';
 import { parseHandle, type CasePolicy } from '../handle/identifier.js';
 import { TYPE } from '../handle/types.js';
@@ -19,8 +20,8 @@ export interface CredentialsDeps {
 }
 
 export class Credentials {
-  /** successful verifications, so a client's every request does not pay for scrypt */
-  private readonly verified = new Map<string, number>();
+  /** successful verifications (a digest of handle, index, stored hash and secret), so a client's every request does not pay for scrypt */
+  private readonly verified = new LRUCache<string, true>({ max: VERIFIED_MAX, ttl: VERIFIED_TTL_MS });
 
   constructor(private readonly d: CredentialsDeps) {}
 
@@ -65,12 +66,9 @@ export class Credentials {
     if (secret === undefined || secret.data.format !== 'string') throw new HandleError(RC.AUTHENTICATION_FAILED, 'Authentication failed');
     const stored = secret.data.value;
     const cacheKey = createHash('sha256').update(`${id.key}\0${index}\0${stored}\0${password}`).digest('base64');
-    const now = Date.now();
-    const until = this.verified.get(cacheKey);
-    if (until === undefined || until < now) {
+    if (this.verified.get(cacheKey) === undefined) {
       if (!(await verifySecret(stored, password))) throw new HandleError(RC.AUTHENTICATION_FAILED, 'Authentication failed');
-      if (this.verified.size >= VERIFIED_MAX) this.verified.clear();
-      this.verified.set(cacheKey, now + VERIFIED_TTL_MS);
+      this.verified.set(cacheKey, true);
     }
     return { kind: 'credential', handle: id.handle, key: id.key, index };
   }

@@ -9,7 +9,8 @@ import app from './app.js';
 import type { Config } from './config.js';
 import { FrontDoor } from './edge/front-door.js';
 import { NativeHandler } from './faces/native/handler.js';
-import { NATIVE_DEFAULTS, startNative, type NativeServer, type NativeStats } from './faces/native/listen.js';
+import { startNative } from './faces/native/listen.js';
+import { NATIVE_DEFAULTS, type NativeServer, type NativeStats } from './faces/native/options.js';
 import { MEMO_SHARE, openNode, type Logger, type Node } from './node.js';
 
 /** The bytes each face's request memo may hold: its half of the share of CACHE_MAX_BYTES the memos get. */

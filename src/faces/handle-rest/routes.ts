@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HandleError, httpStatusFor, RC, type RequestKind } from '../../../handle/codes.js';
 import { decodeUrlPath, parseHandle, parsePrefix, prefixRecordHandle, type CasePolicy } from '../../../handle/identifier.js';
 import { valuesFromBody } from '../../../handle/json.js';
-import { actorId, authorize, isHomed, mayReadRestricted, type Requester } from '../../../registry/access.js';
+import { actorId, authorizeNow, isHomed, mayReadRestricted, type Requester } from '../../../registry/access.js';
 import type { RegistryContext } from '../../../registry/context.js';
 import { changeHandle, type HandleChange } from '../../../registry/handle-changes.js';
 import type { Resolver } from '../../../resolver/types.js';
@@ -120,7 +120,7 @@ export default async function handleRestFace(app: FastifyInstance, d: HandleRest
       throw err instanceof HandleError ? err : new HandleError(RC.INVALID_HANDLE, 'Invalid prefix');
     }
     const holder = parseHandle(prefixRecordHandle(prefix.prefix), d.policy);
-    await authorize(ctx, ctx.store.db, who, { ...holder, prefix: prefix.prefix, prefixKey: prefix.prefixKey }, 'listHandles', {
+    await authorizeNow(ctx, who, { ...holder, prefix: prefix.prefix, prefixKey: prefix.prefixKey }, 'listHandles', {
       onPrefixRecord: true,
       read: readValues,
     });

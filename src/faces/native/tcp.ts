@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { decodeEnvelope, ENVELOPE_AT, ENVELOPE_SIZE, type Envelope } from '../../../handle/wire/envelope.js';
 import { HEADER_SIZE, OPFLAG } from '../../../handle/wire/message.js';
 import { AT_OPFLAGS, protocolErrorReply, type NativeHandler } from './handler.js';
-import type { NativeOptions, NativeStats } from './listen.js';
+import type { NativeOptions, NativeStats } from './options.js';
 
 /**
  * One TCP connection: envelope, then the message it announces; answers go out in request order. Reading pauses while

@@ -6,7 +6,7 @@ import { decodeEnvelope, ENVELOPE_AT, ENVELOPE_SIZE, PROTOCOL_VERSION, UDP_FRAGM
 import { fragmentForUdp, UdpReassembler } from '../../../handle/wire/fragments.js';
 import { encodeMessage, OC } from '../../../handle/wire/message.js';
 import { withEnvelope, type NativeHandler, type Reply } from './handler.js';
-import type { NativeOptions, NativeStats } from './listen.js';
+import type { NativeOptions, NativeStats } from './options.js';
 
 /** Envelope byte 2's truncated flag: a request in several datagrams. */
 const ENV_TC = 0x20;

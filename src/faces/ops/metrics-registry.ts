@@ -1,7 +1,7 @@
 // The metrics of this process as a prom-client registry: the node's metrics defined once, read at scrape time from the stats the node keeps.
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Aggregator } from 'prom-client';
 import type { ResolverStats } from '../../../resolver/types.js';
-import type { NativeStats } from '../native/listen.js';
+import type { NativeStats } from '../native/options.js';
 
 /** What the metrics read at scrape time. */
 export interface MetricsSources {

@@ -7,7 +7,7 @@ import type { Actor } from '../../../registry/store.js';
 import { normaliseTemplateInput } from '../../../registry/template-rules.js';
 import { createTemplate, deleteTemplate, getTemplate, updateTemplate } from '../../../registry/templates.js';
 import { login } from '../../../registry/users/tokens.js';
-import { userScope, type Access } from '../../../registry/access.js';
+import { currentScope, type Access } from '../../../registry/access.js';
 import type { Principal, RegistryContext } from '../../../registry/context.js';
 import { arrayBody, errorToSnms, useSnmsErrors, objectBody, ok, principalOf, requireRole, SNMS, SnmsError, str } from './envelope.js';
 
@@ -23,7 +23,7 @@ export interface SnmsDeps {
 export default async function snmsFace(app: FastifyInstance, d: SnmsDeps): Promise<void> {
   const ctx = d.registry;
   useSnmsErrors(app);
-  const scopeOf = (p: Principal, access: Access) => userScope(ctx, ctx.store.db, p, access);
+  const scopeOf = (p: Principal, access: Access) => currentScope(ctx, p, access);
 
   /** Runs a handler with the envelope around it; `auth` handlers get the token's principal. */
   function route(fn: (req: FastifyRequest, reply: FastifyReply, p: Principal) => Promise<unknown>) {
