@@ -1,9 +1,11 @@
-// Vitest configuration: test files under test/, services reached through DATABASE_URL / REDIS_URL.
+// Vitest configuration: test files under test/ (the slow smoke runs of the benches are in test/slow/, run by
+// `npm run test:slow` and .ci/run), services reached through DATABASE_URL / REDIS_URL.
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    exclude: ['test/slow/**', '**/node_modules/**'],
     globalSetup: ['test/global-teardown.ts'],
     testTimeout: 20_000,
     hookTimeout: 30_000,

@@ -67,27 +67,34 @@ describe('idnode CLI', () => {
 
 describe('idnode CLI on the embedded store', () => {
   const cli = 'dist/src/cli.js';
-  it('migrate, then resolve: the admin handle exists; a generated admin secret is printed once only', async () => {
+  // Each command boots embedded PostgreSQL (PGlite) from the data folder: seconds each, more on a loaded machine.
+  // A child gets its own deadline (so a hung one fails with its output instead of hanging the run) and the test a
+  // budget that covers three such boots with room; the assertions do not depend on timing.
+  const CHILD_MS = 60_000;
+  it('migrate, then resolve: the admin handle exists; a generated admin secret is printed once only', { timeout: 3 * CHILD_MS + 10_000 }, async () => {
     const { mkdtempSync, rmSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
     const dir = mkdtempSync(join(tmpdir(), 'idnode-cli-'));
     const env = { ...process.env, DATA_DIR: dir, DATABASE_URL: '', REDIS_URL: '', ADMIN_SECRET: '' };
+    const run = (args: string[]) => {
+      const r = spawnSync(process.execPath, [cli, ...args], { env, encoding: 'utf8', timeout: CHILD_MS });
+      if (r.error) throw new Error(`idnode ${args.join(' ')}: ${r.error.message}\n${r.stderr}`);
+      return r;
+    };
     try {
-      const m = spawnSync(process.execPath, [cli, 'migrate'], { env, encoding: 'utf8' });
-      expect(m.status).toBe(0);
-      const first = spawnSync(process.execPath, [cli, 'resolve', '0.NA/88.320924'], { env, encoding: 'utf8' });
-      expect(first.status).toBe(0);
+      const m = run(['migrate']);
+      expect(m.status, m.stderr).toBe(0);
+      const first = run(['resolve', '0.NA/88.320924']);
+      expect(first.status, first.stderr).toBe(0);
       expect(first.stderr).toMatch(/generated the node admin secret[\s\S]*secret [A-Za-z0-9_-]{20,}/);
       const body = JSON.parse(first.stdout);
       expect(body.responseCode).toBe(1);
       expect(body.values.map((v: { type: string }) => v.type)).toEqual(['HS_SITE', 'HS_ADMIN']);
-      const second = spawnSync(process.execPath, [cli, 'resolve', '0.NA/88.320924'], { env, encoding: 'utf8' });
-      expect(second.status).toBe(0);
+      const second = run(['resolve', '88.320924/none']);
+      expect(second.status, second.stderr).toBe(1);
       expect(second.stderr).not.toContain('generated');
-      const missing = spawnSync(process.execPath, [cli, 'resolve', '88.320924/none'], { env, encoding: 'utf8' });
-      expect(missing.status).toBe(1);
-      expect(JSON.parse(missing.stdout).responseCode).toBe(100);
+      expect(JSON.parse(second.stdout).responseCode).toBe(100);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

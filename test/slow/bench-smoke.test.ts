@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { hasPostgres, hasRedis } from './helpers/services.js';
+import { hasPostgres, hasRedis } from '../helpers/services.js';
 
 // the report's rows: the native scenario has one per transport (Handle protocol over TCP and UDP, next to HTTP hot)
 const SCENARIOS = ['hot', 'warm', 'cold', 'negative', 'filtered', 'proxy', 'mixed', 'registration', 'native-tcp', 'native-udp'];
