@@ -1,6 +1,7 @@
 // The in-process resolution cache: one byte budget over positive and negative entries and the answers faces derive
 // from them, with TTLs, a stale window and CLOCK eviction. Hand-written (not lru-cache): the hot path is one Map
 // probe and a few field reads, and a hit never reorders anything — the bench's hot rows show it pays.
+import { RecordError } from '../handle/record-json.js';
 import type { ResolvedRecord } from './types.js';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
@@ -90,10 +91,20 @@ export class TtlPolicy {
     this.staleTtl = seconds('staleTtl', o.staleTtl, 3600);
   }
 
-  /** Seconds to cache: the record's min TTL clamped to [minTtl, maxTtl], or the negative TTL for `null`. */
+  /**
+   * Seconds to cache: the record's min TTL clamped to [minTtl, maxTtl], or the negative TTL for `null`. A record
+   * whose stored values are corrupt has no TTL of its own: it is cached for minTtl (its answers are the faces' RC 2,
+   * or its stored public answer), and resolving it never fails here.
+   */
   ttlFor(record: ResolvedRecord | null): number {
     if (record === null) return this.negativeTtl;
-    const t = record.minTtl;
+    let t: number;
+    try {
+      t = record.minTtl;
+    } catch (e) {
+      if (e instanceof RecordError) return this.minTtl;
+      throw e;
+    }
     return t < this.minTtl ? this.minTtl : t > this.maxTtl ? this.maxTtl : t;
   }
 }

@@ -90,6 +90,18 @@ describe('MemoryCache TTLs', () => {
     expect(c.lookup('h')).toBeUndefined();
   });
 
+  it('a record whose stored values are corrupt is cached for minTtl (its TTL cannot be read), never an error', () => {
+    const { clock, c } = cache({ minTtl: 5 });
+    const corrupt = recordOf({ handle: 'X', valuesJson: '[{"index":1}]', publicJson: '[]' }, 'x', NOW_SEC);
+    expect(() => corrupt.minTtl).toThrow();
+    expect(c.policy.ttlFor(corrupt)).toBe(5);
+    c.set('x', corrupt);
+    clock.advance(4_999);
+    expect(c.lookup('x')?.record).toBe(corrupt);
+    clock.advance(1);
+    expect(c.lookup('x')).toBeUndefined();
+  });
+
   it('caps the TTL by capMs (the time the shared tier still holds the record)', () => {
     const { clock, c } = cache();
     c.set('a', rec('a', 300), 1_500);
