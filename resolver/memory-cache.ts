@@ -233,7 +233,9 @@ export class MemoryCache {
 
   /**
    * A value derived from a live entry's record under `variant`: kept with the entry (counted in the budget, at most
-   * MAX_DERIVED_PER_ENTRY per entry, the oldest pushed out) unless the entry is gone or the value is too large.
+   * MAX_DERIVED_PER_ENTRY per entry, the oldest pushed out) unless the entry is gone or the value is too large. Room
+   * is made from the other entries, never from `e` (the caller is answering from it); a value that does not fit
+   * beside its entry is not kept. A value returned is never released: `release` is for values kept.
    */
   derive<T>(e: CacheEntry, variant: string, build: () => Derived<T>): { value: T; kept: boolean } {
     const have = e.derived?.get(variant);
@@ -250,11 +252,12 @@ export class MemoryCache {
       this._bytes -= freed;
       od.release?.();
     }
+    if (this._bytes + cost > this.maxBytes) this.evict(cost, e);
+    if (this._bytes + cost > this.maxBytes) return { value: d.value, kept: false };
     map.set(variant, d as Derived);
     e.size += cost;
     this._bytes += cost;
-    if (this._bytes > this.maxBytes) this.evict();
-    return { value: d.value, kept: e.live };
+    return { value: d.value, kept: true };
   }
 
   delete(key: string): boolean {
@@ -300,11 +303,15 @@ export class MemoryCache {
     retire(e);
   }
 
-  /** CLOCK sweep from the oldest end: referenced entries get a second chance (moved to the back), others go. */
-  private evict(): void {
+  /**
+   * CLOCK sweep from the oldest end until `extra` more bytes fit: referenced entries get a second chance (moved to
+   * the back), others go — all but `keep`.
+   */
+  private evict(extra = 0, keep?: Entry): void {
     let chances = this.map.size;
     for (const e of this.map.values()) {
-      if (this._bytes <= this.maxBytes) break;
+      if (this._bytes + extra <= this.maxBytes) break;
+      if (e === keep) continue;
       if (e.ref && chances-- > 0) {
         e.ref = false;
         this.map.delete(e.key);
