@@ -1,6 +1,4 @@
-// The edge front door (src/edge/front-door.ts) on a real node:http server over a real resolver (TestSource double, no
-// Redis): kept answers, fresh answers after a change, case variants inside the budget, large handles, the throw path,
-// and the requests it must leave to fastify.
+// The edge front door on a real node:http server over a real resolver: kept answers, changes, case variants, budget, large handles, the throw path, what it leaves to fastify.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';

@@ -1,5 +1,4 @@
-// The native face's handler (src/faces/native/handler.ts) over a real resolver (TestSource double): the fast path for
-// a repeated request, its memo and kept templates inside the budget (released when pushed out), and corrupt records.
+// The native face's handler over a real resolver: the fast path for a repeated request, its memo and templates inside the budget, corrupt records.
 import { describe, expect, it } from 'vitest';
 import { RC } from '../../handle/codes.js';
 import { isUnderPrefix } from '../../handle/identifier.js';

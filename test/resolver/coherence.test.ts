@@ -1,6 +1,4 @@
-// Cache coherence (resolver/coherence.ts) against private redis-servers: the epoch moved on and a lease waited when an
-// invalidation cannot be confirmed, other instances polling it, the run-id check after a Redis restart, and a command
-// timeout dropping the command connection until it is verified again.
+// Cache coherence against private redis-servers: epoch moved on and lease waited, other instances polling it, run-id check after a restart, command timeouts.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Redis } from 'ioredis';
 import { hasRedis, redisNamespace } from '../helpers/services.js';

@@ -1,5 +1,4 @@
-// Memory cache: clamped TTL boundaries, negative entries, the stale window, the byte bound with CLOCK eviction, the
-// values derived from entries (counted, capped, released), distrust and the trusting switch, disabling.
+// Memory cache: TTL clamps, negative entries, stale window, byte bound with CLOCK eviction, derived values, distrust and the trusting switch.
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../resolver/clock.js';
 import {

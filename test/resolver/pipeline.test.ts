@@ -1,5 +1,4 @@
-// Resolution pipeline behaviour, memory-only and over real Redis: single-flight, negative caching, serve-stale,
-// authoritative reads, prefetch, tokens, invalidation of fetches already in flight, batched store reads, hidden prefixes.
+// Resolution pipeline, memory-only and over real Redis: single-flight, negative caching, serve-stale, authoritative reads, prefetch, tokens, races, batches, hidden prefixes.
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Redis } from 'ioredis';
 import { RecordError } from '../../handle/record-json.js';

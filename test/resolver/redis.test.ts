@@ -1,6 +1,4 @@
-// The shared Redis layer and the invalidation bus against real Redis: cross-instance invalidation with acks, the
-// generation-guarded fill, keys named by the cache epoch, unreadable payloads, Redis slow/down/restarted, and the
-// memory made stale-only while the subscription is down.
+// The Redis layer and invalidation bus against real Redis: acks, generation guard, epoch-named keys, bad payloads, Redis down, subscription lost.
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Redis } from 'ioredis';
 import { hasRedis, redisNamespace } from '../helpers/services.js';
@@ -377,7 +375,7 @@ describe.skipIf(!hasRedis)('Redis layer and invalidation bus', () => {
     await expect(r.invalidate({ keys: ['88.1/one'] })).resolves.toBeUndefined();
     const again = await r.resolve('88.1/one');
     expect(again.found && again.tier).toBe('store');
-    expect(performance.now() - t0).toBeLessThan(3000);
+    expect(performance.now() - t0).toBeLessThan(5000);
     expect(r.stats().redisErrors).toBeGreaterThan(0);
 
     // back: the instances reconnect, trust their memory again and share through Redis again

@@ -1,5 +1,4 @@
-// The memory layer (resolver/layers/memory.ts) over single-flight and the store: what distrust and the trusting switch
-// do to resolutions — entries held become stale-only (served only when the store fails), nothing new is kept fresh.
+// The memory layer over single-flight and the store: distrusted entries are stale-only (served only when the store fails), an untrusting cache keeps nothing.
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../resolver/clock.js';
 import { Counters } from '../../../resolver/counters.js';

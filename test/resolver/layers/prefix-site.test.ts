@@ -1,5 +1,4 @@
-// The prefix-record layer (resolver/layers/prefix-site.ts): homed prefix records without an HS_SITE answer with this
-// node's site; everything else, and records that bring their own HS_SITE, as stored.
+// The prefix-record layer: homed prefix records without an HS_SITE answer with this node's site; everything else as stored.
 import { describe, expect, it } from 'vitest';
 import { RecordError } from '../../../handle/record-json.js';
 import { ManualClock } from '../../../resolver/clock.js';
