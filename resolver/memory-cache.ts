@@ -1,6 +1,7 @@
 // The in-process resolution cache: one byte budget over positive and negative entries and the answers faces derive
 // from them, with TTLs, a stale window and CLOCK eviction. Hand-written (not lru-cache): the hot path is one Map
 // probe and a few field reads, and a hit never reorders anything — the bench's hot rows show it pays.
+import { RecordError } from '../handle/record-json.js';
 import type { ResolvedRecord } from './types.js';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
@@ -90,10 +91,20 @@ export class TtlPolicy {
     this.staleTtl = seconds('staleTtl', o.staleTtl, 3600);
   }
 
-  /** Seconds to cache: the record's min TTL clamped to [minTtl, maxTtl], or the negative TTL for `null`. */
+  /**
+   * Seconds to cache: the record's min TTL clamped to [minTtl, maxTtl], or the negative TTL for `null`. A record
+   * whose stored values are corrupt has no TTL of its own: it is cached for minTtl (its answers are the faces' RC 2,
+   * or its stored public answer), and resolving it never fails here.
+   */
   ttlFor(record: ResolvedRecord | null): number {
     if (record === null) return this.negativeTtl;
-    const t = record.minTtl;
+    let t: number;
+    try {
+      t = record.minTtl;
+    } catch (e) {
+      if (e instanceof RecordError) return this.minTtl;
+      throw e;
+    }
     return t < this.minTtl ? this.minTtl : t > this.maxTtl ? this.maxTtl : t;
   }
 }
@@ -222,7 +233,9 @@ export class MemoryCache {
 
   /**
    * A value derived from a live entry's record under `variant`: kept with the entry (counted in the budget, at most
-   * MAX_DERIVED_PER_ENTRY per entry, the oldest pushed out) unless the entry is gone or the value is too large.
+   * MAX_DERIVED_PER_ENTRY per entry, the oldest pushed out) unless the entry is gone or the value is too large. Room
+   * is made from the other entries, never from `e` (the caller is answering from it); a value that does not fit
+   * beside its entry is not kept. A value returned is never released: `release` is for values kept.
    */
   derive<T>(e: CacheEntry, variant: string, build: () => Derived<T>): { value: T; kept: boolean } {
     const have = e.derived?.get(variant);
@@ -239,11 +252,12 @@ export class MemoryCache {
       this._bytes -= freed;
       od.release?.();
     }
+    if (this._bytes + cost > this.maxBytes) this.evict(cost, e);
+    if (this._bytes + cost > this.maxBytes) return { value: d.value, kept: false };
     map.set(variant, d as Derived);
     e.size += cost;
     this._bytes += cost;
-    if (this._bytes > this.maxBytes) this.evict();
-    return { value: d.value, kept: e.live };
+    return { value: d.value, kept: true };
   }
 
   delete(key: string): boolean {
@@ -289,11 +303,15 @@ export class MemoryCache {
     retire(e);
   }
 
-  /** CLOCK sweep from the oldest end: referenced entries get a second chance (moved to the back), others go. */
-  private evict(): void {
+  /**
+   * CLOCK sweep from the oldest end until `extra` more bytes fit: referenced entries get a second chance (moved to
+   * the back), others go — all but `keep`.
+   */
+  private evict(extra = 0, keep?: Entry): void {
     let chances = this.map.size;
     for (const e of this.map.values()) {
-      if (this._bytes <= this.maxBytes) break;
+      if (this._bytes + extra <= this.maxBytes) break;
+      if (e === keep) continue;
       if (e.ref && chances-- > 0) {
         e.ref = false;
         this.map.delete(e.key);

@@ -101,8 +101,39 @@ class PipelineResolver implements Resolver {
     const prefixes = (change.prefixKeys?.length ?? 0) > 0;
     if (keys.length === 0 && !prefixes) return;
     const c: BusChange = { keys, prefixes };
-    await this.apply(c);
+    try {
+      await this.apply(c);
+    } catch {
+      // the write is committed: the other instances must still hear of it, and this one re-reads when it can
+      this.reloadGateLater();
+    }
     await this.coherence?.spread(c);
+  }
+
+  private gateRetry = false;
+
+  /** The suspensions could not be re-read here: try again in the background until they are (or until close). */
+  private reloadGateLater(): void {
+    if (this.gateRetry || this.closed) return;
+    this.gateRetry = true;
+    let delay = 100;
+    const attempt = (): void => {
+      setTimeout(() => {
+        if (this.closed) {
+          this.gateRetry = false;
+          return;
+        }
+        void this.gate.reload().then((ok) => {
+          if (ok || this.closed) {
+            this.gateRetry = false;
+            return;
+          }
+          delay = Math.min(delay * 2, 2000);
+          attempt();
+        });
+      }, delay).unref();
+    };
+    attempt();
   }
 
   /** A change applied in this process: the keys dropped (and their running lookups made uncacheable), suspensions re-read. */

@@ -45,7 +45,8 @@ export class MemoryLayer implements Layer {
     try {
       r = await this.inner.lookup(key, opts);
     } catch (err) {
-      if (opts.prefetch === true) throw err;
+      // an authoritative read (and a prefetch, which is one) answers from the store or not at all
+      if (opts.authoritative === true || opts.prefetch === true) throw err;
       return this.serveStale(key, err);
     }
     if (!r.cacheable) return r;

@@ -15,8 +15,12 @@ export class RequestMemo<T> {
     return this.map.get(key);
   }
 
+  /** Remembers `value` for `key` (replacing what was remembered for it, at the same cost). */
   set(key: string, value: T): void {
-    if (this.map.has(key)) return;
+    if (this.map.has(key)) {
+      this.map.set(key, value);
+      return;
+    }
     const cost = key.length * 4 + MEMO_ENTRY_OVERHEAD;
     if (cost > this.maxBytes) return;
     this.map.set(key, value);

@@ -1,9 +1,10 @@
 // Shared test fixtures for the resolver suites: values, a controllable RecordSource double, throwaway redis-servers.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect } from 'node:net';
+import { publicValuesJson } from '../../handle/json.js';
 import type { HandleValue } from '../../handle/types.js';
 import { DEFAULT_PERMISSIONS } from '../../handle/types.js';
-import type { RecordSource } from '../../resolver/types.js';
+import type { CacheEpoch, RecordSource, RecordText } from '../../resolver/types.js';
 
 export function val(index: number, type: string, value: string, ttl = 86400, publicRead = true): HandleValue {
   return {
@@ -31,41 +32,120 @@ export function deferred<T = void>(): Deferred<T> {
   return { promise, resolve };
 }
 
+/** A hold placed on the source: the next call captures its answer, signals `started`, and waits for `release()`. */
+export interface Hold {
+  started: Promise<void>;
+  release: () => void;
+}
+
+function hold(): { hold: Hold; started: Deferred; released: Deferred } {
+  const started = deferred();
+  const released = deferred();
+  return { hold: { started: started.promise, release: () => released.resolve() }, started, released };
+}
+
 /**
- * A test double of the resolver's SOURCE interface: a Map with read counters, a failure switch, and a gate that
- * holds the next read after it has looked up its (then current) answer — a "slow reader".
+ * A test double of the resolver's narrow RecordSource interface: records as text in a Map (written the way the
+ * registry writes them, or as raw text for corrupt rows), read counters, failure switches, a gate that holds the next
+ * read after it has looked up its (then current) answer — a "slow reader" — and the cache epoch kept in memory with
+ * the registry's compare-and-set semantics (registry/cache-epoch.ts).
  */
 export class TestSource implements RecordSource {
-  readonly data = new Map<string, { handle: string; values: HandleValue[] }>();
+  readonly data = new Map<string, RecordText>();
+  /** hidden prefix keys (suspended enterprises) */
+  readonly hidden = new Set<string>();
+  /** store reads: one per key asked for */
   reads = 0;
   readonly readsByKey = new Map<string, number>();
+  /** every read(keys) call, as asked */
+  readonly batches: string[][] = [];
   fail = false;
-  private gate: { release: Deferred; started: Deferred } | null = null;
+  failHidden = false;
+  failEpoch = false;
+  epoch: CacheEpoch = { epoch: 0, redisRunId: null };
+  epochReads = 0;
+  /** successful bumps of the epoch (a compare-and-set that lost counts nothing) */
+  epochBumps = 0;
+  private readGate: ReturnType<typeof hold> | null = null;
+  private epochGate: ReturnType<typeof hold> | null = null;
 
+  /** Stores a record as a write would: its values JSON and its public answer. */
   put(key: string, handle: string, values: HandleValue[]): void {
-    this.data.set(key, { handle, values });
+    this.data.set(key, { handle, valuesJson: JSON.stringify(values), publicJson: publicValuesJson(values) });
   }
 
-  /** The next read captures its answer, signals `started`, and waits for `release()`. */
-  holdNextRead(): { started: Promise<void>; release: () => void } {
-    const g = { release: deferred(), started: deferred() };
-    this.gate = g;
-    return { started: g.started.promise, release: () => g.release.resolve() };
+  /** Stores a record's text as given (a corrupt row, a row without public JSON). */
+  putText(key: string, text: RecordText): void {
+    this.data.set(key, { ...text });
   }
 
-  async getHandle(key: string): Promise<{ handle: string; values: HandleValue[] } | null> {
-    this.reads++;
-    this.readsByKey.set(key, (this.readsByKey.get(key) ?? 0) + 1);
+  delete(key: string): void {
+    this.data.delete(key);
+  }
+
+  /** The next read captures its answers, signals `started`, and waits for `release()`. */
+  holdNextRead(): Hold {
+    const g = hold();
+    this.readGate = g;
+    return g.hold;
+  }
+
+  /** The next cacheEpoch() call waits for `release()` before answering (a slow store during verification). */
+  holdNextEpochRead(): Hold {
+    const g = hold();
+    this.epochGate = g;
+    return g.hold;
+  }
+
+  async read(keys: readonly string[]): Promise<(RecordText | null)[]> {
+    this.batches.push([...keys]);
+    for (const key of keys) {
+      this.reads++;
+      this.readsByKey.set(key, (this.readsByKey.get(key) ?? 0) + 1);
+    }
     await Promise.resolve();
     if (this.fail) throw new Error('source unavailable');
-    const answer = this.data.get(key) ?? null;
-    const g = this.gate;
+    const answers = keys.map((k) => {
+      const t = this.data.get(k);
+      return t === undefined ? null : { ...t };
+    });
+    const g = this.readGate;
     if (g !== null) {
-      this.gate = null;
+      this.readGate = null;
       g.started.resolve();
-      await g.release.promise;
+      await g.released.promise;
     }
-    return answer === null ? null : { handle: answer.handle, values: answer.values.slice() };
+    return answers;
+  }
+
+  async hiddenPrefixKeys(): Promise<string[]> {
+    await Promise.resolve();
+    if (this.failHidden) throw new Error('source unavailable (suspensions)');
+    return [...this.hidden];
+  }
+
+  async cacheEpoch(): Promise<CacheEpoch> {
+    this.epochReads++;
+    const answer = { ...this.epoch };
+    await Promise.resolve();
+    if (this.failEpoch) throw new Error('source unavailable (epoch)');
+    const g = this.epochGate;
+    if (g !== null) {
+      this.epochGate = null;
+      g.started.resolve();
+      await g.released.promise;
+    }
+    return answer;
+  }
+
+  async bumpCacheEpoch(o?: { expectRunId: string | null; runId: string }): Promise<CacheEpoch> {
+    await Promise.resolve();
+    if (this.failEpoch) throw new Error('source unavailable (epoch)');
+    if (o === undefined || this.epoch.redisRunId === o.expectRunId) {
+      this.epoch = { epoch: this.epoch.epoch + 1, redisRunId: o === undefined ? this.epoch.redisRunId : o.runId };
+      this.epochBumps++;
+    }
+    return { ...this.epoch };
   }
 }
 
@@ -150,6 +230,7 @@ export class ThrowawayRedis {
     this.proc = null;
     if (p.exitCode !== null || p.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
+    p.kill('SIGCONT');
     p.kill('SIGKILL');
     await exited;
   }

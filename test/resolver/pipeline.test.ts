@@ -1,19 +1,23 @@
-// Resolution pipeline behaviour, memory-only and over real Redis: single-flight, negative caching, serve-stale,
-// authoritative reads, and invalidation of fetches already in flight.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+// Resolution pipeline, memory-only and over real Redis: single-flight, negative caching, serve-stale, authoritative reads, prefetch, tokens, races, batches, hidden prefixes.
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Redis } from 'ioredis';
-import { hasRedis, redisNamespace, redisUrl } from '../helpers/services.js';
+import { RecordError } from '../../handle/record-json.js';
+import { hasRedis, redisNamespace } from '../helpers/services.js';
+import { RedisServer } from '../helpers/redis-server.js';
 import { ManualClock } from '../../resolver/clock.js';
 import { createResolver, type CreateResolverOptions } from '../../resolver/pipeline.js';
 import type { Resolution, Resolver } from '../../resolver/types.js';
 import { TestSource, val } from './helpers.js';
 
+// With Redis, a private redis-server per file: any other vitest run's global teardown deletes every idnode-t-* key
+// on the shared REDIS_URL server, which would turn the Redis hits these tests expect into misses.
+
 function handleOf(r: Resolution): string | null {
   return r.found ? r.record.handle : null;
 }
 
-function urlOf(r: Resolution): unknown {
-  return r.found ? r.record.values[0]?.data.value : null;
+function urlOf(r: Resolution | undefined): unknown {
+  return r?.found ? r.record.values[0]?.data.value : null;
 }
 
 const modes = [
@@ -23,23 +27,23 @@ const modes = [
 
 for (const mode of modes) {
   describe.skipIf(mode.redis && !hasRedis)(`pipeline (${mode.name})`, () => {
+    let server: RedisServer | null = null;
     let admin: Redis | null = null;
     let open: Resolver[] = [];
     let ns = '';
 
-    beforeAll(() => {
-      if (mode.redis) admin = new Redis(redisUrl);
+    beforeAll(async () => {
+      if (!mode.redis) return;
+      server = await RedisServer.start();
+      admin = new Redis(server.url);
     });
     afterAll(async () => {
       await admin?.quit();
+      await server?.stop();
     });
     afterEach(async () => {
       await Promise.all(open.map((r) => r.close()));
       open = [];
-      if (admin && ns) {
-        const keys = await admin.keys(`${ns}*`);
-        if (keys.length > 0) await admin.del(...keys);
-      }
       ns = '';
     });
 
@@ -48,7 +52,7 @@ for (const mode of modes) {
       const r = await createResolver({
         source,
         clock,
-        redis: mode.redis ? { url: redisUrl, namespace: ns } : null,
+        redis: mode.redis ? { url: server!.url, namespace: ns } : null,
         cache: { maxBytes: 1 << 20, ...cache },
       });
       open.push(r);
@@ -57,7 +61,9 @@ for (const mode of modes) {
 
     /** The shared tier's copy running out (Redis TTLs follow real time, not the manual clock). */
     async function expireShared(key: string): Promise<void> {
-      if (admin) await admin.del(`${ns}h:${key}`);
+      if (admin === null) return;
+      const keys = await admin.keys(`${ns}h:*:${key}`);
+      if (keys.length > 0) await admin.del(...keys);
     }
 
     it('single-flight: 100 concurrent resolves of a missing key make exactly one source read', async () => {
@@ -78,18 +84,36 @@ for (const mode of modes) {
       expect(handleOf(found[0]!)).toBe('88.1/HERE');
     });
 
+    it('an authoritative read during a running lookup starts afresh, and the older answer is not cached over it', async () => {
+      const source = new TestSource();
+      const r = await make(source, new ManualClock());
+      source.put('88.1/sf', '88.1/SF', [val(1, 'URL', 'old')]);
+      const hold = source.holdNextRead();
+      const cached = r.resolve('88.1/sf');
+      await hold.started; // the running lookup read "old"
+      source.put('88.1/sf', '88.1/SF', [val(1, 'URL', 'new')]);
+      const auth = await r.resolve('88.1/sf', { authoritative: true });
+      expect(urlOf(auth)).toBe('new');
+      hold.release();
+      expect(urlOf(await cached)).toBe('old');
+      expect(source.reads).toBe(2);
+      const after = await r.resolve('88.1/sf');
+      expect(after.tier).toBe('memory');
+      expect(urlOf(after)).toBe('new');
+    });
+
     it('caches "not found" for negativeTtl, and invalidate() lifts it at once', async () => {
       const source = new TestSource();
       const clock = new ManualClock();
       const r = await make(source, clock);
-      expect(await r.resolve('88.1/x')).toEqual({ found: false, tier: 'store', stale: false });
-      expect(await r.resolve('88.1/x')).toEqual({ found: false, tier: 'memory', stale: false });
+      expect(await r.resolve('88.1/x')).toEqual({ found: false, tier: 'store', stale: false, token: expect.anything() });
+      expect(await r.resolve('88.1/x')).toMatchObject({ found: false, tier: 'memory', stale: false });
       expect(r.stats().negativeHits).toBe(1);
       expect(source.reads).toBe(1);
 
       source.put('88.1/x', '88.1/X', [val(1, 'URL', 'u')]);
       expect((await r.resolve('88.1/x')).found).toBe(false); // still the cached negative answer
-      await r.invalidate(['88.1/x']);
+      await r.invalidate({ keys: ['88.1/x'] });
       const after = await r.resolve('88.1/x');
       expect(after.found && after.tier).toBe('store');
 
@@ -116,14 +140,16 @@ for (const mode of modes) {
       expect(refetched.tier).toBe('store');
       expect(refetched.stale).toBe(false);
 
-      // expired and the source fails: the stale copy is served
+      // expired and the source fails: the stale copy is served (without a token: nothing may be kept from it)
       clock.advance(60_000);
       await expireShared('88.1/s');
       source.fail = true;
       const stale = await r.resolve('88.1/s');
       expect(stale).toMatchObject({ found: true, tier: 'memory', stale: true });
+      expect(stale.token).toBeUndefined();
       expect(handleOf(stale)).toBe('88.1/S');
       expect(r.stats().staleServed).toBe(1);
+      expect(r.peek('88.1/s')).toBeUndefined();
 
       // past the stale window: the error propagates
       clock.advance(120_000);
@@ -170,7 +196,7 @@ for (const mode of modes) {
       const before = r.resolve('88.1/f');
       await hold.started; // the store has answered "old"
       source.put('88.1/f', '88.1/F', [val(1, 'URL', 'new')]);
-      await r.invalidate(['88.1/f']);
+      await r.invalidate({ keys: ['88.1/f'] });
       hold.release();
       expect(urlOf(await before)).toBe('old');
 
@@ -180,14 +206,14 @@ for (const mode of modes) {
       expect(urlOf(await r.resolve('88.1/f'))).toBe('new');
     });
 
-    it('a resolve after invalidate() does not join the fetch that started before it', async () => {
+    it('a resolve after invalidate() does not join the fetch that started before it (register, then resolve: never stale)', async () => {
       const source = new TestSource();
       const r = await make(source, new ManualClock());
       const hold = source.holdNextRead();
       const before = r.resolve('88.1/j');
       await hold.started; // the store has answered "not found"
       source.put('88.1/j', '88.1/J', [val(1, 'URL', 'new')]);
-      await r.invalidate(['88.1/j']);
+      await r.invalidate({ keys: ['88.1/j'] });
       const after = r.resolve('88.1/j');
       hold.release();
       expect((await before).found).toBe(false);
@@ -215,7 +241,7 @@ for (const mode of modes) {
       expect(urlOf(hit)).toBe('old');
       expect(r.peek('88.1/p')?.tier).toBe('memory'); // no second prefetch while one runs
       await expect.poll(() => r.stats().prefetches).toBe(1);
-      await expect.poll(() => urlOf(r.peek('88.1/p') ?? { found: false, tier: 'memory', stale: false })).toBe('new');
+      await expect.poll(() => urlOf(r.peek('88.1/p'))).toBe('new');
       expect(source.reads).toBe(2);
 
       // the refreshed entry outlives the old one's expiry; resolutions counted never include the prefetch
@@ -223,6 +249,13 @@ for (const mode of modes) {
       expect((await r.resolve('88.1/p')).tier).toBe('memory');
       expect(r.stats().storeReads).toBe(1);
       expect(r.stats().prefetches).toBe(1);
+      if (mode.redis) {
+        // the prefetch refilled Redis too
+        const other = await make(source, clock);
+        const shared = await other.resolve('88.1/p');
+        expect(shared.tier).toBe('redis');
+        expect(urlOf(shared)).toBe('new');
+      }
     });
 
     it('a token from peek stays current until its entry is invalidated, expires, or a prefix is hidden', async () => {
@@ -237,17 +270,19 @@ for (const mode of modes) {
       expect(r.isCurrent(first!.token!)).toBe(true);
       expect(r.stats().hits).toBe(hits + 1);
 
-      await r.invalidate(['88.1/t']);
+      await r.invalidate({ keys: ['88.1/t'] });
       expect(r.isCurrent(first!.token!)).toBe(false);
       expect(r.stats().hits).toBe(hits + 1);
 
       await r.resolve('88.1/t');
       const second = r.peek('88.1/t')!;
       expect(r.isCurrent(second.token!)).toBe(true);
-      await r.setPrefixHidden('88.1', true);
+      source.hidden.add('88.1');
+      await r.invalidate({ prefixKeys: ['88.1'] });
       expect(r.isCurrent(second.token!)).toBe(false);
       expect(r.peek('88.1/t')).toMatchObject({ found: false, hidden: true });
-      await r.setPrefixHidden('88.1', false);
+      source.hidden.delete('88.1');
+      await r.invalidate({ prefixKeys: ['88.1'] });
       const third = r.peek('88.1/t')!;
       expect(third.found).toBe(true);
       expect(r.isCurrent(third.token!)).toBe(true);
@@ -263,6 +298,39 @@ for (const mode of modes) {
       expect(r.isCurrent(neg.token!)).toBe(false);
     });
 
+    it('a memory hit allocates nothing: the same answer object until the entry changes', async () => {
+      const source = new TestSource();
+      const r = await make(source, new ManualClock());
+      source.put('88.1/same', '88.1/SAME', [val(1, 'URL', 'u')]);
+      await r.resolve('88.1/same');
+      const a = await r.resolve('88.1/same');
+      expect(r.peek('88.1/same')).toBe(a);
+      expect(await r.resolve('88.1/same')).toBe(a);
+      await r.invalidate({ keys: ['88.1/same'] });
+      await r.resolve('88.1/same');
+      expect(r.peek('88.1/same')).not.toBe(a);
+    });
+
+    it('a record whose stored values are corrupt resolves (nothing parses it) and throws RecordError only when read', async () => {
+      const source = new TestSource();
+      const clock = new ManualClock();
+      const r = await make(source, clock);
+      source.putText('88.1/bad', { handle: '88.1/BAD', valuesJson: '[{"index":1}]', publicJson: '[]' });
+      const got = await r.resolve('88.1/bad');
+      expect(got.found).toBe(true);
+      if (!got.found) return;
+      expect(got.record.publicJson).toBe('[]');
+      expect(() => got.record.values).toThrow(RecordError);
+      expect((await r.resolve('88.1/bad')).tier).toBe('memory');
+      if (mode.redis) {
+        // copied into Redis as it is: another instance gets the same text
+        const other = await make(source, clock);
+        const shared = await other.resolve('88.1/bad');
+        expect(shared.tier).toBe('redis');
+        expect(shared.found && shared.record.publicJson).toBe('[]');
+      }
+    });
+
     it('maxBytes 0: every resolve goes past the memory tier', async () => {
       const source = new TestSource();
       const r = await make(source, new ManualClock(), { maxBytes: 0 });
@@ -270,59 +338,100 @@ for (const mode of modes) {
       await r.resolve('88.1/z');
       const second = await r.resolve('88.1/z');
       expect(second.tier).toBe(mode.redis ? 'redis' : 'store');
+      expect(second.token).toBeUndefined();
+      expect(r.peek('88.1/z')).toBeUndefined();
       expect(r.stats()).toMatchObject({ entries: 0, bytes: 0, hits: 0, misses: 2 });
     });
   });
 }
 
 describe('batched store reads', () => {
-  it('misses of one event-loop turn share one getHandles call; a lone miss uses getHandle', async () => {
+  it('misses of one event-loop turn share one read(keys) call, answered in key order; a lone miss reads one key', async () => {
     const source = new TestSource();
     for (let i = 0; i < 20; i++) source.put(`88.1/k${i}`, `88.1/K${i}`, [val(1, 'URL', `u${i}`)]);
-    const batches: string[][] = [];
-    const batched = Object.assign(source, {
-      getHandles: async (keys: string[]) => {
-        batches.push(keys);
-        return Promise.all(keys.map((k) => source.getHandle(k)));
-      },
-    });
-    const r = await createResolver({ source: batched, cache: { maxBytes: 1 << 20 } });
-    const got = await Promise.all(Array.from({ length: 20 }, (_, i) => r.resolve(`88.1/k${i}`)));
-    expect(got.map((g) => urlOf(g))).toEqual(Array.from({ length: 20 }, (_, i) => `u${i}`));
-    expect(batches).toHaveLength(1);
-    expect(batches[0]).toHaveLength(20);
-    expect(r.stats().storeReads).toBe(20);
+    const r = await createResolver({ source, cache: { maxBytes: 1 << 20 } });
+    try {
+      // every other key is missing: answers must line up with their keys, not with the found rows
+      const keys = Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? `88.1/k${i / 2}` : `88.1/none${i}`));
+      const got = await Promise.all(keys.map((k) => r.resolve(k)));
+      expect(got.map((g) => urlOf(g))).toEqual(keys.map((_, i) => (i % 2 === 0 ? `u${i / 2}` : null)));
+      expect(source.batches).toEqual([keys]);
+      expect(r.stats().storeReads).toBe(40);
 
-    const before = source.reads;
-    expect((await r.resolve('88.1/alone')).found).toBe(false);
-    expect(batches).toHaveLength(1);
-    expect(source.reads).toBe(before + 1);
-    await r.close();
+      expect((await r.resolve('88.1/alone')).found).toBe(false);
+      expect(source.batches.slice(1)).toEqual([['88.1/alone']]);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('a turn of more than 128 misses goes out in reads of at most 128 keys', async () => {
+    const source = new TestSource();
+    const r = await createResolver({ source, cache: { maxBytes: 1 << 20 } });
+    try {
+      await Promise.all(Array.from({ length: 300 }, (_, i) => r.resolve(`88.1/m${i}`)));
+      expect(source.batches.map((b) => b.length)).toEqual([128, 128, 44]);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('a failed batched read fails only the resolutions in it', async () => {
+    const source = new TestSource();
+    source.put('88.1/ok', '88.1/OK', [val(1, 'URL', 'ok')]);
+    const r = await createResolver({ source, cache: { maxBytes: 1 << 20 } });
+    try {
+      source.fail = true;
+      const failed = await Promise.allSettled([r.resolve('88.1/ok'), r.resolve('88.1/other')]);
+      expect(failed.map((x) => x.status)).toEqual(['rejected', 'rejected']);
+      source.fail = false;
+      expect(urlOf(await r.resolve('88.1/ok'))).toBe('ok');
+    } finally {
+      await r.close();
+    }
   });
 });
 
 describe('hidden prefixes', () => {
-  it('are read from the source at start, hide every handle under them, and can be shown again', async () => {
+  it('are read from the source at start, hide every handle under them, and are re-read on invalidate({prefixKeys})', async () => {
     const source = new TestSource();
     source.put('88.1.2/A', '88.1.2/a', [val(1, 'URL', 'x')]);
     source.put('88.1.3/A', '88.1.3/a', [val(1, 'URL', 'y')]);
-    const hiddenSource = Object.assign(source, { hiddenPrefixKeys: async () => ['88.1.2'] });
-    const r = await createResolver({ source: hiddenSource, cache: { maxBytes: 1 << 20 } });
-    expect(await r.resolve('88.1.2/A')).toMatchObject({ found: false, hidden: true });
-    expect((await r.resolve('88.1.3/A')).found).toBe(true);
-    expect((await r.resolve('88.1.2/A', { includeHidden: true })).found).toBe(true);
-    // prefixes derived from a hidden one are hidden with it; a sibling that merely shares characters is not
-    source.put('88.1.2.9/B', '88.1.2.9/b', [val(1, 'URL', 'z')]);
-    source.put('88.1.23/C', '88.1.23/c', [val(1, 'URL', 'w')]);
-    expect(await r.resolve('88.1.2.9/B')).toMatchObject({ found: false, hidden: true });
-    expect((await r.resolve('88.1.23/C')).found).toBe(true);
-    expect(r.isPrefixHidden('88.1.2.9')).toBe(true);
-    expect(r.isPrefixHidden('88.1')).toBe(false);
-    await r.setPrefixHidden('88.1.2', false);
-    expect((await r.resolve('88.1.2/A')).found).toBe(true);
-    expect((await r.resolve('88.1.2.9/B')).found).toBe(true);
-    await r.setPrefixHidden('88.1.3', true);
-    expect((await r.resolve('88.1.3/A')).found).toBe(false);
-    await r.close();
+    source.hidden.add('88.1.2');
+    const r = await createResolver({ source, cache: { maxBytes: 1 << 20 } });
+    try {
+      expect(await r.resolve('88.1.2/A')).toMatchObject({ found: false, hidden: true });
+      expect(await r.resolve('88.1.2/A', { authoritative: true })).toMatchObject({ found: false, hidden: true });
+      expect(r.peek('88.1.2/A')).toMatchObject({ found: false, hidden: true });
+      expect((await r.resolve('88.1.3/A')).found).toBe(true);
+      // no store read for a hidden handle
+      expect(source.readsByKey.get('88.1.2/A')).toBeUndefined();
+      // prefixes derived from a hidden one are hidden with it; a sibling that merely shares characters is not
+      source.put('88.1.2.9/B', '88.1.2.9/b', [val(1, 'URL', 'z')]);
+      source.put('88.1.23/C', '88.1.23/c', [val(1, 'URL', 'w')]);
+      expect(await r.resolve('88.1.2.9/B')).toMatchObject({ found: false, hidden: true });
+      expect((await r.resolve('88.1.23/C')).found).toBe(true);
+
+      // the source changed, but nothing said so: still hidden
+      source.hidden.delete('88.1.2');
+      expect(await r.resolve('88.1.2/A')).toMatchObject({ hidden: true });
+      await r.invalidate({ prefixKeys: ['88.1.2'] });
+      expect((await r.resolve('88.1.2/A')).found).toBe(true);
+      expect((await r.resolve('88.1.2.9/B')).found).toBe(true);
+
+      source.hidden.add('88.1.3');
+      await r.invalidate({ prefixKeys: ['88.1.3'] });
+      expect(await r.resolve('88.1.3/A')).toMatchObject({ found: false, hidden: true });
+
+      // a re-read that fails keeps the set in force, does not throw (the write is committed), and is retried
+      source.failHidden = true;
+      source.hidden.clear();
+      await expect(r.invalidate({ prefixKeys: ['88.1.3'] })).resolves.toBeUndefined();
+      expect(await r.resolve('88.1.3/A')).toMatchObject({ hidden: true });
+      source.failHidden = false;
+      await vi.waitFor(async () => expect((await r.resolve('88.1.3/A')).found).toBe(true), { timeout: 5000, interval: 20 });
+    } finally {
+      await r.close();
+    }
   });
 });

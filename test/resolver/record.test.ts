@@ -1,73 +1,126 @@
-// Cached records (public JSON, min TTL) and the Redis payload codec round trip.
+// Cached records (resolver/record.ts): the texts a write stores, LazyRecord parsing on demand (public values, public JSON, min TTL), corrupt texts.
 import { describe, expect, it } from 'vitest';
+import { HandleError, RC } from '../../handle/codes.js';
+import { RecordError } from '../../handle/record-json.js';
 import type { HandleValue } from '../../handle/types.js';
-import { valuesToJson } from '../../handle/json.js';
-import { buildRecord, decodeFromRedis, encodeForRedis, recordFromRedis } from '../../resolver/record.js';
+import { recordFromValues, recordOf, recordText, textOf } from '../../resolver/record.js';
 import { val } from './helpers.js';
 
-describe('buildRecord', () => {
-  it('pre-serialises only publicly readable values and keeps all values', () => {
-    const values = [val(1, 'URL', 'https://a'), val(2, 'SECRET', 's', 86400, false)];
-    const r = buildRecord('88.1/Abc', '88.1/abc', values, 1_700_000_000);
-    expect(r.handle).toBe('88.1/Abc');
-    expect(r.key).toBe('88.1/abc');
-    expect(r.values).toHaveLength(2);
-    expect(r.publicValuesJson).toBe(valuesToJson([values[0]!]));
-    // the values are immutable; only the faces' pre-encoded slot may be set
-    expect(Object.isFrozen(r.values)).toBe(true);
-    expect(r.slot).toBeNull();
-  });
+const NOW_SEC = 1_700_000_000;
 
-  it('minTtl: smallest effective TTL, absolute TTLs as time left, 86400 when there are no values', () => {
-    const abs: HandleValue = { ...val(2, 'X', 'x'), ttlType: 'absolute', ttl: 1_700_000_042 };
-    expect(buildRecord('h', 'h', [val(1, 'URL', 'u', 600), abs], 1_700_000_000).minTtl).toBe(42);
-    expect(buildRecord('h', 'h', [], 1_700_000_000).minTtl).toBe(86400);
-    expect(buildRecord('h', 'h', [], 1_700_000_000).publicValuesJson).toBe('[]');
+/** The Handle JSON of a default-permission relative-TTL string value, written out by hand. */
+function handleJson(index: number, type: string, value: string, ttl = 86400): string {
+  return `{"index":${index},"type":"${type}","data":{"format":"string","value":"${value}"},"ttl":${ttl},"timestamp":"2023-11-14T22:13:20Z"}`;
+}
+
+/** The error a getter throws (failing when it throws nothing). */
+function thrownBy(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected the getter to throw');
+}
+
+describe('recordText', () => {
+  it('keeps every value in the stored JSON and only the publicly readable ones in the public answer', () => {
+    const values = [val(1, 'URL', 'https://a'), val(2, 'SECRET', 's', 86400, false), val(3, 'EMAIL', 'e')];
+    const t = recordText('88.1/Abc', values);
+    expect(t.handle).toBe('88.1/Abc');
+    expect(JSON.parse(t.valuesJson)).toEqual(values);
+    expect(t.publicJson).toBe(`[${handleJson(1, 'URL', 'https://a')},${handleJson(3, 'EMAIL', 'e')}]`);
   });
 });
 
-describe('Redis payload codec', () => {
-  it('round-trips every value field', () => {
-    const values: HandleValue[] = [
-      val(1, 'URL', 'https://example.com/ä'),
-      { ...val(2, 'SECRET', 's'), permissions: { adminRead: true, adminWrite: false, publicRead: false, publicWrite: true } },
-      { ...val(3, 'EXPIRES', 'e'), ttlType: 'absolute', ttl: 1_800_000_000, references: [{ handle: '0.NA/88.1', index: 300 }] },
-      {
-        ...val(100, 'HS_ADMIN', ''),
-        data: { format: 'admin', value: { handle: '0.NA/88.1', index: 200, permissions: '011111110011' } },
-      },
-      { ...val(4, 'HS_VLIST', ''), data: { format: 'vlist', value: [{ handle: '88.1/x', index: 1 }] } },
-      { ...val(5, 'BIN', ''), data: { format: 'base64', value: 'AAEC' } },
-    ];
-    const s = encodeForRedis(buildRecord('88.1/X', '88.1/x', values, 1_700_000_000), 1_800_000_000_000);
-    expect(decodeFromRedis(s)).toEqual({ handle: '88.1/X', values });
+describe('LazyRecord', () => {
+  it('parses its values on demand, frozen, and keeps the public ones in stored order', () => {
+    const values = [val(3, 'EMAIL', 'e'), val(1, 'URL', 'https://a'), val(2, 'SECRET', 's', 86400, false)];
+    const r = recordFromValues('88.1/Abc', '88.1/ABC', values, NOW_SEC);
+    expect(r.handle).toBe('88.1/Abc');
+    expect(r.key).toBe('88.1/ABC');
+    expect(r.values).toEqual(values);
+    expect(Object.isFrozen(r.values)).toBe(true);
+    expect(r.values).toBe(r.values); // parsed once
+    expect(r.publicValues.map((v) => v.index)).toEqual([3, 1]);
+    expect(Object.isFrozen(r.publicValues)).toBe(true);
+    // all public: the same list, not a copy
+    const open = recordFromValues('h', 'H', [val(1, 'URL', 'u')], NOW_SEC);
+    expect(open.publicValues).toBe(open.values);
   });
 
-  it('a Redis hit carries the pre-serialised public answer and its expiry; values are parsed only when asked', () => {
-    const values = [val(1, 'URL', 'https://a'), val(2, 'SECRET', 's', 600, false)];
-    const built = buildRecord('88.1/X', '88.1/x', values, 1_700_000_000);
-    const { record, expiresAt } = recordFromRedis(encodeForRedis(built, 1_800_000_000_123), '88.1/x', 1_700_000_000);
-    expect(expiresAt).toBe(1_800_000_000_123);
-    expect(record!.publicValuesJson).toBe(built.publicValuesJson);
-    expect(record!.minTtl).toBe(600);
-    expect(record!.handle).toBe('88.1/X');
-    expect(record!.values).toEqual(values);
-    expect(recordFromRedis(encodeForRedis(null, 0), 'k', 0)).toEqual({ record: null, expiresAt: null });
-    // the previous payload version is still read
-    const v1 = `1${JSON.stringify(['88.1/X', [[1, 'URL', 'string', 'https://a', 86400, 1_700_000_000, 10]]])}`;
-    expect(recordFromRedis(v1, '88.1/x', 1_700_000_000).record!.values[0]!.data.value).toBe('https://a');
+  it('publicJson is the stored public answer, as stored (never recomputed while it is there)', () => {
+    const stored = `[ ${handleJson(1, 'URL', 'as-stored')} ]`;
+    const r = recordOf({ handle: 'h', valuesJson: JSON.stringify([val(1, 'URL', 'other')]), publicJson: stored }, 'H', NOW_SEC);
+    expect(r.publicJson).toBe(stored);
   });
 
-  it('encodes "not found" as a marker that decodes to null', () => {
-    expect(decodeFromRedis(encodeForRedis(null, 0))).toBeNull();
+  it('publicJson is built from the values for a row written without it', () => {
+    const values = [val(1, 'URL', 'https://a'), val(2, 'SECRET', 's', 86400, false)];
+    const r = recordOf({ handle: 'h', valuesJson: JSON.stringify(values), publicJson: null }, 'H', NOW_SEC);
+    expect(r.publicJson).toBe(`[${handleJson(1, 'URL', 'https://a')}]`);
+    const none = recordOf({ handle: 'h', valuesJson: JSON.stringify([val(2, 'SECRET', 's', 86400, false)]), publicJson: null }, 'H', NOW_SEC);
+    expect(none.publicJson).toBe('[]');
   });
 
-  it('throws on payloads it does not understand', () => {
-    expect(() => decodeFromRedis('')).toThrow();
-    expect(() => decodeFromRedis('9[]')).toThrow();
-    expect(() => decodeFromRedis('1{')).toThrow();
-    expect(() => decodeFromRedis('1["h",[[1,"URL","nope","x",1,0,2]]]')).toThrow();
-    expect(() => decodeFromRedis('2123\n["h",1]\n[]')).toThrow();
-    expect(() => recordFromRedis('2abc\n["h",1]\n[]\n[]', 'k', 0)).toThrow();
+  it('minTtl: smallest effective TTL, absolute TTLs as time left (never below 0), 86400 when there are no values', () => {
+    const abs: HandleValue = { ...val(2, 'X', 'x'), ttlType: 'absolute', ttl: NOW_SEC + 42 };
+    expect(recordFromValues('h', 'h', [val(1, 'URL', 'u', 600), abs], NOW_SEC).minTtl).toBe(42);
+    const past: HandleValue = { ...abs, ttl: NOW_SEC - 10 };
+    expect(recordFromValues('h', 'h', [val(1, 'URL', 'u', 600), past], NOW_SEC).minTtl).toBe(0);
+    expect(recordFromValues('h', 'h', [val(1, 'URL', 'u', 600), val(2, 'E', 'e', 30, false)], NOW_SEC).minTtl).toBe(30);
+    expect(recordFromValues('h', 'h', [], NOW_SEC).minTtl).toBe(86400);
+    expect(recordFromValues('h', 'h', [], NOW_SEC).publicJson).toBe('[]');
+  });
+
+  it('is sized from its texts without parsing them', () => {
+    const text = { handle: '88.1/A', valuesJson: 'x'.repeat(3000), publicJson: 'y'.repeat(1000) };
+    const r = recordOf(text, '88.1/A', NOW_SEC);
+    // at least both texts as UTF-16
+    expect(r.sizeBytes).toBeGreaterThanOrEqual((3000 + 1000) * 2);
+    expect(() => r.values).toThrow(RecordError);
+  });
+
+  const CORRUPT = [
+    { name: 'not JSON', valuesJson: '{not json' },
+    { name: 'an object', valuesJson: '{"x":1}' },
+    { name: 'null', valuesJson: 'null' },
+    { name: 'numbers', valuesJson: '[1,2]' },
+    { name: 'a value with an index only', valuesJson: '[{"index":1}]' },
+    { name: 'a whole value with null data', valuesJson: JSON.stringify([{ ...val(1, 'URL', 'u'), data: null }]) },
+    { name: 'a whole value with a text timestamp', valuesJson: JSON.stringify([{ ...val(1, 'URL', 'u'), timestamp: 'soon' }]) },
+  ];
+
+  it.each(CORRUPT)('corrupt stored values ($name): values, publicValues, minTtl throw RecordError (RC 2), never a TypeError', ({ valuesJson }) => {
+    const r = recordOf({ handle: '88.1/X', valuesJson, publicJson: '[]' }, '88.1/X', NOW_SEC);
+    // what needs no parsing still works
+    expect(r.handle).toBe('88.1/X');
+    expect(r.publicJson).toBe('[]');
+    expect(r.sizeBytes).toBeGreaterThan(0);
+    for (const get of [() => r.values, () => r.publicValues, () => r.minTtl]) {
+      const e = thrownBy(get);
+      expect(e).toBeInstanceOf(RecordError);
+      expect(e).toBeInstanceOf(HandleError);
+      expect(e).not.toBeInstanceOf(TypeError);
+      expect((e as HandleError).code).toBe(RC.ERROR);
+    }
+    // without a stored public answer, the public answer needs the values too
+    const bare = recordOf({ handle: '88.1/X', valuesJson, publicJson: null }, '88.1/X', NOW_SEC);
+    expect(thrownBy(() => bare.publicJson)).toBeInstanceOf(RecordError);
+  });
+});
+
+describe('textOf', () => {
+  it('gives back the very texts a record was read from (what Redis is filled with)', () => {
+    const text = { handle: '88.1/X', valuesJson: JSON.stringify([val(1, 'URL', 'u')]), publicJson: `[${handleJson(1, 'URL', 'u')}]` };
+    expect(textOf(recordOf(text, '88.1/X', NOW_SEC))).toEqual(text);
+    // a corrupt row travels as it is (copying it must not parse it)
+    const corrupt = { handle: '88.1/Y', valuesJson: '[{"index":1}]', publicJson: '[]' };
+    expect(textOf(recordOf(corrupt, '88.1/Y', NOW_SEC))).toEqual(corrupt);
+  });
+
+  it('serialises a record built from values like a write would', () => {
+    const values = [val(1, 'URL', 'u'), val(2, 'S', 's', 60, false)];
+    expect(textOf(recordFromValues('88.1/Z', '88.1/Z', values, NOW_SEC))).toEqual(recordText('88.1/Z', values));
   });
 });
