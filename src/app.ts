@@ -1,10 +1,12 @@
-// The HTTP application as a fastify plugin: content parsing, and every face registered with exactly the parts it
-// needs (each answers its own errors in its own format); a path no face knows gets the 404 of the face it is under.
+// The HTTP application as a fastify plugin: content parsing, zod schemas for every route (and the OpenAPI document made
+// from them), and every face registered with exactly the parts it needs (each answers its own errors in its own
+// format); a path no face knows gets the 404 of the face it is under.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HandleError, RC } from '../handle/codes.js';
 import type { HandleId } from '../handle/identifier.js';
 import { isHomed } from '../registry/access.js';
 import handleRestFace, { handleRestNotFound } from './faces/handle-rest/routes.js';
+import { describeRoutes, docsFace } from './faces/openapi.js';
 import type { NativeStats } from './faces/native/options.js';
 import operatorFace from './faces/operator.js';
 import healthFace from './faces/ops/health.js';
@@ -53,10 +55,13 @@ export default async function app(fastify: FastifyInstance, o: AppOptions): Prom
   fastify.setNotFoundHandler(notFound);
 
   const homed = (id: HandleId) => isHomed(node.registry, id);
+  // before the faces: their routes are declared in zod, and the OpenAPI document collects them as they register
+  await describeRoutes(fastify, { nodePrefix: node.registry.nodePrefix });
   await fastify.register(healthFace, { store: node.store, resolver: node.resolver });
   await fastify.register(metricsFace, { stats: () => node.resolver.stats(), nativeStats: o.nativeStats });
   await fastify.register(handleRestFace, { resolver: node.resolver, registry: node.registry, credentials: node.credentials, site: node.site, policy: node.policy });
   await fastify.register(snmsFace, { registry: node.registry, towns: node.plan.towns.map((t) => t.name) });
   await fastify.register(operatorFace, { registry: node.registry, plan: node.plan });
   await fastify.register(proxyFace, { resolver: node.resolver, policy: node.policy, nodePrefix: node.registry.nodePrefix, isHomed: homed, notFound });
+  await fastify.register(docsFace);
 }

@@ -15,6 +15,7 @@ import {
 import { planProgress, progressToCsv } from '../../registry/plan.js';
 import type { Actor } from '../../registry/store.js';
 import { createUser } from '../../registry/users/accounts.js';
+import { OPERATOR_ROUTES as S } from './operator-schemas.js';
 import { errorToSnms, useSnmsErrors, objectBody, ok, principalOf, requireRole, SNMS, SnmsError, str } from './snms/envelope.js';
 
 /** What the operator face needs, and nothing else. */
@@ -46,7 +47,7 @@ export default async function operatorFace(app: FastifyInstance, d: OperatorDeps
   };
   const body = (req: FastifyRequest): Record<string, unknown> => (req.body === undefined || req.body === null ? {} : objectBody(req));
 
-  app.get('/operator/enterprises', route(async (req, p) => {
+  app.get('/operator/enterprises', S.list, route(async (req, p) => {
     requireRole(p, 'operator', 'reviewer');
     const q = req.query as Record<string, unknown>;
     const status = q.status === undefined || q.status === '' ? undefined : Number(q.status);
@@ -59,40 +60,40 @@ export default async function operatorFace(app: FastifyInstance, d: OperatorDeps
       pageSize: Math.min(positive(q.pageSize, 20), 500),
     });
   }));
-  app.get('/operator/enterprises/:id', route(async (req, p) => {
+  app.get('/operator/enterprises/:id', S.get, route(async (req, p) => {
     requireRole(p, 'operator', 'reviewer');
     const e = await getEnterprise(ctx, idParam(req));
     if (e === null) throw new SnmsError(SNMS.BUSINESS, '企业不存在 / enterprise not found');
     return e;
   }));
-  app.post('/operator/enterprises/:id/review', route(async (req, p) => {
+  app.post('/operator/enterprises/:id/review', S.review, route(async (req, p) => {
     requireRole(p, 'operator', 'reviewer');
     await startReview(ctx, idParam(req), actorOf(p, req));
     return true;
   }));
-  app.post('/operator/enterprises/:id/approve', route(async (req, p) => {
+  app.post('/operator/enterprises/:id/approve', S.approve, route(async (req, p) => {
     requireRole(p, 'operator', 'reviewer');
     const prefix = str(body(req), 'prefix', 64, false);
     const r = await approveEnterprise(ctx, idParam(req), prefix === undefined ? {} : { prefix }, actorOf(p, req));
     return { prefix: r.prefix, handleAdmin: `300:0.NA/${r.prefix}`, handleSecret: r.handleSecret };
   }));
-  app.post('/operator/enterprises/:id/reject', route(async (req, p) => {
+  app.post('/operator/enterprises/:id/reject', S.reject, route(async (req, p) => {
     requireRole(p, 'operator', 'reviewer');
     await rejectEnterprise(ctx, idParam(req), str(body(req), 'reason', 500)!, actorOf(p, req));
     return true;
   }));
-  app.post('/operator/enterprises/:id/suspend', route(async (req, p) => {
+  app.post('/operator/enterprises/:id/suspend', S.suspend, route(async (req, p) => {
     requireRole(p, 'operator');
     await suspendEnterprise(ctx, idParam(req), str(body(req), 'reason', 500)!, actorOf(p, req));
     return true;
   }));
-  app.post('/operator/enterprises/:id/enable', route(async (req, p) => {
+  app.post('/operator/enterprises/:id/enable', S.enable, route(async (req, p) => {
     requireRole(p, 'operator');
     await enableEnterprise(ctx, idParam(req), actorOf(p, req));
     return true;
   }));
 
-  app.post('/operator/users', route(async (req, p) => {
+  app.post('/operator/users', S.createUser, route(async (req, p) => {
     requireRole(p, 'operator');
     const b = body(req);
     const role = str(b, 'role', 16)!;
@@ -101,7 +102,7 @@ export default async function operatorFace(app: FastifyInstance, d: OperatorDeps
     return { id: r.id };
   }));
 
-  app.get('/operator/audit', route(async (req, p) => {
+  app.get('/operator/audit', S.audit, route(async (req, p) => {
     requireRole(p, 'operator');
     const q = req.query as Record<string, unknown>;
     const handle = str(q, 'handle', 255, false);
@@ -116,11 +117,11 @@ export default async function operatorFace(app: FastifyInstance, d: OperatorDeps
     });
   }));
 
-  app.get('/operator/plan', route(async (_req, p) => {
+  app.get('/operator/plan', S.plan, route(async (_req, p) => {
     requireRole(p, 'operator', 'reviewer');
     return planProgress(ctx, d.plan);
   }));
-  app.get('/operator/plan.csv', route(async (_req, p, reply) => {
+  app.get('/operator/plan.csv', S.planCsv, route(async (_req, p, reply) => {
     requireRole(p, 'operator', 'reviewer');
     const csv = progressToCsv(await planProgress(ctx, d.plan));
     return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="plan-progress.csv"').send(csv);

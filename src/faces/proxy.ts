@@ -11,6 +11,7 @@ import { httpDate, locationOf, redirectTarget, resolutionBody } from '../edge/an
 import { RESERVED } from '../edge/front-door.js';
 import { classify } from './errors.js';
 import { flag, first, indexes, paramsOf, rawPathAfter } from './handle-rest/params.js';
+import { PROXY_ROUTES as S } from './proxy-schemas.js';
 
 /** What the proxy face needs, and nothing else. */
 export interface ProxyDeps {
@@ -60,7 +61,7 @@ export default async function proxyFace(app: FastifyInstance, d: ProxyDeps): Pro
       .send(page(message, `<h1>${esc(message)}</h1><p>Handle: <code>${esc(handle)}</code></p><p><a href="/">idnode ${esc(d.nodePrefix)}</a></p>`));
   }
 
-  app.get('/', async (_req, reply) =>
+  app.get('/', S.home, async (_req, reply) =>
     reply.type('text/html; charset=utf-8').send(
       page(
         `idnode ${d.nodePrefix}`,
@@ -72,7 +73,7 @@ export default async function proxyFace(app: FastifyInstance, d: ProxyDeps): Pro
   );
 
   // Cache hits of redirects are answered by the front door (src/edge/front-door.ts) before routing; this is the full path.
-  app.get('/*', (req, reply) => proxyResolve(req, reply));
+  app.get('/*', S.resolve, (req, reply) => proxyResolve(req, reply));
 
   async function proxyResolve(req: FastifyRequest, reply: FastifyReply) {
     // the other faces' paths are never identifiers: an unknown one is their own 404

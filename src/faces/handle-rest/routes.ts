@@ -14,6 +14,7 @@ import { resolutionBody } from '../../edge/answers.js';
 import { classify } from '../errors.js';
 import type { NodeSite } from '../../site.js';
 import { first, flag, indexes, paramsOf, rawPathAfter, sendHandleError, sendHandleJson, type Params } from './params.js';
+import { HANDLE_REST_ROUTES as S } from './schemas.js';
 
 const BASE = '/api/handles/';
 
@@ -136,9 +137,9 @@ export default async function handleRestFace(app: FastifyInstance, d: HandleRest
 
   // Cache hits of anonymous GETs are answered by the front door (src/edge/front-door.ts) before routing; this is the
   // full path.
-  app.get('/api/handles/*', (req, reply) => resolve(req, reply, paramsOf(req)));
-  app.get('/api/handles', (req, reply) => resolve(req, reply, paramsOf(req)));
-  app.post('/api/handles/*', (req, reply) => resolve(req, reply, paramsOf(req, hasJsonContentType(req) ? req.body : undefined)));
+  app.get('/api/handles/*', S.resolve, (req, reply) => resolve(req, reply, paramsOf(req)));
+  app.get('/api/handles', S.list, (req, reply) => resolve(req, reply, paramsOf(req)));
+  app.post('/api/handles/*', S.resolvePost, (req, reply) => resolve(req, reply, paramsOf(req, hasJsonContentType(req) ? req.body : undefined)));
 
   // ---- writes: the registry decides create-versus-modify and authorizes inside the write's transaction ----
   async function write(req: FastifyRequest, reply: FastifyReply, p: Params, kind: RequestKind, build: (raw: string) => { raw: string; change: () => HandleChange }) {
@@ -156,7 +157,7 @@ export default async function handleRestFace(app: FastifyInstance, d: HandleRest
     });
   }
 
-  app.put('/api/handles/*', async (req, reply) => {
+  app.put('/api/handles/*', S.put, async (req, reply) => {
     const p = paramsOf(req);
     const overwrite = p.overwrite !== undefined ? /^true$/i.test(first(p, 'overwrite')!) : true;
     return write(req, reply, p, 'create', (path) => {
@@ -182,7 +183,7 @@ export default async function handleRestFace(app: FastifyInstance, d: HandleRest
     });
   });
 
-  app.delete('/api/handles/*', async (req, reply) => {
+  app.delete('/api/handles/*', S.remove, async (req, reply) => {
     const p = paramsOf(req);
     return write(req, reply, p, 'write', (raw) => ({
       raw,
@@ -194,7 +195,7 @@ export default async function handleRestFace(app: FastifyInstance, d: HandleRest
   });
 
   // ---- prefixes and site ----
-  app.get('/api/prefixes', async (req, reply) =>
+  app.get('/api/prefixes', S.prefixes, async (req, reply) =>
     sendHandleJson(reply, paramsOf(req), 200, { responseCode: RC.SUCCESS, totalCount: '1', prefixes: [ctx.nodePrefix] }),
   );
   const homingNotSupported = async (req: FastifyRequest, reply: FastifyReply) =>
@@ -205,10 +206,10 @@ export default async function handleRestFace(app: FastifyInstance, d: HandleRest
       undefined,
       'other',
     );
-  app.post('/api/prefixes', homingNotSupported);
-  app.post('/api/prefixes/*', homingNotSupported);
-  app.delete('/api/prefixes', homingNotSupported);
-  app.delete('/api/prefixes/*', homingNotSupported);
+  app.post('/api/prefixes', S.homePrefix, homingNotSupported);
+  app.post('/api/prefixes/*', S.homePrefixPath, homingNotSupported);
+  app.delete('/api/prefixes', S.unhomePrefix, homingNotSupported);
+  app.delete('/api/prefixes/*', S.unhomePrefixPath, homingNotSupported);
 
-  app.get('/api/site', async (req, reply) => sendHandleJson(reply, paramsOf(req), 200, { responseCode: RC.SUCCESS, site: d.site.json }));
+  app.get('/api/site', S.site, async (req, reply) => sendHandleJson(reply, paramsOf(req), 200, { responseCode: RC.SUCCESS, site: d.site.json }));
 }

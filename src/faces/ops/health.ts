@@ -1,7 +1,9 @@
 // Liveness and readiness: /healthz answers while the process runs (naming it in x-idnode-worker), /readyz only while the store answers.
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import type { Store } from '../../../registry/store.js';
 import type { Resolver } from '../../../resolver/types.js';
+import { AUTH, json, NoQuery, TAG } from '../openapi.js';
 
 /** What the health face needs, and nothing else. */
 export interface HealthDeps {
@@ -9,11 +11,35 @@ export interface HealthDeps {
   resolver: Pick<Resolver, 'stats'>;
 }
 
+const HEALTHZ = {
+  schema: {
+    tags: [TAG.ops],
+    summary: 'Liveness: answers while the process runs',
+    description: 'The `x-idnode-worker` header names the process (its pid) that answered.',
+    security: AUTH.none,
+    querystring: NoQuery,
+    response: { 200: json('Alive', z.object({ status: z.literal('ok') })) },
+  },
+};
+
+const READYZ = {
+  schema: {
+    tags: [TAG.ops],
+    summary: 'Readiness: 200 only while the store answers',
+    security: AUTH.none,
+    querystring: NoQuery,
+    response: {
+      200: json('Ready', z.object({ status: z.literal('ready'), store: z.string(), cache: z.record(z.string(), z.number()).describe('the cache tiers\' counters') })),
+      503: json('The store does not answer (within 2 s)', z.object({ status: z.literal('unavailable'), store: z.string(), error: z.string() })),
+    },
+  },
+};
+
 export default async function healthFace(app: FastifyInstance, d: HealthDeps): Promise<void> {
   // the pid of the process that answered: with WORKERS>1, which worker took the connection
   const pid = String(process.pid);
-  app.get('/healthz', async (_req, reply) => reply.header('x-idnode-worker', pid).send({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
+  app.get('/healthz', HEALTHZ, async (_req, reply) => reply.header('x-idnode-worker', pid).send({ status: 'ok' }));
+  app.get('/readyz', READYZ, async (_req, reply) => {
     try {
       await Promise.race([
         d.store.ping(),

@@ -100,8 +100,12 @@ export function useSnmsErrors(app: FastifyInstance): void {
   });
 }
 
-/** An unknown path of the SNMS and operator faces: HTTP 404 with the envelope, naming what was asked for. */
+/**
+ * An unknown path of the SNMS and operator faces: HTTP 404 with the envelope, naming what was asked for. Sent as a
+ * string: it may answer inside another face's route (the proxy's `GET /*`), whose response schemas are not its own.
+ */
 export function snmsNotFound(req: FastifyRequest, reply: FastifyReply): FastifyReply {
   const what = `${req.method} ${(req.raw.url ?? '').split('?')[0]}`;
-  return reply.code(404).type('application/json; charset=utf-8').send({ status: SNMS.BUSINESS, message: `接口不存在 / no such endpoint: ${what}`, data: null });
+  const body = JSON.stringify({ status: SNMS.BUSINESS, message: `接口不存在 / no such endpoint: ${what}`, data: null });
+  return reply.code(404).type('application/json; charset=utf-8').send(body);
 }

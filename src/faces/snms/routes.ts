@@ -10,6 +10,7 @@ import { login } from '../../../registry/users/tokens.js';
 import { currentScope, type Access } from '../../../registry/access.js';
 import type { Principal, RegistryContext } from '../../../registry/context.js';
 import { arrayBody, errorToSnms, useSnmsErrors, objectBody, ok, principalOf, requireRole, SNMS, SnmsError, str } from './envelope.js';
+import { SNMS_ROUTES as S } from './schemas.js';
 
 const forbiddenPrefix = () => new SnmsError(SNMS.FORBIDDEN, '无权操作该前缀 / no permission for this prefix');
 
@@ -49,7 +50,7 @@ export default async function snmsFace(app: FastifyInstance, d: SnmsDeps): Promi
 
   // ---- tokens ----
   for (const [path, mode] of [['/identity/token', 'plain'], ['/identity/token/v1', 'v1']] as const) {
-    app.post(path, open(async (req) => {
+    app.post(path, S.token(mode === 'v1'), open(async (req) => {
       const b = objectBody(req);
       const username = str(b, 'username', 50)!;
       const password = str(b, 'password', 128)!;
@@ -59,7 +60,7 @@ export default async function snmsFace(app: FastifyInstance, d: SnmsDeps): Promi
   }
 
   // ---- identifiers ----
-  app.get('/identityv2/data/detail', route(async (req, _reply, p) => {
+  app.get('/identityv2/data/detail', S.detail, route(async (req, _reply, p) => {
     const q = req.query as Record<string, unknown>;
     const handle = str(q, 'handle', 255)!;
     const id = parseHandle(handle, ctx.policy);
@@ -77,9 +78,9 @@ export default async function snmsFace(app: FastifyInstance, d: SnmsDeps): Promi
     await registerOne(ctx, { handle, templateVersion: str(b, 'templateVersion', 128)!, value: b.value }, mode, actorOf(p, req), { principal: p });
     return true;
   }
-  app.post('/identityv2/data', route((req, _r, p) => writeOne(req, p, 'create')));
-  app.put('/identityv2/data', route((req, _r, p) => writeOne(req, p, 'update')));
-  app.delete('/identityv2/data', route(async (req, _r, p) => {
+  app.post('/identityv2/data', S.create, route((req, _r, p) => writeOne(req, p, 'create')));
+  app.put('/identityv2/data', S.update, route((req, _r, p) => writeOne(req, p, 'update')));
+  app.delete('/identityv2/data', S.remove, route(async (req, _r, p) => {
     const handle = str(objectBody(req), 'handle', 255)!;
     const id = parseHandle(handle, ctx.policy);
     if (!(await scopeOf(p, 'write'))(id.prefixKey)) throw forbiddenPrefix();
@@ -87,16 +88,16 @@ export default async function snmsFace(app: FastifyInstance, d: SnmsDeps): Promi
     return true;
   }));
 
-  app.post('/identityv2/data/batchCreate', route(async (req, _r, p) =>
+  app.post('/identityv2/data/batchCreate', S.batchCreate, route(async (req, _r, p) =>
     batchCreate(ctx, arrayBody(req), actorOf(p, req), { principal: p })));
-  app.put('/identityv2/data/batchUpdate', route(async (req, _r, p) =>
+  app.put('/identityv2/data/batchUpdate', S.batchUpdate, route(async (req, _r, p) =>
     batchUpdate(ctx, arrayBody(req), actorOf(p, req), { principal: p })));
-  app.delete('/identityv2/data/batchDelete', route(async (req, _r, p) =>
+  app.delete('/identityv2/data/batchDelete', S.batchDelete, route(async (req, _r, p) =>
     batchDelete(ctx, arrayBody(req), actorOf(p, req), { principal: p })));
 
   // ---- templates (v5; v3 paths answer the same) ----
   for (const base of ['/snms/api/v5/template', '/snms/api/v3/template']) {
-    app.get(base, route(async (req, _r, p) => {
+    app.get(base, S.templateGet(base.includes('/v3/')), route(async (req, _r, p) => {
       const q = req.query as Record<string, unknown>;
       const prefix = parsePrefix(str(q, 'prefix', 64)!);
       if (!(await scopeOf(p, 'read'))(prefix.prefixKey)) throw forbiddenPrefix();
@@ -111,9 +112,9 @@ export default async function snmsFace(app: FastifyInstance, d: SnmsDeps): Promi
         await (mode === 'create' ? createTemplate : updateTemplate)(ctx, input, actorOf(p, req));
         return true;
       });
-    app.post(base, write('create'));
-    app.put(base, write('update'));
-    app.delete(base, route(async (req, _r, p) => {
+    app.post(base, S.templateCreate(base.includes('/v3/')), write('create'));
+    app.put(base, S.templateUpdate(base.includes('/v3/')), write('update'));
+    app.delete(base, S.templateDelete(base.includes('/v3/')), route(async (req, _r, p) => {
       const b = objectBody(req);
       const prefix = parsePrefix(str(b, 'prefix', 64)!);
       if (!(await scopeOf(p, 'write'))(prefix.prefixKey)) throw forbiddenPrefix();
@@ -123,14 +124,14 @@ export default async function snmsFace(app: FastifyInstance, d: SnmsDeps): Promi
   }
 
   // ---- prefixes ----
-  app.get('/snms/api/prefix/query', route(async (req, _r, p) => {
+  app.get('/snms/api/prefix/query', S.prefixQuery, route(async (req, _r, p) => {
     const prefix = parsePrefix(str(req.query as Record<string, unknown>, 'prefix', 64)!);
     if (!(await scopeOf(p, 'read'))(prefix.prefixKey)) throw forbiddenPrefix();
     const r = await queryPrefix(ctx, prefix.prefix);
     if (r === null) throw new SnmsError(SNMS.BUSINESS, '前缀不存在 / prefix not found');
     return r;
   }));
-  app.get('/snms/api/prefix/page', route(async (req, _r, p) => {
+  app.get('/snms/api/prefix/page', S.prefixPage, route(async (req, _r, p) => {
     requireRole(p, 'operator', 'reviewer');
     const q = req.query as Record<string, unknown>;
     return pagePrefixes(ctx, {
@@ -144,7 +145,7 @@ export default async function snmsFace(app: FastifyInstance, d: SnmsDeps): Promi
   }));
 
   // ---- applications: an enterprise applies for a prefix (no login; reviewed by the node's reviewers) ----
-  app.post('/snms/api/v3/ent/apply', open(async (req) => {
+  app.post('/snms/api/v3/ent/apply', S.apply, open(async (req) => {
     const b = objectBody(req);
     const user = sub(b, 'sysUser');
     const ent = sub(b, 'entBasicInfo');

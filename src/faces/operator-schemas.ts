@@ -1,0 +1,156 @@
+// Zod schemas of the operator face, route by route: queries and bodies, which the routes check themselves (status -2 with the reason), and the `data` of each answer in the SNMS envelope.
+import { z } from 'zod';
+import { AUTH, media, NoQuery, TAG } from './openapi.js';
+import { routeChecked } from './schema-compilers.js';
+import { Done, envelope, envelopeOf } from './snms/schemas.js';
+
+// ---- requests (checked by the routes) ------------------------------------------------------------------------------
+
+const optionalText = (description: string) => z.string().optional().describe(description);
+
+const EnterpriseId = routeChecked(z.object({ id: z.int().min(1).describe('企业 ID / enterprise id') }));
+
+const EnterpriseQuery = routeChecked(
+  z.object({
+    status: optionalText('0 停用 disabled, 1 启用 enabled, 2 待删除 pending deletion, 3 已驳回 rejected, 4 待审核 pending review, 5 审核中 under review'),
+    town: optionalText('镇 / town'),
+    name: optionalText('名称包含 / name contains'),
+    currentPage: optionalText('页码，从 1 开始 / page, from 1'),
+    pageSize: optionalText('每页条数 / page size (default 20, at most 500)'),
+  }),
+);
+
+const ApproveBody = routeChecked(
+  z.object({ prefix: optionalText('指定前缀（默认下一个空闲的 <NODE_PREFIX>.<n>） / the prefix to delegate (default: the next free <NODE_PREFIX>.<n>)') }).describe('可省略 / may be omitted'),
+);
+const ReasonBody = routeChecked(z.object({ reason: z.string().describe('原因 / the reason (≤ 500)') }));
+const UserBody = routeChecked(
+  z.object({
+    username: z.string().describe('用户名 / user name (≤ 50)'),
+    password: z.string().describe('密码 / password'),
+    role: z.enum(['reviewer', 'operator']).describe('reviewer 审核员, operator 运营'),
+  }),
+);
+
+const AuditQuery = routeChecked(
+  z.object({
+    enterpriseId: optionalText('企业 ID：企业本身及其前缀下标识的变更 / the enterprise, and changes under its prefixes'),
+    handle: optionalText('标识 / one identifier'),
+    actor: optionalText('操作者，如 user:admin / who, e.g. user:admin'),
+    since: optionalText('起始时间（含），ISO-8601 / from (inclusive)'),
+    until: optionalText('截止时间（不含），ISO-8601 / until (exclusive)'),
+    limit: optionalText('条数 / how many (default 100)'),
+  }),
+);
+
+// ---- answers' data -------------------------------------------------------------------------------------------------
+
+const Enterprise = z.looseObject({
+  id: z.int(),
+  name: z.string(),
+  creditCode: z.string(),
+  town: z.string(),
+  industry: z.string().describe('GB/T 4754, e.g. C3441'),
+  address: z.string(),
+  contactName: z.string(),
+  contactPhone: z.string(),
+  contactEmail: z.string().nullable(),
+  status: z.int().describe('0 停用, 1 启用, 2 待删除, 3 已驳回, 4 待审核, 5 审核中'),
+  reason: z.string().nullable().describe('驳回或停用原因 / why it was rejected or suspended'),
+  reviewedBy: z.string().nullable(),
+  approvedAt: z.date().nullable(),
+  createdAt: z.date(),
+  updatedAt: z.date(),
+  prefixes: z.array(z.looseObject({ prefix: z.string(), prefixKey: z.string(), status: z.int() })),
+});
+
+const EnterprisePage = z.looseObject({ total: z.int(), items: z.array(Enterprise) });
+
+const Approved = z.looseObject({
+  prefix: z.string().describe('分配的前缀 / the delegated prefix'),
+  handleAdmin: z.string().describe('Handle 凭据 / the Handle credential, 300:0.NA/<prefix>'),
+  handleSecret: z.string().describe('只显示这一次 / shown this once'),
+});
+
+const AuditEntries = z.array(
+  z.looseObject({
+    id: z.int(),
+    at: z.date(),
+    actor: z.string(),
+    address: z.string().nullable(),
+    action: z.string(),
+    entity: z.string().describe('handle, enterprise, prefix, template, user'),
+    handle: z.string().nullable(),
+    entityId: z.string().nullable(),
+    enterpriseId: z.int().nullable(),
+    before: z.unknown(),
+    after: z.unknown(),
+  }),
+);
+
+const byYear = z.record(z.string(), z.number()).describe('按年份 / by year');
+const Progress = {
+  aboveScale2021: z.int(),
+  target: byYear,
+  registered: byYear,
+  coverage: z.number().nullable(),
+  current: z.int(),
+};
+const PlanProgress = z.looseObject({
+  county: z.string(),
+  asOf: z.date(),
+  years: z.array(z.int()),
+  towns: z.array(z.looseObject({ town: z.string(), ...Progress })),
+  totals: z.looseObject(Progress),
+  unplanned: z.looseObject({ registered: byYear, current: z.int(), towns: z.array(z.string()) }),
+});
+
+// ---- the routes ----------------------------------------------------------------------------------------------------
+
+const opRoute = (summary: string, parts: Record<string, unknown>) => ({ schema: { tags: [TAG.operator], summary, security: AUTH.bearer, ...parts } });
+
+/** The schema options of each route of the face (operator.ts passes them to fastify). */
+export const OPERATOR_ROUTES = {
+  list: opRoute('企业列表（审核员、运营） / Applications and enterprises (reviewer, operator)', {
+    querystring: EnterpriseQuery,
+    response: { 200: envelope('一页企业 / a page', EnterprisePage) },
+  }),
+  get: opRoute('企业详情 / One enterprise with its prefixes (reviewer, operator)', {
+    params: EnterpriseId,
+    response: { 200: envelope('企业 / the enterprise', Enterprise) },
+  }),
+  review: opRoute('开始审核 / Start the review (reviewer, operator)', { params: EnterpriseId, response: { 200: envelope('审核中 / under review', Done) } }),
+  approve: opRoute('批准并分配前缀 / Approve: delegate a prefix and create 0.NA/<prefix> (reviewer, operator)', {
+    params: EnterpriseId,
+    body: ApproveBody,
+    response: { 200: envelope('已批准 / approved', Approved) },
+  }),
+  reject: opRoute('驳回 / Reject (reviewer, operator)', { params: EnterpriseId, body: ReasonBody, response: { 200: envelope('已驳回 / rejected', Done) } }),
+  suspend: opRoute('停用：其标识在所有接口停止解析 / Suspend: its identifiers stop resolving everywhere (operator)', {
+    params: EnterpriseId,
+    body: ReasonBody,
+    response: { 200: envelope('已停用 / suspended', Done) },
+  }),
+  enable: opRoute('启用 / Enable again (operator)', { params: EnterpriseId, response: { 200: envelope('已启用 / enabled', Done) } }),
+  createUser: opRoute('创建账号 / Create a reviewer or operator account (operator)', {
+    body: UserBody,
+    response: { 200: envelope('账号 / the account', z.looseObject({ id: z.int() })) },
+  }),
+  audit: opRoute('审计日志，最新在前 / The audit log, newest first (operator)', {
+    querystring: AuditQuery,
+    response: { 200: envelope('审计记录 / entries', AuditEntries) },
+  }),
+  plan: opRoute('规划进度 / Plan progress per town and year (reviewer, operator)', {
+    querystring: NoQuery,
+    response: { 200: envelope('规划进度 / progress', PlanProgress) },
+  }),
+  planCsv: opRoute('规划进度 CSV / Plan progress as CSV (reviewer, operator)', {
+    querystring: NoQuery,
+    response: {
+      200: media('CSV（附件）；出错时为 JSON 信封 / CSV as an attachment; on errors the JSON envelope', {
+        'text/csv': z.string(),
+        'application/json': envelopeOf(z.null()),
+      }),
+    },
+  }),
+};
