@@ -1,11 +1,16 @@
 // SNMS identifier registration over PGlite and PostgreSQL: batch limits, per-item results, idempotent retry, audit, events.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_PERMISSIONS, type HandleValue } from '../../handle/types.js';
-import { RegistryError } from '../../registry/context.js';
+import type { Transaction } from 'kysely';
+import { RegistryError, type Principal } from '../../registry/context.js';
+import { STATUS, type Database } from '../../registry/db.js';
+import { enableEnterprise, suspendEnterprise } from '../../registry/enterprises.js';
+import { createHandles, mutateHandle } from '../../registry/handles.js';
 import {
   batchCreate,
   batchDelete,
   batchUpdate,
+  deleteBatch,
   deleteOne,
   detail,
   registerBatch,
@@ -79,8 +84,9 @@ describe.each(backends)('identifiers: $name', (backend) => {
     expect(res).toHaveLength(2000);
     expect(res.every((r, i) => r.msg === 'success' && r.handle === `${p}/item-${i}`)).toBe(true);
     expect((await store.listHandles(p)).total).toBe(2000);
-    expect(ctx.changed).toHaveLength(1);
-    expect(ctx.changed[0]).toHaveLength(2000);
+    expect(ctx.changes).toHaveLength(1);
+    expect(ctx.changes[0]!.keys).toHaveLength(2000);
+    expect(ctx.changes[0]!.keys).toContain(`${p}/ITEM-1999`);
 
     const q = prefix();
     await createTemplate(ctx, normaliseTemplateInput(templateBody(q), 'create'), actor);
@@ -92,17 +98,13 @@ describe.each(backends)('identifiers: $name', (backend) => {
     await rejects(batchCreate(ctx, { items: over.slice(0, 2) }, actor), 'invalid');
     await rejects(batchDelete(ctx, 'x', actor), 'invalid');
     expect((await store.listHandles(q)).total).toBe(0);
-    expect(ctx.changed).toHaveLength(1);
+    expect(ctx.changes).toHaveLength(1);
   });
 
   it('reports every item on its own and writes the valid ones', async () => {
     const other = prefix();
-    await store.createMany(
-      [{ ref: { handle: `${p}/taken`, key: `${p}/TAKEN`, prefixKey: p }, values: [] }],
-      actor,
-      'seed',
-      () => false,
-    );
+    await createHandles(ctx, [{ ref: { handle: `${p}/taken`, key: `${p}/TAKEN`, prefixKey: p }, values: [] }], actor, 'seed', () => false);
+    ctx.changes.length = 0;
     const items: unknown[] = [
       good(`${p}/ok-1`), // 0
       { handle: `${p}/bad-index`, templateVersion: '1.0', value: [val(2000, 'name', 'x'), val(2005, 'x', 'y')] }, // 1
@@ -183,7 +185,7 @@ describe.each(backends)('identifiers: $name', (backend) => {
     expect((await store.getHandle(`${p}/TAKEN`))?.values).toEqual([]);
 
     // events: exactly the created keys, once
-    expect(ctx.changed).toEqual([[`${p}/OK-1`, `${p}/DUP`, `${p}/DUP2`, `${p}/OK-2`]]);
+    expect(ctx.changes).toEqual([{ keys: [`${p}/DUP`, `${p}/DUP2`, `${p}/OK-1`, `${p}/OK-2`], prefixKeys: [] }]);
     // audit: one row per created identifier
     const rows = await store.listAudit({ handleKey: `${p}/OK-2` });
     expect(rows).toHaveLength(1);
@@ -198,7 +200,7 @@ describe.each(backends)('identifiers: $name', (backend) => {
     const later = testContext(store, () => new Date(NOW.getTime() + 3_600_000));
     const retry = await batchCreate(later, items, actor);
     expect(retry).toEqual(items.map((x) => ({ handle: x.handle, msg: 'success' })));
-    expect(later.changed).toEqual([]);
+    expect(later.changes).toEqual([]);
     expect(await store.listAudit({ actor: actor.id, limit: 1000 })).toEqual(auditBefore);
     const rec = await store.getHandle(`${p}/R-7`);
     expect(rec?.version).toBe(1);
@@ -220,8 +222,8 @@ describe.each(backends)('identifiers: $name', (backend) => {
       permissions: { ...DEFAULT_PERMISSIONS },
       references: [],
     };
-    await store.mutate({ handle: `${p}/u-1`, key: `${p}/U-1`, prefixKey: p }, 'test', actor, (cur) => [admin, ...cur!.values]);
-    ctx.changed.length = 0;
+    await mutateHandle(ctx, { handle: `${p}/u-1`, key: `${p}/U-1`, prefixKey: p }, 'test', actor, (cur) => [admin, ...cur!.values]);
+    ctx.changes.length = 0;
 
     const later = testContext(store, () => new Date(NOW.getTime() + 60_000));
     const res = await batchUpdate(
@@ -250,7 +252,7 @@ describe.each(backends)('identifiers: $name', (backend) => {
     expect(u1?.values.find((v) => v.index === 1001)?.timestamp).toBe(NOW_SEC);
     expect(u1?.values.find((v) => v.index === 2000)?.timestamp).toBe(NOW_SEC + 60);
     expect((await store.getHandle(`${p}/U-2`))?.version).toBe(1);
-    expect(later.changed).toEqual([[`${p}/U-1`]]);
+    expect(later.changes).toEqual([{ keys: [`${p}/U-1`], prefixKeys: [] }]);
     const rows = await store.listAudit({ handleKey: `${p}/U-1` });
     expect(rows[0]).toMatchObject({ action: 'identifier.update' });
     expect((rows[0]!.before as HandleValue[]).find((v) => v.index === 2001)?.data.value).toBe('red');
@@ -258,7 +260,7 @@ describe.each(backends)('identifiers: $name', (backend) => {
 
   it('deletes per item with code 1 / -2', async () => {
     await batchCreate(ctx, [good(`${p}/d-1`), good(`${p}/d-2`)], actor);
-    ctx.changed.length = 0;
+    ctx.changes.length = 0;
     const res = await batchDelete(ctx, [`${p}/d-1`, `${p}/d-none`, 42, `${prefix()}/d-x`, `${p}/D-2`], actor, { allowedPrefixKeys: (k) => k === p });
     expect(res).toEqual([
       { handle: `${p}/d-1`, code: 1, msg: 'success' },
@@ -268,7 +270,7 @@ describe.each(backends)('identifiers: $name', (backend) => {
       { handle: `${p}/D-2`, code: 1, msg: 'success' },
     ]);
     expect((await store.listHandles(p)).total).toBe(0);
-    expect(ctx.changed).toEqual([[`${p}/D-1`, `${p}/D-2`]]);
+    expect(ctx.changes).toEqual([{ keys: [`${p}/D-1`, `${p}/D-2`], prefixKeys: [] }]);
     const rows = await store.listAudit({ handleKey: `${p}/D-1` });
     expect(rows[0]).toMatchObject({ action: 'identifier.delete', after: null });
   });
@@ -301,21 +303,147 @@ describe.each(backends)('identifiers: $name', (backend) => {
     expect(await detail(ctx, `${p}/s-1`)).toBeNull();
   });
 
-  it('fails the whole call when the database fails, firing no events', async () => {
+  it('fails the whole call when the database fails at commit, writing nothing and firing no events', async () => {
+    // the batch's transaction does all its work, then the database fails before the commit
     const broken = testContext(
-      new Proxy(store, {
-        get(target, prop) {
-          if (prop === 'createMany') return async () => Promise.reject(new Error('connection lost'));
-          const v: unknown = Reflect.get(target, prop, target);
-          return typeof v === 'function' ? v.bind(target) : v;
-        },
-      }),
+      withTransactionHook(store, (run) =>
+        run(async () => {
+          throw new Error('connection lost');
+        }),
+      ),
     );
-    await expect(batchCreate(broken, [good(`${p}/f-1`)], actor)).rejects.toThrow('connection lost');
-    expect(broken.changed).toEqual([]);
+    await expect(batchCreate(broken, [good(`${p}/f-1`), good(`${p}/f-2`)], actor)).rejects.toThrow('connection lost');
+    expect(broken.changes).toEqual([]);
     expect(await store.getHandle(`${p}/F-1`)).toBeNull();
+    expect(await store.listAudit({ handleKey: `${p}/F-1` })).toEqual([]);
+  });
+
+  describe('a principal\'s prefixes', () => {
+    const enterpriseActor: Actor = { id: 'user:ent', address: '203.0.113.10' };
+    let seqEnt = 0;
+    /** An enabled enterprise holding `prefix` (rows as approval leaves them) and its principal. */
+    async function enterpriseWith(prefixText: string): Promise<{ id: number; principal: Principal }> {
+      seqEnt += 1;
+      const ent = await store.db
+        .insertInto('enterprises')
+        .values({ name: `ent-${prefixText}`, credit_code: `CC-${prefixText}-${seqEnt}`, town: '合德镇', industry: 'C3441', address: 'x', contact_name: 'x', contact_phone: '1', status: STATUS.ENABLED })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      await store.db.insertInto('prefixes').values({ prefix: prefixText, prefix_key: prefixText, enterprise_id: Number(ent.id), status: STATUS.ENABLED }).execute();
+      return { id: Number(ent.id), principal: { userId: 1000 + seqEnt, username: `ent${seqEnt}`, role: 'enterprise', enterpriseId: Number(ent.id) } };
+    }
+    const reviewer: Principal = { userId: 1, username: 'rev', role: 'reviewer', enterpriseId: null };
+    const operator: Principal = { userId: 2, username: 'op', role: 'operator', enterpriseId: null };
+
+    it('an enterprise writes under its prefix and those derived from it; elsewhere, and for reviewers, items are forbidden', async () => {
+      const { principal } = await enterpriseWith(p);
+      const sub = `${p}.5`;
+      await createTemplate(ctx, normaliseTemplateInput(templateBody(sub), 'create'), actor);
+      const other = prefix();
+      await createTemplate(ctx, normaliseTemplateInput(templateBody(other), 'create'), actor);
+      const res = await registerBatch(ctx, [good(`${p}/e-1`), good(`${sub}/e-2`), good(`${other}/e-3`)], 'create', enterpriseActor, { principal });
+      expect(res.map((r) => r.outcome)).toEqual(['created', 'created', 'forbidden']);
+      expect(await store.getHandle(`${other}/E-3`)).toBeNull();
+      expect((await registerBatch(ctx, [good(`${p}/e-4`)], 'create', enterpriseActor, { principal: reviewer })).map((r) => r.outcome)).toEqual(['forbidden']);
+      expect((await registerBatch(ctx, [good(`${other}/e-5`)], 'create', enterpriseActor, { principal: operator })).map((r) => r.outcome)).toEqual(['created']);
+      // a fixed restriction and a principal both apply
+      const both = await registerBatch(ctx, [good(`${p}/e-6`), good(`${sub}/e-7`)], 'create', enterpriseActor, { principal, allowedPrefixKeys: (k) => k === sub });
+      expect(both.map((r) => r.outcome)).toEqual(['forbidden', 'created']);
+      expect((await deleteBatch(ctx, [`${other}/e-5`, `${p}/e-1`], enterpriseActor, { principal })).map((r) => r.outcome)).toEqual(['forbidden', 'deleted']);
+    });
+
+    it('a suspended enterprise\'s items are forbidden and nothing is written', async () => {
+      const { id, principal } = await enterpriseWith(p);
+      await registerBatch(ctx, [good(`${p}/s-1`)], 'create', enterpriseActor, { principal });
+      await suspendEnterprise(ctx, id, 'test', actor);
+      ctx.changes.length = 0;
+      const created = await registerBatch(ctx, [good(`${p}/s-2`)], 'create', enterpriseActor, { principal });
+      const updated = await registerBatch(ctx, [good(`${p}/s-1`, 'renamed')], 'update', enterpriseActor, { principal });
+      const deleted = await deleteBatch(ctx, [`${p}/s-1`], enterpriseActor, { principal });
+      expect([...created, ...updated, ...deleted].map((r) => r.outcome)).toEqual(['forbidden', 'forbidden', 'forbidden']);
+      expect(await store.getHandle(`${p}/S-2`)).toBeNull();
+      expect((await store.getHandle(`${p}/S-1`))?.values.find((v) => v.index === 2000)?.data.value).toBe('pump');
+      expect(ctx.changes).toEqual([]);
+    });
+
+    it('a suspension committing between the pre-check and the write is seen inside the transaction: every item forbidden', async () => {
+      const { id, principal } = await enterpriseWith(p);
+      expect((await registerBatch(ctx, [good(`${p}/r-1`), good(`${p}/r-2`)], 'create', enterpriseActor, { principal })).map((r) => r.outcome)).toEqual([
+        'created',
+        'created',
+      ]);
+      // the suspension commits when the batch opens its write transaction, after its pre-check passed
+      let suspended = 0;
+      const racing = testContext(
+        withTransactionHook(store, async (run) => {
+          if (suspended === 0) {
+            suspended += 1;
+            await suspendEnterprise(ctx, id, 'suspended meanwhile', actor);
+          }
+          return run();
+        }),
+        () => NOW,
+      );
+      const auditBefore = (await store.listAudit({ actor: enterpriseActor.id, limit: 1000 })).length;
+      const created = await registerBatch(racing, [good(`${p}/r-3`), good(`${p}/r-4`)], 'create', enterpriseActor, { principal });
+      expect(suspended).toBe(1);
+      expect(created.map((r) => [r.handle, r.outcome])).toEqual([
+        [`${p}/r-3`, 'forbidden'],
+        [`${p}/r-4`, 'forbidden'],
+      ]);
+      expect(await store.getHandle(`${p}/R-3`)).toBeNull();
+      expect(racing.changes).toEqual([]);
+
+      // the same for an update and a delete (the enterprise enabled again before each pre-check)
+      for (const op of ['update', 'delete'] as const) {
+        await enableEnterprise(ctx, id, actor);
+        suspended = 0;
+        const res =
+          op === 'update'
+            ? await registerBatch(racing, [good(`${p}/r-1`, 'changed')], 'update', enterpriseActor, { principal })
+            : await deleteBatch(racing, [`${p}/r-2`], enterpriseActor, { principal });
+        expect(suspended).toBe(1);
+        expect(res.map((r) => r.outcome)).toEqual(['forbidden']);
+      }
+      expect((await store.getHandle(`${p}/R-1`))?.values.find((v) => v.index === 2000)?.data.value).toBe('pump');
+      expect(await store.getHandle(`${p}/R-2`)).not.toBeNull();
+      expect(racing.changes).toEqual([]);
+      expect(await store.listAudit({ actor: enterpriseActor.id, limit: 1000 })).toHaveLength(auditBefore);
+    });
   });
 });
+
+/**
+ * `store` with a hook around every transaction the registry opens: `hook(run)` decides when (and whether) the real
+ * transaction runs; `run(after)` runs it, calling `after` inside the transaction once the work is done.
+ */
+function withTransactionHook(store: Store, hook: (run: (after?: () => Promise<void>) => Promise<unknown>) => Promise<unknown>): Store {
+  const db = new Proxy(store.db, {
+    get(target, prop) {
+      if (prop === 'transaction') {
+        return () => ({
+          execute: (fn: (trx: Transaction<Database>) => Promise<unknown>) =>
+            hook((after) =>
+              target.transaction().execute(async (trx) => {
+                const result = await fn(trx);
+                if (after) await after();
+                return result;
+              }),
+            ),
+        });
+      }
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  return new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'db') return db;
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
 
 function str(index: number, type: string, value: string): HandleValue {
   return {
