@@ -11,9 +11,9 @@ import {
   getEnterprise,
   hiddenPrefixKeys,
   listEnterprises,
-  pagePrefixes,
+  getDelegatedPrefix,
+  listDelegatedPrefixes,
   prefixesOf,
-  queryPrefix,
   rejectEnterprise,
   startReview,
   suspendEnterprise,
@@ -240,7 +240,7 @@ describe.each(backends)('enterprise onboarding on %s', (_name, open) => {
     expect(await getEnterprise(ctx, a.enterpriseId)).toMatchObject({ status: STATUS.DISABLED, reason: '逾期未年检', prefixes: [{ prefix: '88.320924.1', status: 0 }] });
     expect(events.since(beforeSuspend)).toEqual([{ keys: [], prefixKeys: ['88.320924.1'] }]);
     expect(await hiddenPrefixKeys(ctx)).toEqual(['88.320924.1']);
-    expect((await queryPrefix(ctx, '88.320924.1'))!.status).toBe(0);
+    expect((await getDelegatedPrefix(ctx, '88.320924.1'))!.status).toBe(0);
     expect((await rejection(suspendEnterprise(ctx, a.enterpriseId, 'again', operator))).message).toMatch(/disabled/);
     await enableEnterprise(ctx, a.enterpriseId, operator);
     expect(await getEnterprise(ctx, a.enterpriseId)).toMatchObject({ status: STATUS.ENABLED, reason: null, prefixes: [{ status: 1 }] });
@@ -404,60 +404,51 @@ describe.each(backends)('enterprise onboarding on %s', (_name, open) => {
     expect((await rejection(listEnterprises(ctx, { status: 9, page: 1, pageSize: 3 }))).kind).toBe('invalid');
   });
 
-  it('answers the SNMS prefix query and page', async () => {
-    const q = await queryPrefix(ctx, '88.320924.1');
-    expect(q).toEqual({
+  it('reads delegated prefixes with their enterprise, one or a filtered page, newest first', async () => {
+    const a = await getDelegatedPrefix(ctx, '88.320924.1');
+    expect(a).toEqual({
       prefix: '88.320924.1',
-      createDate: '2023-05-05 11:00:00',
-      ghrName: '国家顶级节点',
+      prefixKey: '88.320924.1',
       status: 1,
-      entNameCn: '江苏射阳泵业有限公司',
-      entWebSite: '',
-      entIndustry: 'C',
-      entAddrCn: expect.stringContaining('射阳县合德镇人民路'),
-      entDesc: '',
+      createdAt: new Date('2023-05-05T03:00:00Z'),
+      updatedAt: expect.any(Date),
+      enterpriseId: expect.any(Number),
+      enterpriseName: '江苏射阳泵业有限公司',
+      industry: 'C3441',
+      address: expect.stringContaining('射阳县合德镇人民路'),
     });
-    expect((await queryPrefix(ctx, '88.320924.tex'))!.prefix).toBe('88.320924.Tex');
-    expect(await queryPrefix(ctx, '88.320924.999')).toBeNull();
-    expect((await rejection(queryPrefix(ctx, 'a/b'))).kind).toBe('invalid');
+    expect((await getEnterprise(ctx, a!.enterpriseId!))!.prefixes.map((p) => p.prefix)).toEqual(['88.320924.1']);
+    // ASCII case does not matter; the text is the one delegated
+    expect((await getDelegatedPrefix(ctx, ' 88.320924.tex '))!.prefix).toBe('88.320924.Tex');
+    expect(await getDelegatedPrefix(ctx, '88.320924.999')).toBeNull();
+    expect((await rejection(getDelegatedPrefix(ctx, 'a/b'))).kind).toBe('invalid');
 
-    const page = await pagePrefixes(ctx, { currentPage: 1, pageSize: 2 });
-    expect(page).toMatchObject({ first: true, number: 0, size: 2, numberOfElements: 2, sort: null });
-    expect(page.totalElements).toBeGreaterThanOrEqual(9);
-    expect(page.totalPages).toBe(Math.ceil(page.totalElements / 2));
-    expect(page.last).toBe(false);
-    const lastPage = await pagePrefixes(ctx, { currentPage: page.totalPages, pageSize: 2 });
-    expect(lastPage).toMatchObject({ first: false, last: true, number: page.totalPages - 1 });
+    const all = await listDelegatedPrefixes(ctx, { page: 1, pageSize: 1000 });
+    expect(all.total).toBe(all.items.length);
+    expect(all.total).toBeGreaterThanOrEqual(9);
+    // newest first, then by prefix key
+    const order = all.items.map((p) => [p.createdAt.getTime(), p.prefixKey] as const);
+    expect([...order].sort((x, y) => y[0] - x[0] || (x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0))).toEqual(order);
+    const page2 = await listDelegatedPrefixes(ctx, { page: 2, pageSize: 2 });
+    expect(page2).toMatchObject({ total: all.total, page: 2, pageSize: 2 });
+    expect(page2.items).toEqual(all.items.slice(2, 4));
 
-    const byName = await pagePrefixes(ctx, { entName: '泵业', currentPage: 1, pageSize: 10 });
-    expect(byName.content).toEqual([
-      {
-        id: expect.any(Number),
-        createDate: '2023-05-05 11:00:00',
-        updateDate: expect.stringMatching(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/),
-        entPrefix: '88.320924.1',
-        entId: byName.content[0]!.id,
-        state: 1,
-        status: 1,
-        entName: '江苏射阳泵业有限公司',
-        proxyState: 1,
-      },
-    ]);
-    const byPrefix = await pagePrefixes(ctx, { entPrefix: '88.320924.10', currentPage: 1, pageSize: 10 });
-    const found = byPrefix.content.map((c) => c.entPrefix);
+    const byName = await listDelegatedPrefixes(ctx, { enterpriseName: '泵业', page: 1, pageSize: 10 });
+    expect(byName.items.map((p) => [p.prefix, p.enterpriseName])).toEqual([['88.320924.1', '江苏射阳泵业有限公司']]);
+    expect((await listDelegatedPrefixes(ctx, { enterpriseName: '%', page: 1, pageSize: 10 })).total).toBe(0); // LIKE wildcards are literal
+    const byPrefix = await listDelegatedPrefixes(ctx, { prefixContains: '88.320924.10', page: 1, pageSize: 10 });
+    const found = byPrefix.items.map((p) => p.prefix);
     expect(found).toEqual(expect.arrayContaining(['88.320924.100', '88.320924.101']));
     for (const p of found) expect(p.startsWith('88.320924.10')).toBe(true);
     expect(found).not.toContain('88.320924.1');
-    // dates are Shanghai wall-clock times on the prefix's creation; a bare end date covers the whole day
-    const day = await pagePrefixes(ctx, { startDate: '2023-05-05 11:00:00', endDate: '2023-05-05', currentPage: 1, pageSize: 100 });
-    expect(day.totalElements).toBe(page.totalElements);
-    const after = await pagePrefixes(ctx, { startDate: '2023-05-05 11:00:01', currentPage: 1, pageSize: 100 });
-    expect(after.totalElements).toBe(0);
-    const before = await pagePrefixes(ctx, { endDate: '2023-05-05 10:59:59', currentPage: 1, pageSize: 100 });
-    expect(before.totalElements).toBe(0);
-    expect((await rejection(pagePrefixes(ctx, { startDate: '2023-02-30', currentPage: 1, pageSize: 10 }))).kind).toBe('invalid');
-    expect((await rejection(pagePrefixes(ctx, { startDate: 'yesterday', currentPage: 1, pageSize: 10 }))).kind).toBe('invalid');
-    const empty = await pagePrefixes(ctx, { entName: 'no such company', currentPage: 1, pageSize: 10 });
-    expect(empty).toMatchObject({ totalElements: 0, totalPages: 0, first: true, last: true, content: [] });
+    expect((await listDelegatedPrefixes(ctx, { prefixContains: '.tex', page: 1, pageSize: 10 })).items.map((p) => p.prefix)).toEqual(['88.320924.Tex']);
+    // creation time range, inclusive at both ends (the approvals above ran at 2023-05-05T03:00:00Z)
+    const at = new Date('2023-05-05T03:00:00Z');
+    expect((await listDelegatedPrefixes(ctx, { createdFrom: at, createdUntil: at, page: 1, pageSize: 100 })).total).toBe(all.total);
+    expect((await listDelegatedPrefixes(ctx, { createdFrom: new Date(at.getTime() + 1), page: 1, pageSize: 100 })).total).toBe(0);
+    expect((await listDelegatedPrefixes(ctx, { createdUntil: new Date(at.getTime() - 1), page: 1, pageSize: 100 })).total).toBe(0);
+    expect(await listDelegatedPrefixes(ctx, { enterpriseName: 'no such company', page: 1, pageSize: 10 })).toEqual({ total: 0, page: 1, pageSize: 10, items: [] });
+    expect((await rejection(listDelegatedPrefixes(ctx, { page: 0, pageSize: 10 }))).kind).toBe('invalid');
+    expect((await rejection(listDelegatedPrefixes(ctx, { page: 1, pageSize: 1001 }))).message).toBe('每页条数应为1-1000 / pageSize must be 1-1000');
   });
 });

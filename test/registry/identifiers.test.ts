@@ -1,21 +1,13 @@
-// SNMS identifier registration over PGlite and PostgreSQL: batch limits, per-item results, idempotent retry, audit, events.
+// Identifier registration over PGlite and PostgreSQL: batch limits, per-item outcomes and problems, idempotent retry, scopes, audit, events.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { parseHandle } from '../../handle/identifier.js';
 import { DEFAULT_PERMISSIONS, type HandleValue } from '../../handle/types.js';
 import type { Transaction } from 'kysely';
 import { RegistryError, type Principal } from '../../registry/context.js';
 import { STATUS, type Database } from '../../registry/db.js';
 import { enableEnterprise, suspendEnterprise } from '../../registry/enterprises.js';
 import { createHandles, mutateHandle } from '../../registry/handles.js';
-import {
-  batchCreate,
-  batchDelete,
-  batchUpdate,
-  deleteBatch,
-  deleteOne,
-  detail,
-  registerBatch,
-  registerOne,
-} from '../../registry/identifiers.js';
+import { deleteBatch, deleteOne, identifierDetail, registerBatch, registerOne } from '../../registry/identifiers.js';
 import type { Actor, Store } from '../../registry/store.js';
 import { normaliseTemplateInput } from '../../registry/template-rules.js';
 import { createTemplate } from '../../registry/templates.js';
@@ -80,9 +72,9 @@ describe.each(backends)('identifiers: $name', (backend) => {
 
   it('creates a batch of 2000 and refuses 2001, an empty batch and a non-array without writing anything', async () => {
     const items = Array.from({ length: 2000 }, (_x, i) => good(`${p}/item-${i}`, `n${i}`));
-    const res = await batchCreate(ctx, items, actor);
+    const res = await registerBatch(ctx, items, 'create', actor);
     expect(res).toHaveLength(2000);
-    expect(res.every((r, i) => r.msg === 'success' && r.handle === `${p}/item-${i}`)).toBe(true);
+    expect(res.every((r, i) => r.outcome === 'created' && r.handle === `${p}/item-${i}`)).toBe(true);
     expect((await store.listHandles(p)).total).toBe(2000);
     expect(ctx.changes).toHaveLength(1);
     expect(ctx.changes[0]!.keys).toHaveLength(2000);
@@ -91,17 +83,17 @@ describe.each(backends)('identifiers: $name', (backend) => {
     const q = prefix();
     await createTemplate(ctx, normaliseTemplateInput(templateBody(q), 'create'), actor);
     const over = Array.from({ length: 2001 }, (_x, i) => good(`${q}/item-${i}`));
-    await rejects(batchCreate(ctx, over, actor), 'invalid', '单次最多2000条 / at most 2000 items per batch');
-    await rejects(batchUpdate(ctx, over, actor), 'invalid', /2000/);
-    await rejects(batchDelete(ctx, over.map((x) => x.handle), actor), 'invalid', /2000/);
-    await rejects(batchCreate(ctx, [], actor), 'invalid');
-    await rejects(batchCreate(ctx, { items: over.slice(0, 2) }, actor), 'invalid');
-    await rejects(batchDelete(ctx, 'x', actor), 'invalid');
+    await rejects(registerBatch(ctx, over, 'create', actor), 'invalid', '单次最多2000条 / at most 2000 items per batch');
+    await rejects(registerBatch(ctx, over, 'update', actor), 'invalid', /2000/);
+    await rejects(deleteBatch(ctx, over.map((x) => x.handle), actor), 'invalid', /2000/);
+    await rejects(registerBatch(ctx, [], 'create', actor), 'invalid', '请求不能为空 / the batch is empty');
+    await rejects(registerBatch(ctx, { items: over.slice(0, 2) }, 'create', actor), 'invalid', '请求体必须是JSON数组 / the body must be a JSON array');
+    await rejects(deleteBatch(ctx, 'x', actor), 'invalid');
     expect((await store.listHandles(q)).total).toBe(0);
     expect(ctx.changes).toHaveLength(1);
   });
 
-  it('reports every item on its own and writes the valid ones', async () => {
+  it('reports every item on its own, with what was wrong with an invalid one, and writes the valid ones', async () => {
     const other = prefix();
     await createHandles(ctx, [{ ref: { handle: `${p}/taken`, key: `${p}/TAKEN`, prefixKey: p }, values: [] }], actor, 'seed', () => false);
     ctx.changes.length = 0;
@@ -126,9 +118,10 @@ describe.each(backends)('identifiers: $name', (backend) => {
       { templateVersion: '1.0', value: [] }, // 17
       { handle: `${p}/no-version`, value: [val(2000, 'name', 'x')] }, // 18
       good(`${p}/ok-2`, 'zwei', [val(2001, 'COLOR', 'blue')]), // 19
+      { handle: `${p}/long-version`, templateVersion: 'v'.repeat(129), value: [val(2000, 'name', 'x')] }, // 20
+      { handle: 42, templateVersion: '1.0', value: [] }, // 21
     ];
     const res = await registerBatch(ctx, items, 'create', actor, { allowedPrefixKeys: (k) => k === p });
-    const msgs = res.map((r) => r.msg);
     expect(res.map((r) => r.outcome)).toEqual([
       'created',
       'invalid',
@@ -150,24 +143,36 @@ describe.each(backends)('identifiers: $name', (backend) => {
       'invalid',
       'invalid',
       'created',
+      'invalid',
+      'invalid',
     ]);
-    expect(msgs[0]).toBe('success');
-    expect(msgs[1]).toMatch(/^非法操作，索引2005在模板中不存在/);
-    expect(msgs[2]).toMatch(/缺少必填项/);
-    expect(msgs[3]).toMatch(/^索引1001为系统保留 \/ index 1001 is reserved/);
-    expect(msgs[4]).toBe('无权操作该前缀 / no permission for this prefix');
-    expect(msgs[5]).toBe('模板不存在 / template not found');
-    expect(msgs[6]).toBe('标识已存在');
-    expect(msgs[7]).toBe('success');
-    expect(msgs[8]).toBe('success');
-    expect(msgs[10]).toBe('标识已存在');
-    expect(msgs[11]).toMatch(/invalid handle/);
-    expect(msgs[13]).toMatch(/value/);
-    expect(msgs[14]).toMatch(/1到20/);
-    expect(msgs[15]).toMatch(/已停用/);
-    expect(msgs[16]).toMatch(/类型应为name/);
-    expect(msgs[17]).toBe('缺少必要的请求参数: handle');
-    expect(msgs[18]).toBe('缺少必要的请求参数: templateVersion');
+    const problem = (i: number) => {
+      const r = res[i]!;
+      if (r.outcome !== 'invalid') throw new Error(`item ${i} is ${r.outcome}`);
+      return r.problem;
+    };
+    /** a problem found by the template's rules, worded by them */
+    const values = (i: number, message: RegExp) => {
+      const pr = problem(i);
+      expect(pr.kind, `item ${i}`).toBe('values');
+      expect(pr.kind === 'values' ? pr.message : '', `item ${i}`).toMatch(message);
+    };
+    values(1, /^非法操作，索引2005在模板中不存在/);
+    values(2, /缺少必填项/);
+    values(3, /^索引1001为系统保留 \/ index 1001 is reserved/);
+    expect(problem(5)).toEqual({ kind: 'no-template', templateVersion: '9.9' });
+    expect(problem(11)).toEqual({ kind: 'bad-handle', message: "Handle has no '/' between prefix and suffix" });
+    expect(problem(12)).toEqual({ kind: 'not-an-object' });
+    values(13, /value/);
+    values(14, /1到20/);
+    values(15, /已停用/);
+    values(16, /类型应为name/);
+    expect(problem(17)).toEqual({ kind: 'missing-handle' });
+    expect(problem(18)).toEqual({ kind: 'missing-template-version' });
+    expect(problem(20)).toEqual({ kind: 'template-version-too-long', max: 128 });
+    expect(problem(21)).toEqual({ kind: 'missing-handle' });
+    // no message of any face's wording travels with the results
+    for (const r of res) expect(Object.keys(r).sort()).toEqual(r.outcome === 'invalid' ? ['handle', 'outcome', 'problem'] : ['handle', 'outcome']);
     expect(res.map((r) => r.handle)).toEqual(
       items.map((x) => (typeof x === 'object' && x !== null && typeof (x as { handle?: unknown }).handle === 'string' ? (x as { handle: string }).handle : '')),
     );
@@ -193,24 +198,24 @@ describe.each(backends)('identifiers: $name', (backend) => {
     expect(await store.listAudit({ handleKey: `${p}/DUP` })).toHaveLength(1);
   });
 
-  it('treats a retried batch as success without new versions, audit rows or events', async () => {
+  it('treats a retried batch as unchanged: no new versions, audit rows or events', async () => {
     const items = Array.from({ length: 50 }, (_x, i) => good(`${p}/r-${i}`, `v${i}`, i % 2 ? [val(2001, 'color', 'red')] : []));
-    expect((await batchCreate(ctx, items, actor)).every((r) => r.msg === 'success')).toBe(true);
+    expect((await registerBatch(ctx, items, 'create', actor)).every((r) => r.outcome === 'created')).toBe(true);
     const auditBefore = await store.listAudit({ actor: actor.id, limit: 1000 });
     const later = testContext(store, () => new Date(NOW.getTime() + 3_600_000));
-    const retry = await batchCreate(later, items, actor);
-    expect(retry).toEqual(items.map((x) => ({ handle: x.handle, msg: 'success' })));
+    const retry = await registerBatch(later, items, 'create', actor);
+    expect(retry).toEqual(items.map((x) => ({ handle: x.handle, outcome: 'unchanged' })));
     expect(later.changes).toEqual([]);
     expect(await store.listAudit({ actor: actor.id, limit: 1000 })).toEqual(auditBefore);
     const rec = await store.getHandle(`${p}/R-7`);
     expect(rec?.version).toBe(1);
     expect(rec?.values.every((v) => v.timestamp === NOW_SEC)).toBe(true);
     // a different value is not a retry
-    expect(await batchCreate(later, [good(`${p}/r-7`, 'changed')], actor)).toEqual([{ handle: `${p}/r-7`, msg: '标识已存在' }]);
+    expect(await registerBatch(later, [good(`${p}/r-7`, 'changed')], 'create', actor)).toEqual([{ handle: `${p}/r-7`, outcome: 'exists' }]);
   });
 
   it('updates per item, replacing template values and keeping the Handle face values below 1000', async () => {
-    await batchCreate(ctx, [good(`${p}/u-1`, 'one', [val(2001, 'color', 'red')]), good(`${p}/u-2`, 'two')], actor);
+    await registerBatch(ctx, [good(`${p}/u-1`, 'one', [val(2001, 'color', 'red')]), good(`${p}/u-2`, 'two')], 'create', actor);
     // the Handle face adds an admin value to u-1
     const admin: HandleValue = {
       index: 100,
@@ -226,7 +231,7 @@ describe.each(backends)('identifiers: $name', (backend) => {
     ctx.changes.length = 0;
 
     const later = testContext(store, () => new Date(NOW.getTime() + 60_000));
-    const res = await batchUpdate(
+    const res = await registerBatch(
       later,
       [
         good(`${p}/u-1`, 'one-b'), // color dropped, name changed
@@ -234,14 +239,15 @@ describe.each(backends)('identifiers: $name', (backend) => {
         good(`${p}/u-missing`),
         { handle: `${p}/u-2`, templateVersion: '1.0', value: [val(2001, 'color', 'x')] }, // required missing
       ],
+      'update',
       actor,
     );
-    expect(res).toEqual([
-      { handle: `${p}/u-1`, msg: 'success' },
-      { handle: `${p}/u-2`, msg: 'success' },
-      { handle: `${p}/u-missing`, msg: '标识不存在' },
-      { handle: `${p}/u-2`, msg: expect.stringMatching(/缺少必填项/) },
+    expect(res.slice(0, 3)).toEqual([
+      { handle: `${p}/u-1`, outcome: 'updated' },
+      { handle: `${p}/u-2`, outcome: 'unchanged' },
+      { handle: `${p}/u-missing`, outcome: 'not-found' },
     ]);
+    expect(res[3]).toEqual({ handle: `${p}/u-2`, outcome: 'invalid', problem: { kind: 'values', message: expect.stringMatching(/缺少必填项/) } });
     const u1 = await store.getHandle(`${p}/U-1`);
     expect(u1?.values.map((v) => [v.index, v.type, v.data.value])).toEqual([
       [100, 'HS_ADMIN', admin.data.value],
@@ -258,16 +264,18 @@ describe.each(backends)('identifiers: $name', (backend) => {
     expect((rows[0]!.before as HandleValue[]).find((v) => v.index === 2001)?.data.value).toBe('red');
   });
 
-  it('deletes per item with code 1 / -2', async () => {
-    await batchCreate(ctx, [good(`${p}/d-1`), good(`${p}/d-2`)], actor);
+  it('deletes per item: deleted, not-found, invalid, forbidden', async () => {
+    await registerBatch(ctx, [good(`${p}/d-1`), good(`${p}/d-2`)], 'create', actor);
     ctx.changes.length = 0;
-    const res = await batchDelete(ctx, [`${p}/d-1`, `${p}/d-none`, 42, `${prefix()}/d-x`, `${p}/D-2`], actor, { allowedPrefixKeys: (k) => k === p });
+    const elsewhere = `${prefix()}/d-x`;
+    const res = await deleteBatch(ctx, [`${p}/d-1`, `${p}/d-none`, 42, elsewhere, `${p}/D-2`, 'no-slash'], actor, { allowedPrefixKeys: (k) => k === p });
     expect(res).toEqual([
-      { handle: `${p}/d-1`, code: 1, msg: 'success' },
-      { handle: `${p}/d-none`, code: -2, msg: '标识不存在' },
-      { handle: '', code: -2, msg: '缺少必要的请求参数: handle' },
-      { handle: expect.stringMatching(/\/d-x$/), code: -2, msg: '无权操作该前缀 / no permission for this prefix' },
-      { handle: `${p}/D-2`, code: 1, msg: 'success' },
+      { handle: `${p}/d-1`, outcome: 'deleted' },
+      { handle: `${p}/d-none`, outcome: 'not-found' },
+      { handle: '', outcome: 'invalid', problem: { kind: 'missing-handle' } },
+      { handle: elsewhere, outcome: 'forbidden' },
+      { handle: `${p}/D-2`, outcome: 'deleted' },
+      { handle: 'no-slash', outcome: 'invalid', problem: { kind: 'bad-handle', message: "Handle has no '/' between prefix and suffix" } },
     ]);
     expect((await store.listHandles(p)).total).toBe(0);
     expect(ctx.changes).toEqual([{ keys: [`${p}/D-1`, `${p}/D-2`], prefixKeys: [] }]);
@@ -275,32 +283,36 @@ describe.each(backends)('identifiers: $name', (backend) => {
     expect(rows[0]).toMatchObject({ action: 'identifier.delete', after: null });
   });
 
-  it('single operations are batches of one that throw the item error', async () => {
-    expect(await registerOne(ctx, good(`${p}/s-1`), 'create', actor)).toBe('created');
-    expect(await registerOne(ctx, good(`${p}/s-1`), 'create', actor)).toBe('unchanged');
-    await rejects(registerOne(ctx, good(`${p}/s-1`, 'other'), 'create', actor), 'conflict', '标识已存在');
-    await rejects(registerOne(ctx, good(`${p}/s-2`, ''), 'create', actor), 'invalid', /1到20/);
-    await rejects(registerOne(ctx, good(`${p}/s-3`), 'create', actor, { allowedPrefixKeys: () => false }), 'forbidden');
-    await rejects(registerOne(ctx, { ...good(`${p}/s-3`), templateVersion: 'nope' }, 'create', actor), 'invalid', '模板不存在 / template not found');
-    await rejects(registerOne(ctx, good(`${p}/s-9`), 'update', actor), 'not-found', '标识不存在');
-    expect(await registerOne(ctx, good(`${p}/s-1`, 'renamed'), 'update', actor)).toBe('updated');
-
-    const d = await detail(ctx, `${p}/S-1`);
-    expect(d).toEqual({
-      prefix: p,
-      handle: `${p}/s-1`,
-      templateVersion: '1.0',
-      value: [
-        { index: 1001, type: 'TEMPLATE', data: { format: 'string', value: '1.0' } },
-        { index: 2000, type: 'name', data: { format: 'string', value: 'renamed' } },
-      ],
+  it('single operations are batches of one with that item\'s result; detail reads an identifier back', async () => {
+    expect(await registerOne(ctx, good(`${p}/s-1`), 'create', actor)).toEqual({ handle: `${p}/s-1`, outcome: 'created' });
+    expect(await registerOne(ctx, good(`${p}/s-1`), 'create', actor)).toEqual({ handle: `${p}/s-1`, outcome: 'unchanged' });
+    expect(await registerOne(ctx, good(`${p}/s-1`, 'other'), 'create', actor)).toEqual({ handle: `${p}/s-1`, outcome: 'exists' });
+    expect(await registerOne(ctx, good(`${p}/s-2`, ''), 'create', actor)).toMatchObject({ outcome: 'invalid', problem: { kind: 'values', message: expect.stringMatching(/1到20/) } });
+    expect(await registerOne(ctx, good(`${p}/s-3`), 'create', actor, { allowedPrefixKeys: () => false })).toEqual({ handle: `${p}/s-3`, outcome: 'forbidden' });
+    expect(await registerOne(ctx, { ...good(`${p}/s-3`), templateVersion: 'nope' }, 'create', actor)).toEqual({
+      handle: `${p}/s-3`,
+      outcome: 'invalid',
+      problem: { kind: 'no-template', templateVersion: 'nope' },
     });
-    expect(await detail(ctx, `${p}/none`)).toBeNull();
-    await rejects(detail(ctx, 'no-slash'), 'invalid');
+    expect(await registerOne(ctx, good(`${p}/s-9`), 'update', actor)).toEqual({ handle: `${p}/s-9`, outcome: 'not-found' });
+    expect(await registerOne(ctx, good(`${p}/s-1`, 'renamed'), 'update', actor)).toEqual({ handle: `${p}/s-1`, outcome: 'updated' });
 
-    await deleteOne(ctx, `${p}/s-1`, actor);
-    await rejects(deleteOne(ctx, `${p}/s-1`, actor), 'not-found', '没有找到标识');
-    expect(await detail(ctx, `${p}/s-1`)).toBeNull();
+    const id = (h: string) => parseHandle(h, ctx.policy);
+    expect(await identifierDetail(ctx, id(`${p}/S-1`))).toEqual({
+      handle: `${p}/s-1`,
+      prefix: p,
+      templateVersion: '1.0',
+      values: [str(1001, 'TEMPLATE', '1.0'), str(2000, 'name', 'renamed')],
+    });
+    expect(await identifierDetail(ctx, id(`${p}/none`))).toBeNull();
+    // a handle not registered over a template: no version, every value by index
+    const admin: HandleValue = { ...str(100, 'HS_ADMIN', ''), data: { format: 'admin', value: { handle: `0.NA/${p}`, index: 300, permissions: '111111111111' } } };
+    await mutateHandle(ctx, { handle: `${p}/Plain`, key: `${p}/PLAIN`, prefixKey: p }, 'test', actor, () => [str(7, 'URL', 'https://x.example/'), admin]);
+    expect(await identifierDetail(ctx, id(`${p}/plain`))).toEqual({ handle: `${p}/Plain`, prefix: p, templateVersion: null, values: [str(7, 'URL', 'https://x.example/'), admin] });
+
+    expect(await deleteOne(ctx, `${p}/s-1`, actor)).toEqual({ handle: `${p}/s-1`, outcome: 'deleted' });
+    expect(await deleteOne(ctx, `${p}/s-1`, actor)).toEqual({ handle: `${p}/s-1`, outcome: 'not-found' });
+    expect(await identifierDetail(ctx, id(`${p}/s-1`))).toBeNull();
   });
 
   it('fails the whole call when the database fails at commit, writing nothing and firing no events', async () => {
@@ -312,7 +324,7 @@ describe.each(backends)('identifiers: $name', (backend) => {
         }),
       ),
     );
-    await expect(batchCreate(broken, [good(`${p}/f-1`), good(`${p}/f-2`)], actor)).rejects.toThrow('connection lost');
+    await expect(registerBatch(broken, [good(`${p}/f-1`), good(`${p}/f-2`)], 'create', actor)).rejects.toThrow('connection lost');
     expect(broken.changes).toEqual([]);
     expect(await store.getHandle(`${p}/F-1`)).toBeNull();
     expect(await store.listAudit({ handleKey: `${p}/F-1` })).toEqual([]);
