@@ -12,7 +12,7 @@ import { request } from 'undici';
 import type { RegistryContext } from '../registry/context.js';
 import { STATUS } from '../registry/db.js';
 import { applyEnterprise, approveEnterprise } from '../registry/enterprises.js';
-import { batchCreate, MAX_BATCH_ITEMS, MSG, type RegisterItem } from '../registry/identifiers.js';
+import { MAX_BATCH_ITEMS, registerBatch, type RegisterItem } from '../registry/identifiers.js';
 import { openPostgresStore } from '../registry/open.js';
 import { DEFAULT_PLAN_FILE, loadPlan, planProgress, type Plan } from '../registry/plan.js';
 import { creditCodeCheckChar } from '../registry/rules.js';
@@ -297,9 +297,9 @@ export async function seed(ctx: RegistryContext, specs: readonly EnterpriseSpec[
     let lastLog = 0;
     await pool(chunks, 2, async (chunk) => {
       const items = chunk.flatMap((c) => enterpriseItems(c.prefix, c.start, c.end));
-      const res = await batchCreate(ctx, items, ACTOR);
-      const bad = res.find((r) => r.msg !== MSG.SUCCESS && r.msg !== MSG.EXISTS);
-      if (bad) throw new Error(`batchCreate refused ${bad.handle}: ${bad.msg}`);
+      const res = await registerBatch(ctx, items, 'create', ACTOR);
+      const bad = res.find((r) => r.outcome !== 'created' && r.outcome !== 'unchanged' && r.outcome !== 'exists');
+      if (bad) throw new Error(`batchCreate refused ${bad.handle}: ${JSON.stringify(bad)}`);
       sent += items.length;
       if (Date.now() - lastLog > 2000 || sent === missing) {
         lastLog = Date.now();

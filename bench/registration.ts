@@ -15,7 +15,7 @@ import type { HandleValue } from '../handle/types.js';
 import { stringValue } from '../handle/value.js';
 import type { RegistryContext } from '../registry/context.js';
 import type { Database } from '../registry/db.js';
-import { batchCreate, type RegisterItem } from '../registry/identifiers.js';
+import { registerBatch, type RegisterItem } from '../registry/identifiers.js';
 import { openPgliteStore, openPostgresStore } from '../registry/open.js';
 import type { Actor, Store } from '../registry/store.js';
 import { normaliseTemplateInput } from '../registry/template-rules.js';
@@ -143,13 +143,13 @@ export async function measureRawInsert(
   }
 }
 
-/** Identifiers/s through batchCreate (`batch` items per call); throws if any item is not "success". */
+/** Identifiers/s through batchCreate (registerBatch 'create', `batch` items per call); throws unless every item succeeds. */
 export async function measureBatchCreate(ctx: RegistryContext, items: readonly RegisterItem[], actor: Actor, batch = 2000): Promise<Rate> {
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < items.length; i += batch) {
-    const res = await batchCreate(ctx, items.slice(i, i + batch), actor);
-    const bad = res.find((r) => r.msg !== 'success');
-    if (bad) throw new Error(`batchCreate refused ${bad.handle}: ${bad.msg}`);
+    const res = await registerBatch(ctx, items.slice(i, i + batch), 'create', actor);
+    const bad = res.find((r) => r.outcome !== 'created' && r.outcome !== 'unchanged');
+    if (bad) throw new Error(`batchCreate refused ${bad.handle}: ${JSON.stringify(bad)}`);
   }
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   return { items: items.length, seconds, perSecond: items.length / seconds };

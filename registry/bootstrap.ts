@@ -1,6 +1,7 @@
 // First start and later starts: the node admin handle `0.NA/<NODE_PREFIX>` (HS_ADMIN and a hashed HS_SECKEY at 300),
 // created once, its secret rotated when ADMIN_SECRET changes — through the one handle write path.
 import { adminValue, ALL_ADMIN_PERMISSIONS } from '../handle/admin.js';
+import { HandleError, RC } from '../handle/codes.js';
 import { parseHandle, prefixRecordHandle } from '../handle/identifier.js';
 import { addValues } from '../handle/ops.js';
 import { DEFAULT_TTL, INDEX, TYPE, type HandleValue } from '../handle/types.js';
@@ -30,7 +31,8 @@ function secretValue(hash: string, nowSec: number): HandleValue {
 /**
  * Creates the node admin handle with `given` (or a generated secret) when it does not exist; when it does and
  * `given` no longer matches its HS_SECKEY, rotates the secret. Several instances starting at once agree: the
- * decision is taken on the locked row.
+ * decision is taken on the locked row, and a start that found no row but lost the insert to another instance's
+ * (HandleError 101) decides again on the row that instance committed.
  */
 export async function ensureNodeAdmin(ctx: RegistryContext, given: string | undefined): Promise<AdminBootstrap> {
   const id = parseHandle(prefixRecordHandle(ctx.nodePrefix), ctx.policy);
@@ -39,16 +41,24 @@ export async function ensureNodeAdmin(ctx: RegistryContext, given: string | unde
   const secret = given ?? generateSecret();
   // scrypt outside the transaction: no row is locked while hashing
   const hash = await hashSecret(secret);
-  return handleTransaction(ctx, { id: 'system' }, async (tx): Promise<AdminBootstrap> => {
-    const current = await tx.lock(id.key);
-    if (current === null) {
-      await tx.write(ref, 'handle.create', null, [adminValue(id.handle, INDEX.SECKEY, ALL_ADMIN_PERMISSIONS, INDEX.ADMIN, nowSec), secretValue(hash, nowSec)]);
-      return { outcome: 'created', secret, generated: given === undefined };
-    }
-    if (given === undefined) return { outcome: 'kept' };
-    const seckey = current.values.find((v) => v.index === INDEX.SECKEY && v.type.toUpperCase() === TYPE.SECKEY);
-    if (seckey?.data.format === 'string' && (await verifySecret(seckey.data.value, given))) return { outcome: 'unchanged', secret: given };
-    await tx.write(ref, 'values.add', current, addValues(current.values, [secretValue(hash, nowSec)], true));
-    return { outcome: 'rotated', secret: given };
-  });
+  const decide = () =>
+    handleTransaction(ctx, { id: 'system' }, async (tx): Promise<AdminBootstrap> => {
+      const current = await tx.lock(id.key);
+      if (current === null) {
+        await tx.write(ref, 'handle.create', null, [adminValue(id.handle, INDEX.SECKEY, ALL_ADMIN_PERMISSIONS, INDEX.ADMIN, nowSec), secretValue(hash, nowSec)]);
+        return { outcome: 'created', secret, generated: given === undefined };
+      }
+      if (given === undefined) return { outcome: 'kept' };
+      const seckey = current.values.find((v) => v.index === INDEX.SECKEY && v.type.toUpperCase() === TYPE.SECKEY);
+      if (seckey?.data.format === 'string' && (await verifySecret(seckey.data.value, given))) return { outcome: 'unchanged', secret: given };
+      await tx.write(ref, 'values.add', current, addValues(current.values, [secretValue(hash, nowSec)], true));
+      return { outcome: 'rotated', secret: given };
+    });
+  try {
+    return await decide();
+  } catch (err) {
+    // No row to lock yet, and another instance's insert committed first: its row exists now.
+    if (err instanceof HandleError && err.code === RC.HANDLE_ALREADY_EXISTS) return decide();
+    throw err;
+  }
 }

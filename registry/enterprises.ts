@@ -19,9 +19,6 @@ import { checkUsername, passwordDigest, type PasswordInput } from './users/passw
 type EnterpriseRow = Selectable<EnterprisesTable>;
 type PrefixRow = Selectable<PrefixesTable>;
 
-/** Registrar shown as `ghrName` in the SNMS prefix query. */
-export const GHR_NAME = '国家顶级节点';
-
 /** HS_ADMIN permissions of an enterprise on its prefix record: everything but adding/deleting derived prefixes. */
 export const ENTERPRISE_ADMIN_PERMISSIONS = '111111110011';
 
@@ -390,23 +387,25 @@ async function setEnabled(ctx: RegistryContext, id: number, enable: boolean, rea
   });
 }
 
-// --- SNMS prefix queries ----------------------------------------------------------------------------------------------
+// --- delegated prefixes --------------------------------------------------------------------------------------------
 
-/** `data` of GET /snms/api/prefix/query. */
-export interface SnmsPrefixDetail {
+/** A delegated prefix with its enterprise (the enterprise fields null when there is no enterprise row). */
+export interface DelegatedPrefix {
   prefix: string;
-  createDate: string;
-  ghrName: string;
+  prefixKey: string;
+  /** STATUS of the prefix */
   status: number;
-  entNameCn: string;
-  entWebSite: string;
-  entIndustry: string;
-  entAddrCn: string;
-  entDesc: string;
+  createdAt: Date;
+  updatedAt: Date;
+  enterpriseId: number | null;
+  enterpriseName: string | null;
+  /** the enterprise's canonical GB/T 4754 code, e.g. C3441 */
+  industry: string | null;
+  address: string | null;
 }
 
-/** One delegated prefix in the SNMS shape (/snms/api/prefix/query); null when it is not delegated here. */
-export async function queryPrefix(ctx: RegistryContext, prefix: string): Promise<SnmsPrefixDetail | null> {
+/** One delegated prefix (`prefix` in any ASCII case); null when it is not delegated here. */
+export async function getDelegatedPrefix(ctx: RegistryContext, prefix: string): Promise<DelegatedPrefix | null> {
   let prefixKey: string;
   try {
     prefixKey = parsePrefix(typeof prefix === 'string' ? prefix.trim() : prefix).prefixKey;
@@ -414,134 +413,78 @@ export async function queryPrefix(ctx: RegistryContext, prefix: string): Promise
     if (err instanceof HandleError) throw invalid(`前缀格式错误 / invalid prefix: ${err.message}`);
     throw err;
   }
-  const row = await ctx.store.db
-    .selectFrom('prefixes as p')
-    .leftJoin('enterprises as e', 'e.id', 'p.enterprise_id')
-    .select(['p.prefix', 'p.status', 'p.created_at', 'e.name', 'e.industry', 'e.address'])
-    .where('p.prefix_key', '=', prefixKey)
-    .executeTakeFirst();
-  if (!row) return null;
-  return {
-    prefix: row.prefix,
-    createDate: shanghaiDateTime(row.created_at),
-    ghrName: GHR_NAME,
-    status: row.status,
-    entNameCn: row.name ?? '',
-    entWebSite: '',
-    entIndustry: (row.industry ?? '').slice(0, 1),
-    entAddrCn: row.address ?? '',
-    entDesc: '',
-  };
+  const row = await prefixRows(ctx).where('p.prefix_key', '=', prefixKey).executeTakeFirst();
+  return row ? toDelegatedPrefix(row) : null;
 }
 
-export interface PrefixPageQuery {
-  /** substring of the enterprise name */
-  entName?: string | undefined;
+export interface PrefixListQuery {
+  /** substring of the enterprise name (case-insensitive) */
+  enterpriseName?: string | undefined;
   /** substring of the prefix (ASCII case-insensitive) */
-  entPrefix?: string | undefined;
-  /** `yyyy-MM-dd HH:mm:ss` (or `yyyy-MM-dd`) in Asia/Shanghai, on the prefix's creation time, inclusive */
-  startDate?: string | undefined;
-  endDate?: string | undefined;
+  prefixContains?: string | undefined;
+  /** the prefix's creation time, inclusive at both ends */
+  createdFrom?: Date | undefined;
+  createdUntil?: Date | undefined;
   /** 1-based */
-  currentPage: number;
+  page: number;
+  /** 1 … 1000 */
   pageSize: number;
 }
 
-export interface SnmsPrefixItem {
-  /** the enterprise id (a prefix has no numeric id of its own) */
-  id: number;
-  createDate: string;
-  updateDate: string;
-  entPrefix: string;
-  entId: number | null;
-  /** 0 disabled, 1 enabled */
-  state: number;
-  /** the full SNMS status code */
-  status: number;
-  entName: string;
-  /** 1: not hosted */
-  proxyState: number;
-}
-
-/** A Spring Data page as SNMS returns it; `number` is 0-based as in Spring (`currentPage` − 1). */
-export interface SpringPage<T> {
-  first: boolean;
-  last: boolean;
-  totalPages: number;
-  totalElements: number;
-  number: number;
-  size: number;
-  sort: null;
-  numberOfElements: number;
-  content: T[];
-}
-
-/** `data` of GET /snms/api/prefix/page: the node's delegated prefixes, newest first. */
-export async function pagePrefixes(ctx: RegistryContext, q: PrefixPageQuery): Promise<SpringPage<SnmsPrefixItem>> {
-  const { page, pageSize } = paging(q.currentPage, q.pageSize);
+/** The node's delegated prefixes, newest first (then by prefix key), one page of them and how many there are. */
+export async function listDelegatedPrefixes(
+  ctx: RegistryContext,
+  q: PrefixListQuery,
+): Promise<{ total: number; page: number; pageSize: number; items: DelegatedPrefix[] }> {
+  const { page, pageSize } = paging(q.page, q.pageSize);
   let base = ctx.store.db.selectFrom('prefixes as p').leftJoin('enterprises as e', 'e.id', 'p.enterprise_id');
-  if (q.entName !== undefined && q.entName !== '') base = base.where('e.name', 'ilike', `%${escapeLike(q.entName)}%`);
-  if (q.entPrefix !== undefined && q.entPrefix !== '') base = base.where('p.prefix_key', 'like', `%${escapeLike(asciiUpper(q.entPrefix.trim()))}%`);
-  if (q.startDate !== undefined && q.startDate !== '') base = base.where('p.created_at', '>=', parseShanghai(q.startDate, 'startDate', false));
-  if (q.endDate !== undefined && q.endDate !== '') base = base.where('p.created_at', '<=', parseShanghai(q.endDate, 'endDate', true));
+  if (q.enterpriseName !== undefined && q.enterpriseName !== '') base = base.where('e.name', 'ilike', `%${escapeLike(q.enterpriseName)}%`);
+  if (q.prefixContains !== undefined && q.prefixContains !== '') {
+    base = base.where('p.prefix_key', 'like', `%${escapeLike(asciiUpper(q.prefixContains.trim()))}%`);
+  }
+  if (q.createdFrom !== undefined) base = base.where('p.created_at', '>=', q.createdFrom);
+  if (q.createdUntil !== undefined) base = base.where('p.created_at', '<=', q.createdUntil);
   const [count, rows] = await Promise.all([
     base.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
     base
-      .select(['p.prefix', 'p.status', 'p.created_at', 'p.updated_at', 'p.enterprise_id', 'e.name'])
+      .select(PREFIX_COLUMNS)
       .orderBy('p.created_at', 'desc')
       .orderBy('p.prefix_key')
       .limit(pageSize)
       .offset((page - 1) * pageSize)
       .execute(),
   ]);
-  const total = Number(count.n);
-  const totalPages = Math.ceil(total / pageSize);
+  return { total: Number(count.n), page, pageSize, items: rows.map(toDelegatedPrefix) };
+}
+
+const PREFIX_COLUMNS = ['p.prefix', 'p.prefix_key', 'p.status', 'p.created_at', 'p.updated_at', 'p.enterprise_id', 'e.name', 'e.industry', 'e.address'] as const;
+
+function prefixRows(ctx: RegistryContext) {
+  return ctx.store.db.selectFrom('prefixes as p').leftJoin('enterprises as e', 'e.id', 'p.enterprise_id').select(PREFIX_COLUMNS);
+}
+
+function toDelegatedPrefix(r: {
+  prefix: string;
+  prefix_key: string;
+  status: number;
+  created_at: Date;
+  updated_at: Date;
+  enterprise_id: string | number | null;
+  name: string | null;
+  industry: string | null;
+  address: string | null;
+}): DelegatedPrefix {
   return {
-    first: page === 1,
-    last: page >= totalPages,
-    totalPages,
-    totalElements: total,
-    number: page - 1,
-    size: pageSize,
-    sort: null,
-    numberOfElements: rows.length,
-    content: rows.map((r) => {
-      const entId = r.enterprise_id === null ? null : Number(r.enterprise_id);
-      return {
-        id: entId ?? 0,
-        createDate: shanghaiDateTime(r.created_at),
-        updateDate: shanghaiDateTime(r.updated_at),
-        entPrefix: r.prefix,
-        entId,
-        state: r.status === STATUS.ENABLED ? 1 : 0,
-        status: r.status,
-        entName: r.name ?? '',
-        proxyState: 1,
-      };
-    }),
+    prefix: r.prefix,
+    prefixKey: r.prefix_key,
+    status: r.status,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    enterpriseId: r.enterprise_id === null ? null : Number(r.enterprise_id),
+    enterpriseName: r.name,
+    industry: r.industry,
+    address: r.address,
   };
-}
-
-/** `yyyy-MM-dd HH:mm:ss` in Asia/Shanghai (UTC+8, no DST). */
-export function shanghaiDateTime(d: Date): string {
-  return new Date(d.getTime() + 8 * 3600_000).toISOString().slice(0, 19).replace('T', ' ');
-}
-
-function parseShanghai(s: string, field: string, endOfRange: boolean): Date {
-  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?$/.exec(typeof s === 'string' ? s.trim() : '');
-  if (!m) throw invalid(`${field} 格式应为 yyyy-MM-dd HH:mm:ss / ${field} must be yyyy-MM-dd HH:mm:ss: ${String(s)}`);
-  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const dateOnly = m[4] === undefined;
-  // a bare date as endDate means the whole day
-  const h = dateOnly ? (endOfRange ? 23 : 0) : Number(m[4]);
-  const mi = dateOnly ? (endOfRange ? 59 : 0) : Number(m[5]);
-  const se = m[6] !== undefined ? Number(m[6]) : endOfRange && dateOnly ? 59 : 0;
-  const ms = endOfRange ? 999 : 0;
-  const utc = new Date(Date.UTC(y, mo - 1, d, h, mi, se, ms));
-  if (utc.getUTCFullYear() !== y || utc.getUTCMonth() !== mo - 1 || utc.getUTCDate() !== d || h > 23 || mi > 59 || se > 59) {
-    throw invalid(`${field} 不是有效时间 / ${field} is not a valid date and time: ${s}`);
-  }
-  return new Date(utc.getTime() - 8 * 3600_000);
 }
 
 // --- helpers ----------------------------------------------------------------------------------------------------------

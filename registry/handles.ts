@@ -22,10 +22,20 @@ import type {
   WriteResult,
 } from './store.js';
 
+/** Whether a value is a secret key (the type as src/credentials.ts compares it). */
+function isSecret(v: HandleValue): boolean {
+  return v.type.toUpperCase() === TYPE.SECKEY;
+}
+
+/** Whether a value list holds a secret key the audit log must not carry. */
+function hasSecret(values: readonly HandleValue[]): boolean {
+  return values.some(isSecret);
+}
+
 /** Values as audited: HS_SECKEY data replaced (only a hash is stored, but credentials stay out of the log). */
 export function redactSecrets(values: readonly HandleValue[] | null): HandleValue[] | null {
   if (values === null) return null;
-  return values.map((v) => (v.type.toUpperCase() === TYPE.SECKEY ? { ...v, data: { format: 'string', value: '(redacted)' } } : v));
+  return values.map((v) => (isSecret(v) ? { ...v, data: { format: 'string', value: '(redacted)' } } : v));
 }
 
 /** JSON with object keys sorted (JSONB reorders keys), dropping what JSON.stringify drops: equal iff same JSONB. */
@@ -169,20 +179,25 @@ export class HandleTx {
     const keys = order.map((i) => items[i]!.ref.key);
     const rows = order.map((i) => {
       const it = items[i]!;
-      return { k: it.ref.key, h: it.ref.handle, p: it.ref.prefixKey, v: it.values, j: publicValuesJson(it.values) };
+      // `a`: the values as audited, only when they hold a secret to redact (else the audit row takes `v`)
+      const a = hasSecret(it.values) ? redactSecrets(it.values) : null;
+      return { k: it.ref.key, h: it.ref.handle, p: it.ref.prefixKey, v: it.values, j: publicValuesJson(it.values), a };
     });
     // The rows travel as ONE JSON parameter expanded by jsonb_to_recordset: the same text on `pg` and PGlite, and
     // about 3x faster than unnest() over arrays (bench/registration.ts measures both). One statement inserts what is
     // new and writes its audit rows from what was inserted.
     const inserted = await sql<{ handle_key: string }>`
-      with ins as (
+      with t as (
+        select * from jsonb_to_recordset(${jsonb(rows)}) as t(k text, h text, p text, v jsonb, j text, a jsonb)
+      ), ins as (
         insert into handles (key, handle, prefix_key, values, public_json, version)
-        select t.k, t.h, t.p, t.v, t.j, 1 from jsonb_to_recordset(${jsonb(rows)}) as t(k text, h text, p text, v jsonb, j text)
+        select t.k, t.h, t.p, t.v, t.j, 1 from t
         on conflict (key) do nothing
         returning key, handle, values
       )
       insert into audit_log (actor, address, action, entity, handle, handle_key, before, after)
-      select ${this.actor.id}, ${this.actor.address ?? null}::text, ${action}, 'handle', handle, key, null, values from ins
+      select ${this.actor.id}, ${this.actor.address ?? null}::text, ${action}, 'handle', ins.handle, ins.key, null, coalesce(t.a, ins.values)
+      from ins join t on t.k = ins.key
       returning handle_key`.execute(this.db);
     const created = new Set(inserted.rows.map((r) => r.handle_key));
 
@@ -257,12 +272,17 @@ export class HandleTx {
   async deleteMany(refs: readonly HandleRef[], action: string): Promise<DeleteManyResult[]> {
     if (refs.length === 0) return [];
     const keys = [...new Set(refs.map((r) => r.key))].sort(cmp);
-    // Lock in key order first, so concurrent bulk writes over the same keys queue instead of deadlocking.
-    await sql`select key from handles where key = any(${keys}::text[]) order by key for update`.execute(this.db);
+    // Lock in key order first, so concurrent bulk writes over the same keys queue instead of deadlocking; the values
+    // come along so that those holding a secret are audited redacted (`r`: only those rows travel back).
+    const locked = await sql<{ key: string; values: HandleValue[] }>`
+      select key, values from handles where key = any(${keys}::text[]) order by key for update`.execute(this.db);
+    const redacted = locked.rows.filter((r) => hasSecret(r.values)).map((r) => ({ k: r.key, b: redactSecrets(r.values) }));
     const deleted = await sql<{ handle_key: string }>`
-      with d as (delete from handles where key = any(${keys}::text[]) returning key, handle, values)
+      with d as (delete from handles where key = any(${keys}::text[]) returning key, handle, values),
+      r as (select * from jsonb_to_recordset(${jsonb(redacted)}) as r(k text, b jsonb))
       insert into audit_log (actor, address, action, entity, handle, handle_key, before, after)
-      select ${this.actor.id}, ${this.actor.address ?? null}::text, ${action}, 'handle', handle, key, values, null from d
+      select ${this.actor.id}, ${this.actor.address ?? null}::text, ${action}, 'handle', d.handle, d.key, coalesce(r.b, d.values), null
+      from d left join r on r.k = d.key
       returning handle_key`.execute(this.db);
     const gone = new Set(deleted.rows.map((r) => r.handle_key));
     for (const k of gone) this.changedKeys.add(k);

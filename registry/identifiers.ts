@@ -1,18 +1,19 @@
-// SNMS identifier registration over templates: single and batch create/update/delete and detail, one code path.
+// Identifier registration over templates: single and batch create/update/delete and detail, one code path. Results
+// are face-neutral (an outcome per item, and what was wrong with an invalid one); the faces word them.
 //
 // Batch semantics — PER ITEM: every item is checked and reported on its own (bad handle, prefix not allowed,
-// template missing, values breaking the template → that item's `msg`, nothing written for it), and all the valid
+// template missing, values breaking the template → that item's outcome, nothing written for it), and all the valid
 // items are written together in ONE database transaction. If the database itself fails, the whole call fails and
 // nothing of it is written. A single create/update/delete is a batch of one, so it behaves exactly the same.
 //
 // Create of an identifier that already exists with the same handle text and the same values (timestamps aside)
-// succeeds without writing anything (a client retrying after a timeout is safe); with different values the item
-// is reported "标识已存在".
+// succeeds without writing anything ('unchanged': a client retrying after a timeout is safe); with different values
+// the item is 'exists'.
 //
 // Update REPLACES the identifier's template-area values (index ≥ 1000) with those given plus the TEMPLATE value
 // (1001); values given that equal the current ones keep their timestamps. Values below 1000 (the Handle face's:
-// HS_ADMIN, HS_SECKEY, HS_PUBKEY, URL …) are outside the SNMS template area and are kept, so an SNMS update
-// never strips a handle's administrators.
+// HS_ADMIN, HS_SECKEY, HS_PUBKEY, URL …) are outside the template area and are kept, so an update never strips a
+// handle's administrators.
 import { HandleError } from '../handle/codes.js';
 import { parseHandle, type HandleId } from '../handle/identifier.js';
 import { sameValues } from '../handle/ops.js';
@@ -34,20 +35,13 @@ import {
 import { loadTemplates, templateKey, type TemplateRecord } from './templates.js';
 
 export const MAX_BATCH_ITEMS = 2000;
-/** Values below this index belong to the Handle face (admins, keys) and survive an SNMS update. */
+/** Values below this index belong to the Handle face (admins, keys) and survive an update of the template area. */
 export const SNMS_VALUE_FLOOR = 1000;
 
-export const MSG = {
-  SUCCESS: 'success',
-  EXISTS: '标识已存在',
-  NOT_FOUND: '标识不存在',
-  DELETE_NOT_FOUND: '没有找到标识',
-  FORBIDDEN: '无权操作该前缀 / no permission for this prefix',
-  NO_TEMPLATE: '模板不存在 / template not found',
-  TOO_MANY: `单次最多${MAX_BATCH_ITEMS}条 / at most ${MAX_BATCH_ITEMS} items per batch`,
-  EMPTY: '请求不能为空 / the batch is empty',
-  NOT_ARRAY: '请求体必须是JSON数组 / the body must be a JSON array',
-} as const;
+/** Failures of a whole batch (RegistryError 'invalid'): not a list, empty, too long. */
+const BATCH_NOT_ARRAY = '请求体必须是JSON数组 / the body must be a JSON array';
+const BATCH_EMPTY = '请求不能为空 / the batch is empty';
+const BATCH_TOO_LONG = `单次最多${MAX_BATCH_ITEMS}条 / at most ${MAX_BATCH_ITEMS} items per batch`;
 
 /**
  * Per call: who writes. A `principal`'s prefixes (userScope) are checked before anything is validated (so a
@@ -61,20 +55,31 @@ export interface BatchOptions {
 
 export type ItemOutcome = 'created' | 'unchanged' | 'updated' | 'deleted' | 'exists' | 'not-found' | 'forbidden' | 'invalid';
 
-/** One item's result with its outcome (for `idnode import` summaries); `msg` is what the SNMS face reports. */
-export interface ItemResult {
-  handle: string;
-  outcome: ItemOutcome;
-  msg: string;
-}
+/**
+ * What was wrong with an invalid item. `values` carries template-rules' own message (the template's rules are the
+ * domain's, and so is their wording); the others are for each face to word.
+ */
+export type ItemProblem =
+  | { kind: 'not-an-object' }
+  | { kind: 'missing-handle' }
+  | { kind: 'bad-handle'; message: string }
+  | { kind: 'missing-template-version' }
+  | { kind: 'template-version-too-long'; max: number }
+  | { kind: 'no-template'; templateVersion: string }
+  | { kind: 'values'; message: string };
 
-export interface SnmsDetail {
-  prefix: string;
+/** One item's result: its handle as given ('' when there was none), its outcome, and the problem of an invalid one. */
+export type ItemResult =
+  | { handle: string; outcome: Exclude<ItemOutcome, 'invalid'> }
+  | { handle: string; outcome: 'invalid'; problem: ItemProblem };
+
+/** An identifier as registered: its handle and prefix (as first registered), template version and values by index. */
+export interface IdentifierDetail {
   handle: string;
-  /** the TEMPLATE value (index 1001); "" when the identifier was not registered over a template */
-  templateVersion: string;
-  /** string values by index, including TEMPLATE at 1001 */
-  value: SnmsValueItem[];
+  prefix: string;
+  /** the TEMPLATE value (index 1001); null when the identifier was not registered over a template */
+  templateVersion: string | null;
+  values: HandleValue[];
 }
 
 export interface RegisterItem {
@@ -83,32 +88,35 @@ export interface RegisterItem {
   value: unknown;
 }
 
-const isOk = (o: ItemOutcome) => o === 'created' || o === 'unchanged' || o === 'updated' || o === 'deleted';
+/** Whether an outcome is a success (the item is as asked now). */
+export function succeeded(o: ItemOutcome): o is 'created' | 'unchanged' | 'updated' | 'deleted' {
+  return o === 'created' || o === 'unchanged' || o === 'updated' || o === 'deleted';
+}
 
 function batchList(raw: unknown): unknown[] {
-  if (!Array.isArray(raw)) throw new RegistryError('invalid', MSG.NOT_ARRAY);
-  if (raw.length === 0) throw new RegistryError('invalid', MSG.EMPTY);
-  if (raw.length > MAX_BATCH_ITEMS) throw new RegistryError('invalid', MSG.TOO_MANY);
+  if (!Array.isArray(raw)) throw new RegistryError('invalid', BATCH_NOT_ARRAY);
+  if (raw.length === 0) throw new RegistryError('invalid', BATCH_EMPTY);
+  if (raw.length > MAX_BATCH_ITEMS) throw new RegistryError('invalid', BATCH_TOO_LONG);
   return raw;
 }
+
+const invalid = (handle: string, problem: ItemProblem): ItemResult => ({ handle, outcome: 'invalid', problem });
 
 function isObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
-/** Parses a handle for an item; a failure is the item's message. */
+/** Parses a handle for an item; a failure is the item's result. */
 function parseItemHandle(ctx: RegistryContext, raw: unknown, allowed: PrefixScope): HandleId | ItemResult {
-  if (typeof raw !== 'string' || raw.length === 0) {
-    return { handle: typeof raw === 'string' ? raw : '', outcome: 'invalid', msg: '缺少必要的请求参数: handle' };
-  }
+  if (typeof raw !== 'string' || raw.length === 0) return invalid(typeof raw === 'string' ? raw : '', { kind: 'missing-handle' });
   let id: HandleId;
   try {
     id = parseHandle(raw, ctx.policy);
   } catch (e) {
-    if (e instanceof HandleError) return { handle: raw, outcome: 'invalid', msg: `标识格式错误 / invalid handle: ${e.message}` };
+    if (e instanceof HandleError) return invalid(raw, { kind: 'bad-handle', message: e.message });
     throw e;
   }
-  if (!allowed(id.prefixKey)) return { handle: raw, outcome: 'forbidden', msg: MSG.FORBIDDEN };
+  if (!allowed(id.prefixKey)) return { handle: raw, outcome: 'forbidden' };
   return id;
 }
 
@@ -161,7 +169,7 @@ export async function registerBatch(
   const allowed = await scopeOf(ctx, ctx.store.db, opts);
   list.forEach((x, i) => {
     if (!isObject(x)) {
-      results[i] = { handle: '', outcome: 'invalid', msg: '标识数据必须是对象 / each item must be an object' };
+      results[i] = invalid('', { kind: 'not-an-object' });
       return;
     }
     const id = parseItemHandle(ctx, x.handle, allowed);
@@ -171,11 +179,11 @@ export async function registerBatch(
     }
     const version = x.templateVersion;
     if (typeof version !== 'string' || version.length === 0) {
-      results[i] = { handle: id.handle, outcome: 'invalid', msg: '缺少必要的请求参数: templateVersion' };
+      results[i] = invalid(id.handle, { kind: 'missing-template-version' });
       return;
     }
     if (charLength(version) > MAX_VERSION_CHARS) {
-      results[i] = { handle: id.handle, outcome: 'invalid', msg: `templateVersion 长度不能超过${MAX_VERSION_CHARS} / templateVersion is too long` };
+      results[i] = invalid(id.handle, { kind: 'template-version-too-long', max: MAX_VERSION_CHARS });
       return;
     }
     parsed.push({ i, id, version, value: x.value });
@@ -187,7 +195,7 @@ export async function registerBatch(
   for (const p of parsed) {
     const template = templates.get(templateKey(p.id.prefixKey, p.version));
     if (template === undefined) {
-      results[p.i] = { handle: p.id.handle, outcome: 'invalid', msg: MSG.NO_TEMPLATE };
+      results[p.i] = invalid(p.id.handle, { kind: 'no-template', templateVersion: p.version });
       continue;
     }
     let values: SnmsValueItem[];
@@ -195,12 +203,12 @@ export async function registerBatch(
       values = parseSnmsValues(p.value);
     } catch (e) {
       if (!(e instanceof RegistryError)) throw e;
-      results[p.i] = { handle: p.id.handle, outcome: 'invalid', msg: e.message };
+      results[p.i] = invalid(p.id.handle, { kind: 'values', message: e.message });
       continue;
     }
     const problem = validateValues(template, values);
     if (problem !== null) {
-      results[p.i] = { handle: p.id.handle, outcome: 'invalid', msg: problem };
+      results[p.i] = invalid(p.id.handle, { kind: 'values', message: problem });
       continue;
     }
     ready.push({ i: p.i, item: { ref: refOf(p.id), values: toHandleValues(template, values, nowSec) } });
@@ -212,7 +220,7 @@ export async function registerBatch(
       const scope = opts.principal === undefined ? allowed : await scopeOf(ctx, tx.db, opts);
       const writable = ready.filter((r) => {
         if (scope(r.item.ref.prefixKey)) return true;
-        results[r.i] = { handle: r.item.ref.handle, outcome: 'forbidden', msg: MSG.FORBIDDEN };
+        results[r.i] = { handle: r.item.ref.handle, outcome: 'forbidden' };
         return false;
       });
       const items = writable.map((r) => r.item);
@@ -221,9 +229,7 @@ export async function registerBatch(
           ? await tx.createMany(items, 'identifier.create', sameValues)
           : await tx.updateMany(items, 'identifier.update', sameValues, composeUpdate);
       outcomes.forEach((o, j) => {
-        const r = writable[j]!;
-        const msg = o === 'exists' ? MSG.EXISTS : o === 'not-found' ? MSG.NOT_FOUND : MSG.SUCCESS;
-        results[r.i] = { handle: r.item.ref.handle, outcome: o, msg };
+        results[writable[j]!.i] = { handle: writable[j]!.item.ref.handle, outcome: o };
       });
     });
   }
@@ -246,7 +252,7 @@ export async function deleteBatch(ctx: RegistryContext, raw: unknown, actor: Act
       const scope = opts.principal === undefined ? allowed : await scopeOf(ctx, tx.db, opts);
       const writable = ready.filter((r) => {
         if (scope(r.ref.prefixKey)) return true;
-        results[r.i] = { handle: r.ref.handle, outcome: 'forbidden', msg: MSG.FORBIDDEN };
+        results[r.i] = { handle: r.ref.handle, outcome: 'forbidden' };
         return false;
       });
       const outcomes = await tx.deleteMany(
@@ -254,87 +260,43 @@ export async function deleteBatch(ctx: RegistryContext, raw: unknown, actor: Act
         'identifier.delete',
       );
       outcomes.forEach((o, j) => {
-        const r = writable[j]!;
-        results[r.i] = { handle: r.ref.handle, outcome: o, msg: o === 'deleted' ? MSG.SUCCESS : MSG.NOT_FOUND };
+        results[writable[j]!.i] = { handle: writable[j]!.ref.handle, outcome: o };
       });
     });
   }
   return results;
 }
 
-/** POST /identityv2/data/batchCreate: `[{handle, msg}]`, msg "success" for created and unchanged (idempotent retry). */
-export async function batchCreate(ctx: RegistryContext, items: unknown, actor: Actor, opts: BatchOptions = {}): Promise<{ handle: string; msg: string }[]> {
-  return (await registerBatch(ctx, items, 'create', actor, opts)).map((r) => ({ handle: r.handle, msg: r.msg }));
-}
-
-/** PUT /identityv2/data/batchUpdate: `[{handle, msg}]`. */
-export async function batchUpdate(ctx: RegistryContext, items: unknown, actor: Actor, opts: BatchOptions = {}): Promise<{ handle: string; msg: string }[]> {
-  return (await registerBatch(ctx, items, 'update', actor, opts)).map((r) => ({ handle: r.handle, msg: r.msg }));
-}
-
-/** DELETE /identityv2/data/batchDelete: `[{handle, code: 1 | -2, msg}]`. */
-export async function batchDelete(
-  ctx: RegistryContext,
-  handles: unknown,
-  actor: Actor,
-  opts: BatchOptions = {},
-): Promise<{ handle: string; code: 1 | -2; msg: string }[]> {
-  return (await deleteBatch(ctx, handles, actor, opts)).map((r) => ({ handle: r.handle, code: isOk(r.outcome) ? 1 : -2, msg: r.msg }));
-}
-
-/** The RegistryError a failed single item becomes (the SNMS face reports it as status -2, or -3 when forbidden). */
-function itemError(r: ItemResult, notFoundMsg: string): RegistryError {
-  switch (r.outcome) {
-    case 'exists':
-      return new RegistryError('conflict', r.msg);
-    case 'not-found':
-      return new RegistryError('not-found', notFoundMsg);
-    case 'forbidden':
-      return new RegistryError('forbidden', r.msg);
-    default:
-      return new RegistryError('invalid', r.msg);
-  }
-}
-
-/** POST / PUT /identityv2/data: a batch of one; throws RegistryError with the item's message when it fails. */
+/** One create or update: a batch of one, with that item's result. */
 export async function registerOne(
   ctx: RegistryContext,
   item: RegisterItem,
   mode: 'create' | 'update',
   actor: Actor,
   opts: BatchOptions = {},
-): Promise<'created' | 'unchanged' | 'updated'> {
+): Promise<ItemResult> {
   const [r] = await registerBatch(ctx, [item], mode, actor, opts);
   if (r === undefined) throw new Error('registerBatch returned no result');
-  if (!isOk(r.outcome)) throw itemError(r, MSG.NOT_FOUND);
-  return r.outcome as 'created' | 'unchanged' | 'updated';
+  return r;
 }
 
-/** DELETE /identityv2/data: a batch of one; RegistryError('not-found', '没有找到标识') when absent. */
-export async function deleteOne(ctx: RegistryContext, handle: string, actor: Actor, opts: BatchOptions = {}): Promise<void> {
+/** One delete: a batch of one, with that item's result. */
+export async function deleteOne(ctx: RegistryContext, handle: string, actor: Actor, opts: BatchOptions = {}): Promise<ItemResult> {
   const [r] = await deleteBatch(ctx, [handle], actor, opts);
   if (r === undefined) throw new Error('deleteBatch returned no result');
-  if (!isOk(r.outcome)) throw itemError(r, MSG.DELETE_NOT_FOUND);
+  return r;
 }
 
-/** GET /identityv2/data/detail: the identifier's string values by index (TEMPLATE included), or null when absent. */
-export async function detail(ctx: RegistryContext, handle: string): Promise<SnmsDetail | null> {
-  let id: HandleId;
-  try {
-    id = parseHandle(handle, ctx.policy);
-  } catch (e) {
-    if (e instanceof HandleError) throw new RegistryError('invalid', `标识格式错误 / invalid handle: ${e.message}`);
-    throw e;
-  }
+/** An identifier as registered, or null when there is none. */
+export async function identifierDetail(ctx: RegistryContext, id: HandleId): Promise<IdentifierDetail | null> {
   const rec = await ctx.store.getHandle(id.key);
   if (rec === null) return null;
-  const value: SnmsValueItem[] = [];
-  let templateVersion = '';
-  for (const v of [...rec.values].sort((a, b) => a.index - b.index)) {
-    if (v.data.format !== 'string') continue;
-    if (v.index === TEMPLATE_VALUE_INDEX && v.type.toUpperCase() === TEMPLATE_VALUE_TYPE) templateVersion = v.data.value;
-    value.push({ index: v.index, type: v.type, data: { format: 'string', value: v.data.value } });
-  }
-  const slash = rec.handle.indexOf('/');
-  return { prefix: rec.handle.slice(0, slash), handle: rec.handle, templateVersion, value };
+  const values = [...rec.values].sort((a, b) => a.index - b.index);
+  const template = values.find((v) => v.index === TEMPLATE_VALUE_INDEX && v.type.toUpperCase() === TEMPLATE_VALUE_TYPE && v.data.format === 'string');
+  return {
+    handle: rec.handle,
+    prefix: rec.handle.slice(0, rec.handle.indexOf('/')),
+    templateVersion: template?.data.format === 'string' ? template.data.value : null,
+    values,
+  };
 }

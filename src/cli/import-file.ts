@@ -1,6 +1,6 @@
 // runImport (`idnode import`): loads CSV or NDJSON identifiers through the same registration code as the SNMS API, in batches.
 import { isUnderPrefix, parsePrefix } from '../../handle/identifier.js';
-import { registerBatch, MAX_BATCH_ITEMS, type ItemResult } from '../../registry/identifiers.js';
+import { registerBatch, MAX_BATCH_ITEMS, type ItemProblem, type ItemResult } from '../../registry/identifiers.js';
 import { getTemplate, type Template } from '../../registry/templates.js';
 import type { RegistryContext } from '../../registry/context.js';
 import { readRecords, type ImportRecord } from './import-records.js';
@@ -39,6 +39,33 @@ function columnMapper(template: Template | null) {
   return (column: string) => byName.get(column.trim().toLowerCase());
 }
 
+/** Why the registry refused an item, for the import's report. */
+export function rejectionReason(r: ItemResult, prefix: string): string {
+  if (r.outcome === 'invalid') return problemReason(r.problem);
+  if (r.outcome === 'exists') return 'already registered with other values (or in another case)';
+  if (r.outcome === 'forbidden') return `not under --prefix ${prefix}`;
+  return r.outcome;
+}
+
+function problemReason(p: ItemProblem): string {
+  switch (p.kind) {
+    case 'not-an-object':
+      return 'not an object';
+    case 'missing-handle':
+      return 'no handle';
+    case 'bad-handle':
+      return `invalid handle: ${p.message}`;
+    case 'missing-template-version':
+      return 'no templateVersion (and no --template)';
+    case 'template-version-too-long':
+      return `templateVersion longer than ${p.max} characters`;
+    case 'no-template':
+      return `template ${p.templateVersion} does not exist under this prefix`;
+    case 'values':
+      return p.message;
+  }
+}
+
 export async function runImport(registry: RegistryContext, o: ImportOptions): Promise<ImportSummary> {
   const { prefix } = parsePrefix(o.prefix);
   const prefixKey = parsePrefix(o.prefix).prefixKey;
@@ -62,7 +89,7 @@ export async function runImport(registry: RegistryContext, o: ImportOptions): Pr
     results.forEach((r, i) => {
       if (r.outcome === 'created') summary.created++;
       else if (r.outcome === 'unchanged') summary.unchanged++;
-      else summary.rejected.push({ line: batch[i]!.line, handle: r.handle || batch[i]!.item.handle, reason: r.msg });
+      else summary.rejected.push({ line: batch[i]!.line, handle: r.handle || batch[i]!.item.handle, reason: rejectionReason(r, prefix) });
     });
     batch = [];
     o.progress?.(summary.read, summary);

@@ -1,6 +1,6 @@
 // Registry test backends: each suite runs on PGlite in memory and on a throw-away PostgreSQL database.
 import { DEFAULT_CASE_POLICY } from '../../handle/identifier.js';
-import type { RegistryContext } from '../../registry/context.js';
+import type { RegistryChange, RegistryContext } from '../../registry/context.js';
 import { openPgliteStore, openPostgresStore } from '../../registry/open.js';
 import type { Store } from '../../registry/store.js';
 import { hasPostgres, tempPostgres } from './services.js';
@@ -39,21 +39,20 @@ const postgres: Backend = {
 /** For `describe.each`: PGlite always, PostgreSQL when DATABASE_URL is set (REQUIRE_SERVICES=1 makes it mandatory). */
 export const backends: Backend[] = hasPostgres ? [pglite, postgres] : [pglite];
 
-/** A registry context over `store` that records every handlesChanged call. */
-export function testContext(store: Store, now: () => Date = () => new Date()): RegistryContext & { changed: string[][] } {
-  const changed: string[][] = [];
+/** A registry context over `store` (node prefix 88.320924) that records every change announced after a commit. */
+export function testContext(store: Store, now: () => Date = () => new Date()): RegistryContext & { changes: RegistryChange[] } {
+  const changes: RegistryChange[] = [];
   return {
     store,
     nodePrefix: '88.320924',
     nodePrefixKey: '88.320924',
     policy: DEFAULT_CASE_POLICY,
     now,
-    changed,
+    changes,
     events: {
-      handlesChanged: async (keys) => {
-        changed.push([...keys]);
+      changed: async (change) => {
+        changes.push({ keys: [...change.keys].sort(), prefixKeys: [...change.prefixKeys].sort() });
       },
-      prefixVisibility: async () => {},
     },
   };
 }

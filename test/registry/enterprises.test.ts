@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CASE_POLICY } from '../../handle/identifier.js';
 import type { HandleValue } from '../../handle/types.js';
-import { RegistryError, type RegistryContext, type RegistryEvents } from '../../registry/context.js';
+import { RegistryError, type RegistryChange, type RegistryContext, type RegistryEvents } from '../../registry/context.js';
 import { STATUS } from '../../registry/db.js';
 import {
   applyEnterprise,
@@ -11,14 +11,15 @@ import {
   getEnterprise,
   hiddenPrefixKeys,
   listEnterprises,
-  pagePrefixes,
+  getDelegatedPrefix,
+  listDelegatedPrefixes,
   prefixesOf,
-  queryPrefix,
   rejectEnterprise,
   startReview,
   suspendEnterprise,
   type EnterpriseApplication,
 } from '../../registry/enterprises.js';
+import { mutateHandle } from '../../registry/handles.js';
 import { DEFAULT_PLAN_FILE, loadPlan } from '../../registry/plan.js';
 import { creditCodeCheckChar } from '../../registry/rules.js';
 import { verifySecret } from '../../registry/secrets.js';
@@ -31,13 +32,13 @@ import { storeBackends, type Opened } from '../helpers/registry-backends.js';
 const backends = storeBackends;
 
 class RecordingEvents implements RegistryEvents {
-  changed: string[][] = [];
-  visibility: [string, boolean][] = [];
-  async handlesChanged(keys: string[]): Promise<void> {
-    this.changed.push(keys);
+  changes: RegistryChange[] = [];
+  async changed(change: RegistryChange): Promise<void> {
+    this.changes.push(change);
   }
-  async prefixVisibility(prefixKey: string, hidden: boolean): Promise<void> {
-    this.visibility.push([prefixKey, hidden]);
+  /** The changes announced since `mark` (a length of `changes`). */
+  since(mark: number): RegistryChange[] {
+    return this.changes.slice(mark);
   }
 }
 
@@ -152,7 +153,8 @@ describe.each(backends)('enterprise onboarding on %s', (_name, open) => {
     const afterA = await getEnterprise(ctx, a.enterpriseId);
     expect(afterA).toMatchObject({ status: STATUS.ENABLED, reviewedBy: operator.id, prefixes: [{ prefix: '88.320924.1', prefixKey: '88.320924.1', status: 1 }] });
     expect(afterA!.approvedAt!.getTime()).toBe(clock.getTime());
-    expect(events.changed).toEqual([['0.NA/88.320924.1']]);
+    // the prefix record is announced to every cache once the approval has committed
+    expect(events.changes).toEqual([{ keys: ['0.NA/88.320924.1'], prefixKeys: [] }]);
 
     const record = await store.getHandle('0.NA/88.320924.1');
     expect(record).not.toBeNull();
@@ -170,6 +172,15 @@ describe.each(backends)('enterprise onboarding on %s', (_name, open) => {
     expect(hash).not.toContain(approvedA.handleSecret);
     expect(await verifySecret(hash, approvedA.handleSecret)).toBe(true);
     expect(await verifySecret(hash, approvedA.handleSecret + 'x')).toBe(false);
+    // its public answer is stored beside it (HS_ADMIN only: the HS_SECKEY is not publicly readable)
+    const stored = await store.db.selectFrom('handles').select(['handle', 'prefix_key', 'public_json']).where('key', '=', '0.NA/88.320924.1').executeTakeFirstOrThrow();
+    expect(stored).toEqual({
+      handle: '0.NA/88.320924.1',
+      prefix_key: '0.NA',
+      public_json:
+        '[{"index":100,"type":"HS_ADMIN","data":{"format":"admin","value":{"handle":"0.NA/88.320924.1","index":300,"permissions":"111111110011"}},"ttl":86400,"timestamp":"2023-05-05T03:00:00Z"}]',
+    });
+    expect((await store.resolveHandle('0.NA/88.320924.1'))?.publicJson).toBe(stored.public_json);
 
     // ---- a second enterprise straight from "pending review" gets 88.320924.2 ----
     const b = await applyEnterprise(ctx, application({ town: '海通镇' }), applicant, towns);
@@ -184,6 +195,7 @@ describe.each(backends)('enterprise onboarding on %s', (_name, open) => {
     // ---- refused prefixes: taken, inside a delegated one, the node prefix itself, outside it, malformed ----
     const e = await applyEnterprise(ctx, application({ name: '射阳县纺织有限公司', town: '兴桥镇' }), applicant, towns);
     const auditBefore = await count('audit_log');
+    const announcedBefore = events.changes.length;
     const taken = await rejection(approveEnterprise(ctx, e.enterpriseId, { prefix: '88.320924.1' }, operator));
     expect(taken.kind).toBe('conflict');
     expect(taken.message).toMatch(/taken/);
@@ -193,9 +205,10 @@ describe.each(backends)('enterprise onboarding on %s', (_name, open) => {
     expect((await rejection(approveEnterprise(ctx, e.enterpriseId, { prefix: '88.3209241' }, operator))).kind).toBe('invalid');
     expect((await rejection(approveEnterprise(ctx, e.enterpriseId, { prefix: '88.320924..3' }, operator))).kind).toBe('invalid');
     // a prefix record that already exists in the handles table (written through the Handle API) is taken too
-    await store.mutate({ handle: '0.NA/88.320924.77', key: '0.NA/88.320924.77', prefixKey: '0.NA' }, 'handle.create', operator, () => []);
+    await mutateHandle(ctx, { handle: '0.NA/88.320924.77', key: '0.NA/88.320924.77', prefixKey: '0.NA' }, 'handle.create', operator, () => []);
     expect((await rejection(approveEnterprise(ctx, e.enterpriseId, { prefix: '88.320924.77' }, operator))).kind).toBe('conflict');
     expect(await count('audit_log')).toBe(auditBefore + 1); // only the handle written above
+    expect(events.since(announcedBefore)).toEqual([{ keys: ['0.NA/88.320924.77'], prefixKeys: [] }]); // refusals announce nothing
     expect((await getEnterprise(ctx, e.enterpriseId))!.status).toBe(STATUS.PENDING_REVIEW);
     expect(await prefixesOf(ctx, e.enterpriseId)).toEqual([]);
     // ASCII in a named prefix is case-insensitive: the key is upper-cased, the text kept
@@ -222,15 +235,20 @@ describe.each(backends)('enterprise onboarding on %s', (_name, open) => {
     expect(await hiddenPrefixKeys(ctx)).toEqual([]);
     expect((await rejection(suspendEnterprise(ctx, a.enterpriseId, '', operator))).kind).toBe('invalid');
     expect((await rejection(enableEnterprise(ctx, a.enterpriseId, operator))).kind).toBe('conflict');
+    const beforeSuspend = events.changes.length;
     await suspendEnterprise(ctx, a.enterpriseId, '逾期未年检', operator);
     expect(await getEnterprise(ctx, a.enterpriseId)).toMatchObject({ status: STATUS.DISABLED, reason: '逾期未年检', prefixes: [{ prefix: '88.320924.1', status: 0 }] });
-    expect(events.visibility).toEqual([['88.320924.1', true]]);
+    expect(events.since(beforeSuspend)).toEqual([{ keys: [], prefixKeys: ['88.320924.1'] }]);
     expect(await hiddenPrefixKeys(ctx)).toEqual(['88.320924.1']);
-    expect((await queryPrefix(ctx, '88.320924.1'))!.status).toBe(0);
+    expect((await getDelegatedPrefix(ctx, '88.320924.1'))!.status).toBe(0);
     expect((await rejection(suspendEnterprise(ctx, a.enterpriseId, 'again', operator))).message).toMatch(/disabled/);
     await enableEnterprise(ctx, a.enterpriseId, operator);
     expect(await getEnterprise(ctx, a.enterpriseId)).toMatchObject({ status: STATUS.ENABLED, reason: null, prefixes: [{ status: 1 }] });
-    expect(events.visibility).toEqual([['88.320924.1', true], ['88.320924.1', false]]);
+    // the refused suspension and enable above announced nothing
+    expect(events.since(beforeSuspend)).toEqual([
+      { keys: [], prefixKeys: ['88.320924.1'] },
+      { keys: [], prefixKeys: ['88.320924.1'] },
+    ]);
     expect(await hiddenPrefixKeys(ctx)).toEqual([]);
     // approval stays where it was
     expect((await getEnterprise(ctx, a.enterpriseId))!.approvedAt!.getTime()).toBe(new Date('2023-05-05T03:00:00Z').getTime());
@@ -257,6 +275,10 @@ describe.each(backends)('enterprise onboarding on %s', (_name, open) => {
     expect(byAction('enterprise.approve')).toMatchObject({ actor: operator.id, address: operator.address, before: { status: 5 }, after: { status: 1, reviewed_by: operator.id } });
     expect(byAction('prefix.create')).toMatchObject({ entityId: '88.320924.1', before: null, after: { prefix: '88.320924.1', status: 1, enterprise_id: a.enterpriseId } });
     expect(byAction('handle.create')).toMatchObject({ handle: '0.NA/88.320924.1', before: null });
+    expect((byAction('handle.create').after as HandleValue[]).map((v) => [v.index, v.type, v.data.value])).toEqual([
+      [100, 'HS_ADMIN', { handle: '0.NA/88.320924.1', index: 300, permissions: '111111110011' }],
+      [300, 'HS_SECKEY', '(redacted)'],
+    ]);
     expect(byAction('enterprise.suspend')).toMatchObject({ before: { status: 1 }, after: { status: 0, reason: '逾期未年检' } });
     expect(byAction('prefix.suspend')).toMatchObject({ before: { status: 1 }, after: { status: 0 } });
     expect(byAction('prefix.enable')).toMatchObject({ before: { status: 0 }, after: { status: 1 } });
@@ -267,15 +289,15 @@ describe.each(backends)('enterprise onboarding on %s', (_name, open) => {
 
     // identifiers registered under the enterprise's prefix are part of its audit trail too
     const ref = { handle: '88.320924.1/AUDIT-1', key: '88.320924.1/AUDIT-1', prefixKey: '88.320924.1' };
-    await store.mutate(ref, 'identifier.create', operator, () => []);
+    await mutateHandle(ctx, ref, 'identifier.create', operator, () => []);
     const withIdentifier = await store.listAudit({ enterpriseId: a.enterpriseId, limit: 100 });
     expect(withIdentifier[0]).toMatchObject({ entity: 'handle', handle: '88.320924.1/AUDIT-1', action: 'identifier.create' });
     expect((await store.listAudit({ enterpriseId: f.enterpriseId })).some((r) => r.handle === ref.handle)).toBe(false);
     // ...and under prefixes derived from it, but not under a sibling that merely starts with the same digits
     const derived = { handle: '88.320924.1.9/AUDIT-2', key: '88.320924.1.9/AUDIT-2', prefixKey: '88.320924.1.9' };
     const sibling = { handle: '88.320924.10/AUDIT-3', key: '88.320924.10/AUDIT-3', prefixKey: '88.320924.10' };
-    await store.mutate(derived, 'identifier.create', operator, () => []);
-    await store.mutate(sibling, 'identifier.create', operator, () => []);
+    await mutateHandle(ctx, derived, 'identifier.create', operator, () => []);
+    await mutateHandle(ctx, sibling, 'identifier.create', operator, () => []);
     const trail = (await store.listAudit({ enterpriseId: a.enterpriseId, limit: 100 })).map((r) => r.handle);
     expect(trail).toContain(derived.handle);
     expect(trail).not.toContain(sibling.handle);
@@ -382,60 +404,51 @@ describe.each(backends)('enterprise onboarding on %s', (_name, open) => {
     expect((await rejection(listEnterprises(ctx, { status: 9, page: 1, pageSize: 3 }))).kind).toBe('invalid');
   });
 
-  it('answers the SNMS prefix query and page', async () => {
-    const q = await queryPrefix(ctx, '88.320924.1');
-    expect(q).toEqual({
+  it('reads delegated prefixes with their enterprise, one or a filtered page, newest first', async () => {
+    const a = await getDelegatedPrefix(ctx, '88.320924.1');
+    expect(a).toEqual({
       prefix: '88.320924.1',
-      createDate: '2023-05-05 11:00:00',
-      ghrName: '国家顶级节点',
+      prefixKey: '88.320924.1',
       status: 1,
-      entNameCn: '江苏射阳泵业有限公司',
-      entWebSite: '',
-      entIndustry: 'C',
-      entAddrCn: expect.stringContaining('射阳县合德镇人民路'),
-      entDesc: '',
+      createdAt: new Date('2023-05-05T03:00:00Z'),
+      updatedAt: expect.any(Date),
+      enterpriseId: expect.any(Number),
+      enterpriseName: '江苏射阳泵业有限公司',
+      industry: 'C3441',
+      address: expect.stringContaining('射阳县合德镇人民路'),
     });
-    expect((await queryPrefix(ctx, '88.320924.tex'))!.prefix).toBe('88.320924.Tex');
-    expect(await queryPrefix(ctx, '88.320924.999')).toBeNull();
-    expect((await rejection(queryPrefix(ctx, 'a/b'))).kind).toBe('invalid');
+    expect((await getEnterprise(ctx, a!.enterpriseId!))!.prefixes.map((p) => p.prefix)).toEqual(['88.320924.1']);
+    // ASCII case does not matter; the text is the one delegated
+    expect((await getDelegatedPrefix(ctx, ' 88.320924.tex '))!.prefix).toBe('88.320924.Tex');
+    expect(await getDelegatedPrefix(ctx, '88.320924.999')).toBeNull();
+    expect((await rejection(getDelegatedPrefix(ctx, 'a/b'))).kind).toBe('invalid');
 
-    const page = await pagePrefixes(ctx, { currentPage: 1, pageSize: 2 });
-    expect(page).toMatchObject({ first: true, number: 0, size: 2, numberOfElements: 2, sort: null });
-    expect(page.totalElements).toBeGreaterThanOrEqual(9);
-    expect(page.totalPages).toBe(Math.ceil(page.totalElements / 2));
-    expect(page.last).toBe(false);
-    const lastPage = await pagePrefixes(ctx, { currentPage: page.totalPages, pageSize: 2 });
-    expect(lastPage).toMatchObject({ first: false, last: true, number: page.totalPages - 1 });
+    const all = await listDelegatedPrefixes(ctx, { page: 1, pageSize: 1000 });
+    expect(all.total).toBe(all.items.length);
+    expect(all.total).toBeGreaterThanOrEqual(9);
+    // newest first, then by prefix key
+    const order = all.items.map((p) => [p.createdAt.getTime(), p.prefixKey] as const);
+    expect([...order].sort((x, y) => y[0] - x[0] || (x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0))).toEqual(order);
+    const page2 = await listDelegatedPrefixes(ctx, { page: 2, pageSize: 2 });
+    expect(page2).toMatchObject({ total: all.total, page: 2, pageSize: 2 });
+    expect(page2.items).toEqual(all.items.slice(2, 4));
 
-    const byName = await pagePrefixes(ctx, { entName: '泵业', currentPage: 1, pageSize: 10 });
-    expect(byName.content).toEqual([
-      {
-        id: expect.any(Number),
-        createDate: '2023-05-05 11:00:00',
-        updateDate: expect.stringMatching(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/),
-        entPrefix: '88.320924.1',
-        entId: byName.content[0]!.id,
-        state: 1,
-        status: 1,
-        entName: '江苏射阳泵业有限公司',
-        proxyState: 1,
-      },
-    ]);
-    const byPrefix = await pagePrefixes(ctx, { entPrefix: '88.320924.10', currentPage: 1, pageSize: 10 });
-    const found = byPrefix.content.map((c) => c.entPrefix);
+    const byName = await listDelegatedPrefixes(ctx, { enterpriseName: '泵业', page: 1, pageSize: 10 });
+    expect(byName.items.map((p) => [p.prefix, p.enterpriseName])).toEqual([['88.320924.1', '江苏射阳泵业有限公司']]);
+    expect((await listDelegatedPrefixes(ctx, { enterpriseName: '%', page: 1, pageSize: 10 })).total).toBe(0); // LIKE wildcards are literal
+    const byPrefix = await listDelegatedPrefixes(ctx, { prefixContains: '88.320924.10', page: 1, pageSize: 10 });
+    const found = byPrefix.items.map((p) => p.prefix);
     expect(found).toEqual(expect.arrayContaining(['88.320924.100', '88.320924.101']));
     for (const p of found) expect(p.startsWith('88.320924.10')).toBe(true);
     expect(found).not.toContain('88.320924.1');
-    // dates are Shanghai wall-clock times on the prefix's creation; a bare end date covers the whole day
-    const day = await pagePrefixes(ctx, { startDate: '2023-05-05 11:00:00', endDate: '2023-05-05', currentPage: 1, pageSize: 100 });
-    expect(day.totalElements).toBe(page.totalElements);
-    const after = await pagePrefixes(ctx, { startDate: '2023-05-05 11:00:01', currentPage: 1, pageSize: 100 });
-    expect(after.totalElements).toBe(0);
-    const before = await pagePrefixes(ctx, { endDate: '2023-05-05 10:59:59', currentPage: 1, pageSize: 100 });
-    expect(before.totalElements).toBe(0);
-    expect((await rejection(pagePrefixes(ctx, { startDate: '2023-02-30', currentPage: 1, pageSize: 10 }))).kind).toBe('invalid');
-    expect((await rejection(pagePrefixes(ctx, { startDate: 'yesterday', currentPage: 1, pageSize: 10 }))).kind).toBe('invalid');
-    const empty = await pagePrefixes(ctx, { entName: 'no such company', currentPage: 1, pageSize: 10 });
-    expect(empty).toMatchObject({ totalElements: 0, totalPages: 0, first: true, last: true, content: [] });
+    expect((await listDelegatedPrefixes(ctx, { prefixContains: '.tex', page: 1, pageSize: 10 })).items.map((p) => p.prefix)).toEqual(['88.320924.Tex']);
+    // creation time range, inclusive at both ends (the approvals above ran at 2023-05-05T03:00:00Z)
+    const at = new Date('2023-05-05T03:00:00Z');
+    expect((await listDelegatedPrefixes(ctx, { createdFrom: at, createdUntil: at, page: 1, pageSize: 100 })).total).toBe(all.total);
+    expect((await listDelegatedPrefixes(ctx, { createdFrom: new Date(at.getTime() + 1), page: 1, pageSize: 100 })).total).toBe(0);
+    expect((await listDelegatedPrefixes(ctx, { createdUntil: new Date(at.getTime() - 1), page: 1, pageSize: 100 })).total).toBe(0);
+    expect(await listDelegatedPrefixes(ctx, { enterpriseName: 'no such company', page: 1, pageSize: 10 })).toEqual({ total: 0, page: 1, pageSize: 10, items: [] });
+    expect((await rejection(listDelegatedPrefixes(ctx, { page: 0, pageSize: 10 }))).kind).toBe('invalid');
+    expect((await rejection(listDelegatedPrefixes(ctx, { page: 1, pageSize: 1001 }))).message).toBe('每页条数应为1-1000 / pageSize must be 1-1000');
   });
 });

@@ -24,7 +24,7 @@ import { storeBackends, type Opened } from '../helpers/registry-backends.js';
 
 const backends = storeBackends;
 
-const noEvents: RegistryEvents = { handlesChanged: async () => {}, prefixVisibility: async () => {} };
+const noEvents: RegistryEvents = { changed: async () => {} };
 
 let dir: string;
 beforeAll(async () => {

@@ -1,6 +1,7 @@
 // Templates over PGlite and PostgreSQL: create/get/list, incremental update (add, disable, never delete), delete refused in use.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryError } from '../../registry/context.js';
+import { deleteHandles } from '../../registry/handles.js';
 import { registerOne } from '../../registry/identifiers.js';
 import type { Actor, Store } from '../../registry/store.js';
 import { normaliseTemplateInput } from '../../registry/template-rules.js';
@@ -186,7 +187,7 @@ describe.each(backends)('templates: $name', (backend) => {
     await rejects(deleteTemplate(ctx, p, '2.0', actor), 'not-found');
 
     // once the identifier is gone, the template can go
-    await store.deleteMany([{ handle: `${p}/pump-1`, key: `${p}/PUMP-1`, prefixKey: p }], actor, 'test');
+    await deleteHandles(ctx, [{ handle: `${p}/pump-1`, key: `${p}/PUMP-1`, prefixKey: p }], actor, 'test');
     await deleteTemplate(ctx, p.toLowerCase(), '1.0', actor);
     expect(await getTemplate(ctx, p, '1.0')).toBeNull();
     const rows = await store.listAudit({ entity: 'template', entityId: `${p}/1.0` });

@@ -16,7 +16,7 @@ const v1 = (password: string, day: string) => sha(sha(password) + day);
 
 const backends = storeBackends;
 
-const noEvents: RegistryEvents = { handlesChanged: async () => {}, prefixVisibility: async () => {} };
+const noEvents: RegistryEvents = { changed: async () => {} };
 
 async function rejection(p: Promise<unknown>): Promise<RegistryError> {
   try {

@@ -1,8 +1,8 @@
 // The SNMS-compatible face: tokens, identifier registration (single and batch), templates, prefixes, applications.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseHandle, parsePrefix } from '../../../handle/identifier.js';
-import { applyEnterprise, pagePrefixes, queryPrefix } from '../../../registry/enterprises.js';
-import { batchCreate, batchDelete, batchUpdate, deleteOne, detail, registerOne } from '../../../registry/identifiers.js';
+import { applyEnterprise, getDelegatedPrefix, listDelegatedPrefixes } from '../../../registry/enterprises.js';
+import { deleteBatch, deleteOne, identifierDetail, registerBatch, registerOne } from '../../../registry/identifiers.js';
 import type { Actor } from '../../../registry/store.js';
 import { normaliseTemplateInput } from '../../../registry/template-rules.js';
 import { createTemplate, deleteTemplate, getTemplate, updateTemplate } from '../../../registry/templates.js';
@@ -11,6 +11,7 @@ import { currentScope, type Access } from '../../../registry/access.js';
 import type { Principal, RegistryContext } from '../../../registry/context.js';
 import { arrayBody, errorToSnms, useSnmsErrors, objectBody, ok, principalOf, requireRole, SNMS, SnmsError, str } from './envelope.js';
 import { SNMS_ROUTES as S } from './schemas.js';
+import { batchDeleteData, batchWriteData, detailData, parseShanghaiDateTime, prefixDetailData, prefixPageData, singleWriteResult } from './shapes.js';
 
 const forbiddenPrefix = () => new SnmsError(SNMS.FORBIDDEN, '无权操作该前缀 / no permission for this prefix');
 
@@ -65,9 +66,9 @@ export default async function snmsFace(app: FastifyInstance, d: SnmsDeps): Promi
     const handle = str(q, 'handle', 255)!;
     const id = parseHandle(handle, ctx.policy);
     if (!(await scopeOf(p, 'read'))(id.prefixKey)) throw forbiddenPrefix();
-    const d = await detail(ctx, handle);
+    const d = await identifierDetail(ctx, id);
     if (d === null) throw new SnmsError(SNMS.BUSINESS, '没有找到标识 / handle not found');
-    return { code: '200', ...d };
+    return detailData(d);
   }));
 
   async function writeOne(req: FastifyRequest, p: Principal, mode: 'create' | 'update') {
@@ -75,7 +76,7 @@ export default async function snmsFace(app: FastifyInstance, d: SnmsDeps): Promi
     const handle = str(b, 'handle', 255)!;
     const id = parseHandle(handle, ctx.policy);
     if (!(await scopeOf(p, 'write'))(id.prefixKey)) throw forbiddenPrefix();
-    await registerOne(ctx, { handle, templateVersion: str(b, 'templateVersion', 128)!, value: b.value }, mode, actorOf(p, req), { principal: p });
+    singleWriteResult(await registerOne(ctx, { handle, templateVersion: str(b, 'templateVersion', 128)!, value: b.value }, mode, actorOf(p, req), { principal: p }), mode);
     return true;
   }
   app.post('/identityv2/data', S.create, route((req, _r, p) => writeOne(req, p, 'create')));
@@ -84,16 +85,16 @@ export default async function snmsFace(app: FastifyInstance, d: SnmsDeps): Promi
     const handle = str(objectBody(req), 'handle', 255)!;
     const id = parseHandle(handle, ctx.policy);
     if (!(await scopeOf(p, 'write'))(id.prefixKey)) throw forbiddenPrefix();
-    await deleteOne(ctx, handle, actorOf(p, req), { principal: p });
+    singleWriteResult(await deleteOne(ctx, handle, actorOf(p, req), { principal: p }), 'delete');
     return true;
   }));
 
   app.post('/identityv2/data/batchCreate', S.batchCreate, route(async (req, _r, p) =>
-    batchCreate(ctx, arrayBody(req), actorOf(p, req), { principal: p })));
+    batchWriteData(await registerBatch(ctx, arrayBody(req), 'create', actorOf(p, req), { principal: p }))));
   app.put('/identityv2/data/batchUpdate', S.batchUpdate, route(async (req, _r, p) =>
-    batchUpdate(ctx, arrayBody(req), actorOf(p, req), { principal: p })));
+    batchWriteData(await registerBatch(ctx, arrayBody(req), 'update', actorOf(p, req), { principal: p }))));
   app.delete('/identityv2/data/batchDelete', S.batchDelete, route(async (req, _r, p) =>
-    batchDelete(ctx, arrayBody(req), actorOf(p, req), { principal: p })));
+    batchDeleteData(await deleteBatch(ctx, arrayBody(req), actorOf(p, req), { principal: p }))));
 
   // ---- templates (v5; v3 paths answer the same) ----
   for (const base of ['/snms/api/v5/template', '/snms/api/v3/template']) {
@@ -127,21 +128,27 @@ export default async function snmsFace(app: FastifyInstance, d: SnmsDeps): Promi
   app.get('/snms/api/prefix/query', S.prefixQuery, route(async (req, _r, p) => {
     const prefix = parsePrefix(str(req.query as Record<string, unknown>, 'prefix', 64)!);
     if (!(await scopeOf(p, 'read'))(prefix.prefixKey)) throw forbiddenPrefix();
-    const r = await queryPrefix(ctx, prefix.prefix);
+    const r = await getDelegatedPrefix(ctx, prefix.prefix);
     if (r === null) throw new SnmsError(SNMS.BUSINESS, '前缀不存在 / prefix not found');
-    return r;
+    return prefixDetailData(r);
   }));
   app.get('/snms/api/prefix/page', S.prefixPage, route(async (req, _r, p) => {
     requireRole(p, 'operator', 'reviewer');
     const q = req.query as Record<string, unknown>;
-    return pagePrefixes(ctx, {
-      entName: str(q, 'entName', 255, false),
-      entPrefix: str(q, 'entPrefix', 64, false),
-      startDate: str(q, 'startDate', 32, false),
-      endDate: str(q, 'endDate', 32, false),
-      currentPage: pageNumber(q.currentPage, 1),
-      pageSize: pageNumber(q.pageSize, 10),
-    });
+    const entName = str(q, 'entName', 255, false);
+    const entPrefix = str(q, 'entPrefix', 64, false);
+    const startDate = str(q, 'startDate', 32, false);
+    const endDate = str(q, 'endDate', 32, false);
+    const page = pageNumber(q.currentPage, 1);
+    const pageSize = pageNumber(q.pageSize, 10);
+    return prefixPageData(await listDelegatedPrefixes(ctx, {
+      enterpriseName: entName,
+      prefixContains: entPrefix,
+      createdFrom: parseShanghaiDateTime(startDate, 'startDate', false),
+      createdUntil: parseShanghaiDateTime(endDate, 'endDate', true),
+      page,
+      pageSize,
+    }));
   }));
 
   // ---- applications: an enterprise applies for a prefix (no login; reviewed by the node's reviewers) ----

@@ -1,9 +1,10 @@
-// Store bulk writes (createMany / updateMany / deleteMany) on PGlite and PostgreSQL: results, atomicity, audit.
+// Bulk handle writes (registry/handles.ts createMany / updateMany / deleteMany) on PGlite and PostgreSQL: results, atomicity, audit, events.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sameValues } from '../../handle/ops.js';
 import { DEFAULT_PERMISSIONS, type HandleValue } from '../../handle/types.js';
+import { createHandles, deleteHandles, handleTransaction, updateHandles } from '../../registry/handles.js';
 import type { Actor, BulkItem, HandleRef, Store } from '../../registry/store.js';
-import { backends } from '../helpers/registry-backends.js';
+import { backends, testContext } from '../helpers/registry-backends.js';
 
 const actor: Actor = { id: 'user:bulk', address: '192.0.2.7' };
 
@@ -30,11 +31,13 @@ function ref(p: string, suffix: string): HandleRef {
 }
 const item = (r: HandleRef, ...values: HandleValue[]): BulkItem => ({ ref: r, values });
 
-describe.each(backends)('store bulk writes: $name', (backend) => {
+describe.each(backends)('bulk handle writes: $name', (backend) => {
   let store: Store;
   let close: () => Promise<void>;
+  let ctx: ReturnType<typeof testContext>;
   beforeAll(async () => {
     ({ store, close } = await backend.open());
+    ctx = testContext(store);
   });
   afterAll(async () => {
     await close();
@@ -46,12 +49,12 @@ describe.each(backends)('store bulk writes: $name', (backend) => {
     const p = prefix();
     const a = ref(p, 'a');
     const b = ref(p, 'b');
-    expect(await store.createMany([item(a, v(2000, 'x')), item(b, v(2000, 'y'))], actor, 'bulk.create', sameValues)).toEqual([
+    expect(await createHandles(ctx, [item(a, v(2000, 'x')), item(b, v(2000, 'y'))], actor, 'bulk.create', sameValues)).toEqual([
       'created',
       'created',
     ]);
     // a retry with new timestamps is the same record; b with a different value is not
-    expect(await store.createMany([item(a, v(2000, 'x', 1_800_000_000)), item(b, v(2000, 'other'))], actor, 'bulk.create', sameValues)).toEqual([
+    expect(await createHandles(ctx, [item(a, v(2000, 'x', 1_800_000_000)), item(b, v(2000, 'other'))], actor, 'bulk.create', sameValues)).toEqual([
       'unchanged',
       'exists',
     ]);
@@ -71,8 +74,8 @@ describe.each(backends)('store bulk writes: $name', (backend) => {
     const lower = ref(p, 'pump-1');
     const upper = { ...ref(p, 'PUMP-1') };
     expect(upper.key).toBe(lower.key);
-    expect(await store.createMany([item(lower, v(2000, 'x'))], actor, 'c', sameValues)).toEqual(['created']);
-    expect(await store.createMany([item(upper, v(2000, 'x'))], actor, 'c', sameValues)).toEqual(['exists']);
+    expect(await createHandles(ctx, [item(lower, v(2000, 'x'))], actor, 'c', sameValues)).toEqual(['created']);
+    expect(await createHandles(ctx, [item(upper, v(2000, 'x'))], actor, 'c', sameValues)).toEqual(['exists']);
     expect((await store.getHandle(lower.key))?.handle).toBe(lower.handle);
   });
 
@@ -80,7 +83,7 @@ describe.each(backends)('store bulk writes: $name', (backend) => {
     const p = prefix();
     const a = ref(p, 'dup-a');
     const b = ref(p, 'dup-b');
-    const res = await store.createMany(
+    const res = await createHandles(ctx, 
       [item(a, v(2000, '1')), item(b, v(2000, '1')), item(a, v(2000, '1')), item(b, v(2000, '2')), item(a, v(2000, '3'))],
       actor,
       'c',
@@ -96,21 +99,21 @@ describe.each(backends)('store bulk writes: $name', (backend) => {
     const p = prefix();
     const odd = ref(p, 'a"b\\c,{d} e:f/g/产品-😀');
     const values = [v(2000, 'q"uote \\back\\\\slash {br,ace} NULL null\n\t产品 😀 \u2028'), v(1001, '1.0')];
-    expect(await store.createMany([item(odd, ...values)], actor, 'c', sameValues)).toEqual(['created']);
+    expect(await createHandles(ctx, [item(odd, ...values)], actor, 'c', sameValues)).toEqual(['created']);
     const rec = await store.getHandle(odd.key);
     expect(rec?.handle).toBe(odd.handle);
     expect(rec?.values).toEqual(values);
     expect((await audit(odd))[0]?.after).toEqual(values);
-    expect(await store.createMany([item(odd, ...values)], actor, 'c', sameValues)).toEqual(['unchanged']);
+    expect(await createHandles(ctx, [item(odd, ...values)], actor, 'c', sameValues)).toEqual(['unchanged']);
   });
 
   it('writes a batch of 2000 in one call', async () => {
     const p = prefix();
     const items = Array.from({ length: 2000 }, (_x, i) => item(ref(p, `n${i}`), v(2000, `value ${i}`), v(1001, '1.0')));
-    const res = await store.createMany(items, actor, 'c', sameValues);
+    const res = await createHandles(ctx, items, actor, 'c', sameValues);
     expect(res.every((r) => r === 'created')).toBe(true);
     expect((await store.listHandles(p)).total).toBe(2000);
-    const again = await store.createMany(items, actor, 'c', sameValues);
+    const again = await createHandles(ctx, items, actor, 'c', sameValues);
     expect(again.every((r) => r === 'unchanged')).toBe(true);
     expect(await audit(items[1999]!.ref)).toHaveLength(1);
   });
@@ -119,11 +122,11 @@ describe.each(backends)('store bulk writes: $name', (backend) => {
     const p = prefix();
     const existing = ref(p, 'old');
     const fresh = ref(p, 'new');
-    await store.createMany([item(existing, v(2000, 'x'))], actor, 'c', sameValues);
+    await createHandles(ctx, [item(existing, v(2000, 'x'))], actor, 'c', sameValues);
     const boom = () => {
       throw new Error('comparison failed');
     };
-    await expect(store.createMany([item(fresh, v(2000, 'y')), item(existing, v(2000, 'z'))], actor, 'c', boom)).rejects.toThrow(
+    await expect(createHandles(ctx, [item(fresh, v(2000, 'y')), item(existing, v(2000, 'z'))], actor, 'c', boom)).rejects.toThrow(
       'comparison failed',
     );
     expect(await store.getHandle(fresh.key)).toBeNull();
@@ -131,9 +134,9 @@ describe.each(backends)('store bulk writes: $name', (backend) => {
   });
 
   it('returns [] for empty batches without touching the database', async () => {
-    expect(await store.createMany([], actor, 'c', sameValues)).toEqual([]);
-    expect(await store.updateMany([], actor, 'u', sameValues)).toEqual([]);
-    expect(await store.deleteMany([], actor, 'd')).toEqual([]);
+    expect(await createHandles(ctx, [], actor, 'c', sameValues)).toEqual([]);
+    expect(await updateHandles(ctx, [], actor, 'u', sameValues)).toEqual([]);
+    expect(await deleteHandles(ctx, [], actor, 'd')).toEqual([]);
   });
 
   it('updates: not-found, unchanged (nothing written) and updated (version bumped, audit before/after)', async () => {
@@ -141,8 +144,8 @@ describe.each(backends)('store bulk writes: $name', (backend) => {
     const a = ref(p, 'u-a');
     const b = ref(p, 'u-b');
     const missing = ref(p, 'u-missing');
-    await store.createMany([item(a, v(2000, 'a1')), item(b, v(2000, 'b1'))], actor, 'c', sameValues);
-    const res = await store.updateMany(
+    await createHandles(ctx, [item(a, v(2000, 'a1')), item(b, v(2000, 'b1'))], actor, 'c', sameValues);
+    const res = await updateHandles(ctx, 
       [item(missing, v(2000, 'm')), item(a, v(2000, 'a1', 1_800_000_000)), item(b, v(2000, 'b2'))],
       actor,
       'bulk.update',
@@ -166,8 +169,8 @@ describe.each(backends)('store bulk writes: $name', (backend) => {
   it('applies a key repeated in an update batch in order, one version and audit row per change', async () => {
     const p = prefix();
     const a = ref(p, 'seq');
-    await store.createMany([item(a, v(2000, '1'))], actor, 'c', sameValues);
-    const res = await store.updateMany([item(a, v(2000, '2')), item(a, v(2000, '2')), item(a, v(2000, '3'))], actor, 'u', sameValues);
+    await createHandles(ctx, [item(a, v(2000, '1'))], actor, 'c', sameValues);
+    const res = await updateHandles(ctx, [item(a, v(2000, '2')), item(a, v(2000, '2')), item(a, v(2000, '3'))], actor, 'u', sameValues);
     expect(res).toEqual(['updated', 'unchanged', 'updated']);
     const rec = await store.getHandle(a.key);
     expect(rec?.values).toEqual([v(2000, '3')]);
@@ -182,24 +185,24 @@ describe.each(backends)('store bulk writes: $name', (backend) => {
   it('builds the new values with compose(current, given)', async () => {
     const p = prefix();
     const a = ref(p, 'compose');
-    await store.createMany([item(a, v(100, 'admin'), v(2000, 'old'))], actor, 'c', sameValues);
+    await createHandles(ctx, [item(a, v(100, 'admin'), v(2000, 'old'))], actor, 'c', sameValues);
     const keepLow = (cur: HandleValue[], given: HandleValue[]) => [...cur.filter((x) => x.index < 1000), ...given];
-    expect(await store.updateMany([item(a, v(2000, 'new'))], actor, 'u', sameValues, keepLow)).toEqual(['updated']);
+    expect(await updateHandles(ctx, [item(a, v(2000, 'new'))], actor, 'u', sameValues, keepLow)).toEqual(['updated']);
     expect((await store.getHandle(a.key))?.values).toEqual([v(100, 'admin'), v(2000, 'new')]);
-    expect(await store.updateMany([item(a, v(2000, 'new'))], actor, 'u', sameValues, keepLow)).toEqual(['unchanged']);
+    expect(await updateHandles(ctx, [item(a, v(2000, 'new'))], actor, 'u', sameValues, keepLow)).toEqual(['unchanged']);
   });
 
   it('deletes per item with audit rows; a repeated key is not-found the second time', async () => {
     const p = prefix();
     const a = ref(p, 'd-a');
     const b = ref(p, 'd-b');
-    await store.createMany([item(a, v(2000, 'a')), item(b, v(2000, 'b'))], actor, 'c', sameValues);
-    expect(await store.deleteMany([a, ref(p, 'd-none'), a, b], actor, 'bulk.delete')).toEqual(['deleted', 'not-found', 'not-found', 'deleted']);
+    await createHandles(ctx, [item(a, v(2000, 'a')), item(b, v(2000, 'b'))], actor, 'c', sameValues);
+    expect(await deleteHandles(ctx, [a, ref(p, 'd-none'), a, b], actor, 'bulk.delete')).toEqual(['deleted', 'not-found', 'not-found', 'deleted']);
     expect(await store.getHandle(a.key)).toBeNull();
     expect(await store.getHandle(b.key)).toBeNull();
     const rows = await audit(a);
     expect(rows[0]).toMatchObject({ action: 'bulk.delete', before: [v(2000, 'a')], after: null, address: actor.address });
-    expect(await store.deleteMany([a], actor, 'bulk.delete')).toEqual(['not-found']);
+    expect(await deleteHandles(ctx, [a], actor, 'bulk.delete')).toEqual(['not-found']);
     expect(await audit(a)).toHaveLength(2);
   });
 
@@ -208,13 +211,73 @@ describe.each(backends)('store bulk writes: $name', (backend) => {
     const refs = Array.from({ length: 300 }, (_x, i) => ref(p, `c${i}`));
     const batch = (order: HandleRef[]) => order.map((r) => item(r, v(2000, r.handle)));
     const results = await Promise.all([
-      store.createMany(batch(refs), actor, 'c', sameValues),
-      store.createMany(batch([...refs].reverse()), actor, 'c', sameValues),
-      store.createMany(batch(refs.filter((_r, i) => i % 2 === 0)), actor, 'c', sameValues),
+      createHandles(ctx, batch(refs), actor, 'c', sameValues),
+      createHandles(ctx, batch([...refs].reverse()), actor, 'c', sameValues),
+      createHandles(ctx, batch(refs.filter((_r, i) => i % 2 === 0)), actor, 'c', sameValues),
     ]);
     const created = results.flat().filter((r) => r === 'created').length;
     expect(created).toBe(300);
     expect(results.flat().every((r) => r === 'created' || r === 'unchanged')).toBe(true);
     expect((await store.listHandles(p)).total).toBe(300);
+  });
+  it('announces exactly the keys created, updated or deleted, once per call, and nothing for a call that changed nothing', async () => {
+    const p = prefix();
+    const a = ref(p, 'ev-a');
+    const b = ref(p, 'ev-b');
+    const from = ctx.changes.length;
+    await createHandles(ctx, [item(a, v(2000, 'a')), item(b, v(2000, 'b'))], actor, 'c', sameValues);
+    await createHandles(ctx, [item(a, v(2000, 'a')), item(b, v(2000, 'other'))], actor, 'c', sameValues); // unchanged, exists
+    await updateHandles(ctx, [item(a, v(2000, 'a2')), item(b, v(2000, 'b')), item(ref(p, 'ev-none'), v(2000, 'x'))], actor, 'u', sameValues);
+    await updateHandles(ctx, [item(a, v(2000, 'a2'))], actor, 'u', sameValues); // unchanged
+    await deleteHandles(ctx, [b, ref(p, 'ev-none')], actor, 'd');
+    await deleteHandles(ctx, [b], actor, 'd'); // not-found
+    expect(ctx.changes.slice(from)).toEqual([
+      { keys: [a.key, b.key], prefixKeys: [] },
+      { keys: [a.key], prefixKeys: [] },
+      { keys: [b.key], prefixKeys: [] },
+    ]);
+  });
+
+  it('redacts HS_SECKEY data in the audit rows of bulk creates, updates and deletes; the rows keep it', async () => {
+    const p = prefix();
+    const a = ref(p, 'sec-a');
+    const plain = ref(p, 'sec-plain');
+    const secret = (value: string, type = 'HS_SECKEY'): HandleValue => ({ ...v(300, value), type, permissions: { ...DEFAULT_PERMISSIONS, publicRead: false } });
+    const redacted = (type = 'HS_SECKEY'): HandleValue => secret('(redacted)', type);
+    expect(await createHandles(ctx, [item(a, secret('scrypt$one'), v(2000, 'x')), item(plain, v(2000, 'p'))], actor, 'c', sameValues)).toEqual(['created', 'created']);
+    expect((await store.getHandle(a.key))?.values[0]?.data.value).toBe('scrypt$one');
+    expect(await updateHandles(ctx, [item(a, secret('scrypt$two', 'hs_seckey'), v(2000, 'x'))], actor, 'u', sameValues)).toEqual(['updated']);
+    expect((await store.getHandle(a.key))?.values[0]?.data.value).toBe('scrypt$two');
+    expect(await deleteHandles(ctx, [a, plain], actor, 'd')).toEqual(['deleted', 'deleted']);
+    const [d, u, c] = await audit(a);
+    expect(c).toMatchObject({ action: 'c', before: null, after: [redacted(), v(2000, 'x')] });
+    expect(u).toMatchObject({ action: 'u', before: [redacted(), v(2000, 'x')], after: [redacted('hs_seckey'), v(2000, 'x')] });
+    expect(d).toMatchObject({ action: 'd', before: [redacted('hs_seckey'), v(2000, 'x')], after: null });
+    expect(JSON.stringify([c, u, d])).not.toContain('scrypt$');
+    // rows without a secret are audited as they are
+    const [dp, cp] = await audit(plain);
+    expect(cp?.after).toEqual([v(2000, 'p')]);
+    expect(dp?.before).toEqual([v(2000, 'p')]);
+  });
+
+  it('bulk writes inside one handleTransaction roll back together with the rest of it', async () => {
+    const p = prefix();
+    const a = ref(p, 'tx-a');
+    const b = ref(p, 'tx-b');
+    await createHandles(ctx, [item(a, v(2000, 'a'))], actor, 'c', sameValues);
+    const from = ctx.changes.length;
+    await expect(
+      handleTransaction(ctx, actor, async (tx) => {
+        expect(await tx.createMany([item(b, v(2000, 'b'))], 'c', sameValues)).toEqual(['created']);
+        expect(await tx.updateMany([item(a, v(2000, 'a2'))], 'u', sameValues)).toEqual(['updated']);
+        expect(await tx.deleteMany([a], 'd')).toEqual(['deleted']);
+        throw new Error('abort');
+      }),
+    ).rejects.toThrow('abort');
+    expect(ctx.changes.length).toBe(from);
+    expect(await store.getHandle(b.key)).toBeNull();
+    expect(await store.getHandle(a.key)).toMatchObject({ version: 1, values: [v(2000, 'a')] });
+    expect(await audit(a)).toHaveLength(1);
+    expect(await audit(b)).toHaveLength(0);
   });
 });
