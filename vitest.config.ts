@@ -9,7 +9,8 @@ export default defineConfig({
     globalSetup: ['test/global-teardown.ts'],
     testTimeout: 20_000,
     hookTimeout: 30_000,
-    fileParallelism: false,
+    fileParallelism: true,
+    maxWorkers: 3,
     reporters: ['default'],
   },
 });

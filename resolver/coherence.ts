@@ -12,6 +12,10 @@
 //     (a failover) moves the epoch on first.
 //  3. The in-process cache is trusted only while the bus subscription is live; when it drops, and again when it comes
 //     back, every entry held becomes stale-only (served only if the store fails) and in-flight lookups are not cached.
+//  4. The lease: memory and Redis are read only until one lease after the start of the last poll of the store's epoch
+//     that completed (a poll that fails because the store is out of reach counts: no write can be acknowledged then).
+//     A process whose polls run late (a stalled event loop) stops answering from its caches instead of answering
+//     from before a write whose writer waited out the lease.
 import type { Redis } from 'ioredis';
 import { InvalidationBus, type BusChange } from './bus.js';
 import type { Counters } from './counters.js';
@@ -36,10 +40,19 @@ export interface CoherenceOptions {
   forgetAll(): void;
   /** whether this process may cache answers as fresh (its bus subscription is live) */
   setTrusting(trusting: boolean): void;
+  /** the caches may be read as fresh until this time (Date.now(); rule 4) */
+  setLease(until: number): void;
   /** another instance's change: apply it here (the ack waits for it) */
   apply(change: BusChange): Promise<void>;
   /** suspensions may have changed: re-read them */
   reloadGate(): Promise<boolean>;
+}
+
+/** A failure to reach the store at all (as opposed to one of its answers going wrong). */
+function isUnreachable(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  if (typeof e?.code === 'string' && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|57P0[123]|53300)$/.test(e.code)) return true;
+  return typeof e?.message === 'string' && /Connection terminated|connect ECONNREFUSED|PGlite is closed|timeout/i.test(e.message);
 }
 
 function sleep(ms: number): Promise<void> {
@@ -47,8 +60,10 @@ function sleep(ms: number): Promise<void> {
 }
 
 export class Coherence implements EpochSource {
-  /** the epoch Redis may be read and filled under; null while not verified since the connection came up */
-  epoch: number | null = null;
+  /** the epoch Redis was verified under since the connection came up (null: not verified) */
+  #epoch: number | null = null;
+  /** Date.now() time: caches may be read until then (rule 4) */
+  #trustedUntil = 0;
   readonly bus: InvalidationBus;
   /** the last epoch this process saw in the store */
   private known: number | null = null;
@@ -59,6 +74,21 @@ export class Coherence implements EpochSource {
   private readonly leaseMs: number;
   private timer: NodeJS.Timeout | null = null;
   private redis: RedisLayer | null = null;
+
+  /** The epoch Redis may be read and filled under now: verified since the connection came up, and within the lease. */
+  get epoch(): number | null {
+    return Date.now() < this.#trustedUntil ? this.#epoch : null;
+  }
+
+  private set epoch(e: number | null) {
+    this.#epoch = e;
+  }
+
+  /** Renews the lease from a poll that started at `startedAt` (rule 4). */
+  private renew(startedAt: number): void {
+    this.#trustedUntil = startedAt + this.leaseMs;
+    this.o.setLease(this.#trustedUntil);
+  }
 
   constructor(private readonly o: CoherenceOptions) {
     this.pollMs = o.pollMs ?? 500;
@@ -90,6 +120,7 @@ export class Coherence implements EpochSource {
     this.bus.start();
     this.o.cmd.on('ready', this.onReady);
     this.o.cmd.on('close', this.onClose);
+    this.o.setLease(0);
     if (this.o.cmd.status === 'ready') void this.verify();
     this.timer = setInterval(() => void this.poll(), this.pollMs);
     this.timer.unref();
@@ -140,22 +171,27 @@ export class Coherence implements EpochSource {
 
   /** An epoch read from the store: a new one makes everything cached stale-only and Redis keys move with it. */
   private adopt(e: CacheEpoch): void {
+    // epochs only move on: a read that started before a newer one was adopted (a slow poll) changes nothing
+    if (this.known !== null && e.epoch < this.known) return;
     if (this.known !== null && e.epoch !== this.known) {
       this.o.counters.epochChanges++;
       this.o.forgetAll();
       void this.o.reloadGate();
     }
     this.known = e.epoch;
-    if (this.epoch !== null) this.epoch = e.epoch;
+    if (this.#epoch !== null) this.#epoch = e.epoch;
   }
 
   private async poll(): Promise<void> {
     if (this.polling || this.closed) return;
     this.polling = true;
+    const started = Date.now();
     try {
       this.adopt(await this.o.source.cacheEpoch!());
-    } catch {
-      // the store is unreachable: writes cannot be acknowledged either; the next poll tries again
+      this.renew(started);
+    } catch (err) {
+      // the store is out of reach: no write can be acknowledged either, so the caches go on (rule 4)
+      if (isUnreachable(err)) this.renew(started);
     } finally {
       this.polling = false;
     }
@@ -191,11 +227,13 @@ export class Coherence implements EpochSource {
     this.epoch = null;
     try {
       const runId = await serverRunId(this.o.cmd);
+      const started = Date.now();
       let e = await this.o.source.cacheEpoch!();
       if (e.redisRunId !== runId) e = await this.o.source.bumpCacheEpoch!({ expectRunId: e.redisRunId, runId });
       if (attempt !== this.verifying || this.closed) return;
       this.adopt(e);
       this.epoch = e.epoch;
+      this.renew(started);
     } catch (err) {
       this.o.counters.redisError(err);
       if (attempt !== this.verifying || this.closed) return;

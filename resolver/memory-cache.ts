@@ -144,6 +144,17 @@ export class MemoryCache {
   private _evictions = 0;
   /** while false (coherence lost), nothing new is cached fresh */
   private trusting = true;
+  /**
+   * Real time (Date.now(), not the cache's clock: the lease is about timers really firing) until which entries may be
+   * answered as fresh at all — the lease of resolver/coherence.ts, renewed by every poll of the store's epoch.
+   * Infinity without a shared cache: nothing can change behind this process.
+   */
+  trustedUntil = Infinity;
+
+  /** Whether the lease (see trustedUntil) still holds. */
+  leased(): boolean {
+    return this.trustedUntil === Infinity || Date.now() < this.trustedUntil;
+  }
 
   constructor(o: MemoryCacheOptions) {
     if (typeof o.maxBytes !== 'number' || !(o.maxBytes >= 0)) throw new RangeError(`maxBytes must be ≥ 0, got ${o.maxBytes}`);
@@ -170,7 +181,7 @@ export class MemoryCache {
     const e = this.map.get(key);
     if (e === undefined) return undefined;
     const now = this.clock.now();
-    if (now < e.expiresAt) {
+    if (now < e.expiresAt && this.leased()) {
       // CLOCK (second chance) instead of strict LRU: a hit only sets the reference bit; the eviction sweep moves
       // referenced entries to the back once and evicts the others, so hits never reorder the Map.
       e.ref = true;

@@ -230,6 +230,9 @@ export async function createResolver(opts: CreateResolverOptions): Promise<Resol
       counters,
       ...(r.epochPollMs !== undefined ? { pollMs: r.epochPollMs } : {}),
       ...(r.ackTimeoutMs !== undefined ? { ackTimeoutMs: r.ackTimeoutMs } : {}),
+      setLease: (until) => {
+        cache.trustedUntil = until;
+      },
       forgetAll: () => top.memory?.forget(null),
       setTrusting: (t) => cache.setTrusting(t),
       apply: (c) => top.resolver!.apply(c),

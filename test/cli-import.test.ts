@@ -1,4 +1,6 @@
-// `idnode import` and `idnode plan` end to end on the embedded store: batches, per-item rejections, re-runs, exit codes.
+// `idnode import` and `idnode plan` end to end: batches, per-item rejections, re-runs, exit codes — import over
+// PostgreSQL when the tests have it (each command is a process of its own; PGlite boots take seconds each), plan on
+// the embedded store.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,18 +10,21 @@ import { loadConfig } from '../src/config.js';
 import { openNode } from '../src/node.js';
 import { createTemplate } from '../registry/templates.js';
 import { normaliseTemplateInput } from '../registry/template-rules.js';
+import { hasPostgres, tempPostgres } from './helpers/services.js';
 
 const cli = 'dist/src/cli.js';
 
 describe('idnode import / plan', () => {
   let dir: string;
   let env: NodeJS.ProcessEnv;
+  let db: { url: string; drop: () => Promise<void> } | null = null;
   const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { env, encoding: 'utf8', timeout: 60_000 });
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'idnode-import-'));
-    env = { ...process.env, DATA_DIR: join(dir, 'data'), DATABASE_URL: '', REDIS_URL: '', ADMIN_SECRET: 'import-test-secret', LOG_LEVEL: 'silent' };
-    const node = await openNode(loadConfig({ DATA_DIR: env.DATA_DIR, ADMIN_SECRET: 'import-test-secret' }));
+    db = hasPostgres ? await tempPostgres() : null;
+    env = { ...process.env, DATA_DIR: join(dir, 'data'), DATABASE_URL: db?.url ?? '', REDIS_URL: '', ADMIN_SECRET: 'import-test-secret', LOG_LEVEL: 'silent' };
+    const node = await openNode(loadConfig({ DATA_DIR: env.DATA_DIR, DATABASE_URL: env.DATABASE_URL, ADMIN_SECRET: 'import-test-secret' }));
     try {
       await createTemplate(
         node.registry,
@@ -55,7 +60,10 @@ describe('idnode import / plan', () => {
       ].join('\n') + '\n',
     );
   }, 60_000);
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    await db?.drop();
+  });
 
   it('imports CSV per item, reports rejections with lines and reasons, exits 1; a re-run changes nothing', () => {
     const first = run('import', join(dir, 'pumps.csv'), '--prefix', '88.320924', '--template', 'pump-v1');
@@ -97,12 +105,15 @@ describe('idnode import / plan', () => {
     expect(run('resolve', '88.320924/Q-1').status).toBe(1);
   }, 60_000);
 
-  it('idnode plan prints the county table, CSV and JSON', () => {
-    const t = run('plan');
+  it('idnode plan prints the county table (on the embedded store), CSV and JSON', () => {
+    const embedded = { ...env, DATABASE_URL: '', DATA_DIR: join(dir, 'embedded') };
+    const plan = (...args: string[]) => spawnSync(process.execPath, [cli, 'plan', ...args], { env: embedded, encoding: 'utf8', timeout: 60_000 });
+    const t = plan();
     expect(t.status).toBe(0);
     expect(t.stdout).toContain('射阳县');
     expect(t.stdout).toMatch(/合德镇\s+50\s+0\/12\s+0\/24\s+0\/36/);
     expect(t.stdout).toMatch(/合计\s+430\s+0\/100\s+0\/200\s+0\/300/);
+    // the other formats from the store the imports used (one embedded boot is enough for the embedded path)
     const csv = run('plan', '--csv');
     expect(csv.stdout.split('\n')[0]).toBe('town,year,target,registered,gap,aboveScale2021,coverage');
     expect(JSON.parse(run('plan', '--json').stdout).totals.target).toEqual({ 2022: 100, 2023: 200, 2024: 300 });

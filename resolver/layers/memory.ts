@@ -29,7 +29,7 @@ export class MemoryLayer implements Layer {
   stillFresh(e: CacheEntry): boolean {
     if (!e.live) return false;
     const now = this.clock.now();
-    if (now >= e.expiresAt) return false;
+    if (now >= e.expiresAt || !this.cache.leased()) return false;
     e.ref = true;
     this.counted(e, now);
     return true;

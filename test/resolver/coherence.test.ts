@@ -268,4 +268,49 @@ describe.skipIf(!hasRedis)('cache coherence across instances, partitions and Red
     // the same server (same run id): verified without moving the epoch
     expect(a.stats().epochChanges).toBe(0);
   });
+
+  describe('(5) the lease: caches are read only while the polls of the store epoch keep completing', () => {
+    it('an instance whose poll stalls stops answering from memory and Redis after one lease, and does again once polls complete', async () => {
+      const server = await redisServer();
+      const source = new TestSource();
+      source.put(K, K, [val(1, 'URL', OLD)]);
+      const pollMs = 200;
+      const lease = 2 * pollMs + 200;
+      const b = await resolver(source, server.url, redisNamespace(), 'B', { epochPollMs: pollMs });
+      await vi.waitFor(async () => expect((await b.resolve(K)).tier).toBe('memory'), { timeout: 3000, interval: 20 });
+
+      // the next epoch read hangs: polls stop completing (a stalled event loop, a store that does not answer)
+      const hold = source.holdNextEpochRead();
+      await hold.started;
+      const stalledAt = performance.now();
+      await vi.waitFor(async () => expect((await b.resolve(K)).tier).toBe('store'), { timeout: 3 * lease, interval: 20 });
+      // not before the lease ran out from the start of the last poll that completed (at most one poll before the stall)
+      expect(performance.now() - stalledAt).toBeGreaterThanOrEqual(lease - pollMs - 5);
+      expect(urlOf(await b.resolve(K))).toBe(OLD);
+
+      hold.release();
+      await vi.waitFor(async () => expect((await b.resolve(K)).tier).toBe('memory'), { timeout: 3000, interval: 20 });
+    });
+
+    it('polls that fail because the store is out of reach keep the lease (no write can be acknowledged then)', async () => {
+      const server = await redisServer();
+      const source = new TestSource();
+      source.put(K, K, [val(1, 'URL', OLD)]);
+      const pollMs = 200;
+      const b = await resolver(source, server.url, redisNamespace(), 'B', { epochPollMs: pollMs });
+      await vi.waitFor(async () => expect((await b.resolve(K)).tier).toBe('memory'), { timeout: 3000, interval: 20 });
+      const real = source.cacheEpoch.bind(source);
+      source.cacheEpoch = async () => {
+        throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+      };
+      await sleep(6 * pollMs);
+      expect((await b.resolve(K)).tier).toBe('memory');
+      // any other failure of the read is no reason to trust: the lease runs out
+      source.cacheEpoch = async () => {
+        throw new Error('permission denied for table cache_epoch');
+      };
+      await vi.waitFor(async () => expect((await b.resolve(K)).tier).not.toBe('memory'), { timeout: 3000, interval: 20 });
+      source.cacheEpoch = real;
+    });
+  });
 });
