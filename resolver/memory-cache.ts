@@ -2,6 +2,7 @@
 // from them, with TTLs, a stale window and CLOCK eviction. Hand-written (not lru-cache): the hot path is one Map
 // probe and a few field reads, and a hit never reorders anything — the bench's hot rows show it pays.
 import { RecordError } from '../handle/record-json.js';
+import { LazyRecord, stringBytes } from './record.js';
 import type { ResolvedRecord } from './types.js';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
@@ -67,7 +68,7 @@ export const MAX_DERIVED_PER_ENTRY = 16;
 
 /** Estimated memory of an entry without derived answers: its record and key, plus fixed overheads. */
 export function entrySize(key: string, record: ResolvedRecord | null): number {
-  return ENTRY_OVERHEAD_BYTES + key.length * 2 + (record === null ? 0 : record.sizeBytes);
+  return ENTRY_OVERHEAD_BYTES + stringBytes(key) + (record === null ? 0 : record.sizeBytes);
 }
 
 function seconds(name: string, v: number | undefined, dflt: number): number {
@@ -127,6 +128,7 @@ function releaseAll(e: Entry): void {
 
 /** An entry leaves the cache: marked dead, and what it held let go (a face may still hold the small entry). */
 function retire(e: Entry): void {
+  if (e.record instanceof LazyRecord) e.record.grow = null;
   e.live = false;
   e.record = null;
   e.answer = undefined;
@@ -238,8 +240,18 @@ export class MemoryCache {
     }
     this.map.set(key, e);
     this._bytes += size;
+    // what the record takes once parsed is counted when it is parsed (most records never are)
+    if (record instanceof LazyRecord) record.grow = (bytes) => this.grow(e, bytes);
     if (this._bytes > this.maxBytes) this.evict();
     return e;
+  }
+
+  /** A held record grew (its values were parsed): counted, and room made from the other entries. */
+  private grow(e: Entry, bytes: number): void {
+    if (!e.live) return;
+    e.size += bytes;
+    this._bytes += bytes;
+    if (this._bytes > this.maxBytes) this.evict(0, e);
   }
 
   /**
@@ -253,12 +265,12 @@ export class MemoryCache {
     if (have !== undefined) return { value: have.value as T, kept: true };
     const d = build();
     if (!e.live || d.bytes > this.maxDerivedBytes) return { value: d.value, kept: false };
-    const cost = d.bytes + variant.length * 2 + DERIVED_OVERHEAD_BYTES;
+    const cost = d.bytes + stringBytes(variant) + DERIVED_OVERHEAD_BYTES;
     const map = (e.derived ??= new Map());
     if (map.size >= MAX_DERIVED_PER_ENTRY) {
       const [oldest, od] = map.entries().next().value as [string, Derived];
       map.delete(oldest);
-      const freed = od.bytes + oldest.length * 2 + DERIVED_OVERHEAD_BYTES;
+      const freed = od.bytes + stringBytes(oldest) + DERIVED_OVERHEAD_BYTES;
       e.size -= freed;
       this._bytes -= freed;
       od.release?.();

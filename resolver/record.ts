@@ -5,19 +5,30 @@ import { DEFAULT_TTL, type HandleValue } from '../handle/types.js';
 import { isPublicReadable, minEffectiveTtl } from '../handle/value.js';
 import type { RecordText, ResolvedRecord } from './types.js';
 
-/**
- * Bytes counted per character of the values' text: the text itself (UTF-16 upper bound) while unparsed, plus room
- * for the parsed values should a filter or a face ask for them.
- */
-const TEXT_FACTOR = 3;
+/** Estimated fixed cost of a record object and its string headers. */
+const RECORD_OVERHEAD_BYTES = 160;
+/** Estimated cost of one parsed value beside its strings' characters (the value, data and permissions objects). */
+const PARSED_VALUE_BYTES = 200;
+const NON_LATIN1 = /[^\u0000-\u00ff]/;
+
+/** Bytes V8 keeps for a string's characters: one each when they all fit in Latin-1 (a one-byte string), else two. */
+export function stringBytes(s: string): number {
+  return NON_LATIN1.test(s) ? s.length * 2 : s.length;
+}
 
 /** A record's text from its values (what a write stores). */
 export function recordText(handle: string, values: readonly HandleValue[]): RecordText {
   return { handle, valuesJson: storedValuesJson(values), publicJson: publicValuesJson(values) };
 }
 
-class LazyRecord implements ResolvedRecord {
-  readonly sizeBytes: number;
+/**
+ * A record read as text: the values are parsed on first use, and what they then take is added to its size (and
+ * reported through `grow` to the cache that holds it, which counts it in its budget).
+ */
+export class LazyRecord implements ResolvedRecord {
+  sizeBytes: number;
+  /** set by the cache that holds this record: told how many bytes the record grew by */
+  grow: ((bytes: number) => void) | null = null;
   #values: readonly HandleValue[] | null = null;
   #public: readonly HandleValue[] | null = null;
   #publicJson: string | null;
@@ -29,13 +40,21 @@ class LazyRecord implements ResolvedRecord {
     readonly valuesJson: string,
     publicJson: string | null,
     private readonly nowSec: number,
+    minTtl: number | null,
   ) {
     this.#publicJson = publicJson;
-    this.sizeBytes = (handle.length + key.length + (publicJson?.length ?? valuesJson.length)) * 2 + valuesJson.length * TEXT_FACTOR;
+    this.#minTtl = minTtl;
+    this.sizeBytes = RECORD_OVERHEAD_BYTES + stringBytes(handle) + stringBytes(key) + stringBytes(publicJson ?? valuesJson) + stringBytes(valuesJson);
   }
 
   get values(): readonly HandleValue[] {
-    return (this.#values ??= Object.freeze(parseStoredValues(this.valuesJson)));
+    if (this.#values === null) {
+      this.#values = Object.freeze(parseStoredValues(this.valuesJson));
+      const parsed = this.#values.length * PARSED_VALUE_BYTES + stringBytes(this.valuesJson);
+      this.sizeBytes += parsed;
+      this.grow?.(parsed);
+    }
+    return this.#values;
   }
 
   get publicValues(): readonly HandleValue[] {
@@ -50,14 +69,15 @@ class LazyRecord implements ResolvedRecord {
     return (this.#publicJson ??= valuesToJson(this.publicValues));
   }
 
+  /** Computed from the values when not given; a record parsed only for it does not keep the parsed values. */
   get minTtl(): number {
-    return (this.#minTtl ??= minEffectiveTtl(this.values, this.nowSec, DEFAULT_TTL));
+    return (this.#minTtl ??= minEffectiveTtl(this.#values ?? parseStoredValues(this.valuesJson), this.nowSec, DEFAULT_TTL));
   }
 }
 
-/** The cached record for a record's text under canonical `key`. */
-export function recordOf(text: RecordText, key: string, nowSec: number): ResolvedRecord {
-  return new LazyRecord(text.handle, key, text.valuesJson, text.publicJson, nowSec);
+/** The cached record for a record's text under canonical `key` (`minTtl` when known, else computed when asked). */
+export function recordOf(text: RecordText, key: string, nowSec: number, minTtl: number | null = null): ResolvedRecord {
+  return new LazyRecord(text.handle, key, text.valuesJson, text.publicJson, nowSec, minTtl);
 }
 
 /** A record from parsed values (tests, and records a layer builds itself). */

@@ -45,7 +45,8 @@ const schema = z.object({
   REDIS_NAMESPACE: z.string().min(1).max(64).default('idnode:'),
   DATA_DIR: z.string().min(1).default('./data'),
   DB_POOL_SIZE: int(1, 200).default(10),
-  CACHE_MAX_BYTES: int(0, 64 * 1024 ** 3).default(64 * 1024 * 1024),
+  /** everything the resolution path keeps in a process: records, rendered answers, parsed-request memos */
+  CACHE_MAX_BYTES: int(0, 64 * 1024 ** 3).default(128 * 1024 * 1024),
   CACHE_MIN_TTL: int(0, 86400).default(1),
   CACHE_MAX_TTL: int(1, 7 * 86400).default(3600),
   CACHE_NEGATIVE_TTL: int(0, 3600).default(60),

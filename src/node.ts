@@ -38,8 +38,12 @@ export interface Node {
 
 export const quietLogger: Logger = { info() {}, warn() {}, error() {} };
 
-/** Of CACHE_MAX_BYTES, the share the faces' request memos get; the in-process cache gets the rest. */
-export const MEMO_SHARE = 1 / 16;
+/**
+ * Of CACHE_MAX_BYTES, the share the faces' memos of parsed requests get (half for HTTP, half for the native face);
+ * the in-process cache (records and the answers rendered from them) gets the rest. A memo entry costs some 400
+ * bytes, so the default budget remembers some 40,000 distinct requests per face.
+ */
+export const MEMO_SHARE = 1 / 4;
 
 export async function openStore(config: Config): Promise<Store> {
   return config.DATABASE_URL

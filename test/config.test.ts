@@ -13,7 +13,7 @@ describe('loadConfig', () => {
     expect(c.REDIS_URL).toBeUndefined();
     expect(c.DATA_DIR).toBe('./data');
     expect(c.CASE_SENSITIVE_SUFFIX).toBe(false);
-    expect(c.CACHE_MAX_BYTES).toBe(64 * 1024 * 1024);
+    expect(c.CACHE_MAX_BYTES).toBe(128 * 1024 * 1024);
   });
 
   it('reads and coerces settings; empty strings count as unset', () => {

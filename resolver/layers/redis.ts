@@ -8,7 +8,8 @@ import type { Counters } from '../counters.js';
 import type { TtlPolicy } from '../memory-cache.js';
 import { decodePayload, encodePayload, PayloadError } from '../redis-payload.js';
 import { recordOf, textOf } from '../record.js';
-import type { Layer, Lookup, LookupOptions } from '../types.js';
+import { RecordError } from '../../handle/record-json.js';
+import type { Layer, Lookup, LookupOptions, ResolvedRecord } from '../types.js';
 
 /** How long a generation counter outlives its last bump; it only has to outlast one reader's store read. */
 const GEN_TTL_MS = 24 * 3600 * 1000;
@@ -21,6 +22,17 @@ if (g or '') ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1`;
 const FILL_SHA = createHash('sha1').update(FILL_LUA).digest('hex');
+
+/** A record's min TTL for the payload, or null when it cannot be known (corrupt stored values). */
+function minTtlOf(record: ResolvedRecord | null): number | null {
+  if (record === null) return null;
+  try {
+    return record.minTtl;
+  } catch (e) {
+    if (e instanceof RecordError) return null;
+    throw e;
+  }
+}
 
 /** The epoch the layer may read and fill under now; null while Redis is not trusted (not verified since connecting). */
 export interface EpochSource {
@@ -83,7 +95,7 @@ export class RedisLayer implements Layer {
     const r = await this.inner.lookup(key, opts);
     if (gen !== null && r.cacheable) {
       const ttlMs = this.policy.ttlFor(r.record) * 1000;
-      const payload = encodePayload(r.record === null ? null : textOf(r.record), this.clock.now() + ttlMs);
+      const payload = encodePayload(r.record === null ? null : textOf(r.record), this.clock.now() + ttlMs, minTtlOf(r.record));
       await this.fill(epoch, key, gen, payload, ttlMs);
     }
     return r;
@@ -127,7 +139,7 @@ export class RedisLayer implements Layer {
       return null;
     }
     this.counters.redisHits++;
-    const record = d.text === null ? null : recordOf(d.text, key, Math.floor(this.clock.now() / 1000));
+    const record = d.text === null ? null : recordOf(d.text, key, Math.floor(this.clock.now() / 1000), d.minTtl);
     return { record, tier: 'redis', stale: false, expiresAt: d.expiresAt, cacheable: true };
   }
 

@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import { decodeUrlPath, parseHandle, type CasePolicy, type HandleId } from '../../handle/identifier.js';
+import { stringBytes } from '../../resolver/record.js';
 import type { HitToken, Resolution, Resolver } from '../../resolver/types.js';
 import { bodyAround, filterKey, httpDate, JSON_TYPE, notFoundBody, redirectOf, valuesJsonFor, type Redirect, type RequestFilter } from './answers.js';
 import { RequestMemo } from './request-memo.js';
@@ -51,8 +52,9 @@ export class FrontDoor {
   private readonly proxy: RequestMemo<HandleId>;
 
   constructor(private readonly d: FrontDoorDeps) {
-    this.api = new RequestMemo(Math.floor(d.memoBytes / 2));
-    this.proxy = new RequestMemo(Math.floor(d.memoBytes / 2));
+    // most of it for the API's requests (each URL with its query), the rest for proxy paths
+    this.api = new RequestMemo(Math.floor((d.memoBytes * 3) / 4));
+    this.proxy = new RequestMemo(Math.floor(d.memoBytes / 4));
   }
 
   /**
@@ -190,13 +192,13 @@ export class FrontDoor {
   }
 }
 
-const sized = (text: string) => ({ value: text, bytes: text.length * 2 });
+const sized = (text: string) => ({ value: text, bytes: stringBytes(text) });
 
-/** A rendered answer to keep, with what it costs (its body twice: the string and its UTF-8 length's cache). */
+/** A rendered answer to keep, with what it costs (its body's characters). */
 function kept(status: number, body: string): { value: Rendered; bytes: number; release: () => void } {
   const a: Rendered = { status, body, length: Buffer.byteLength(body) };
   // dropped from the cache: a memo still pointing at it must not keep the body alive (nor send it)
-  return { value: a, bytes: body.length * 2, release: () => void ((a.body = ''), (a.length = 0)) };
+  return { value: a, bytes: stringBytes(body), release: () => void ((a.body = ''), (a.length = 0)) };
 }
 
 /** The JSON answer (a string body goes out with the headers in one write; a Buffer would take a second chunk). */

@@ -2,8 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { MEMO_ENTRY_OVERHEAD, RequestMemo } from '../../src/edge/request-memo.js';
 
-/** What one entry costs: its key twice (UTF-16: the key and the parsed handle it holds) and the fixed overhead. */
-const cost = (key: string) => key.length * 4 + MEMO_ENTRY_OVERHEAD;
+/** What one entry costs: its key twice (the key and the parsed handle it holds; ASCII: a byte a character) and the fixed overhead. */
+const cost = (key: string) => key.length * 2 + MEMO_ENTRY_OVERHEAD;
 
 describe('RequestMemo', () => {
   it('holds at most maxBytes, pushing out the oldest keys first', () => {
@@ -21,6 +21,12 @@ describe('RequestMemo', () => {
     m.set('x'.repeat(500), 1);
     expect(m.size).toBe(0);
     expect(m.usedBytes).toBe(0);
+  });
+
+  it('counts characters outside Latin-1 at two bytes', () => {
+    const m = new RequestMemo<number>(100_000);
+    m.set('/api/handles/88.1/泵', 1);
+    expect(m.usedBytes).toBe('/api/handles/88.1/泵'.length * 4 + MEMO_ENTRY_OVERHEAD);
   });
 
   it('a newer value for a key already held replaces the older one, at the same cost', () => {

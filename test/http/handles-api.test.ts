@@ -305,8 +305,8 @@ describe.each(backends)('Handle REST API on %s', (backend) => {
     expect(m.headers['content-type']).toMatch(/^text\/plain/);
     expect(m.text).toContain('# TYPE idnode_resolutions_total counter');
     expect(Number(/idnode_resolutions_total\{tier="memory"\} (\d+)/.exec(m.text)?.[1])).toBeGreaterThan(0);
-    // CACHE_MAX_BYTES less the request memos' share (1/16)
-    expect(Number(/idnode_cache_max_bytes (\d+)/.exec(m.text)?.[1])).toBe((64 * 1024 * 1024 * 15) / 16);
+    // CACHE_MAX_BYTES (default 128 MiB) less the request memos' share (1/4)
+    expect(Number(/idnode_cache_max_bytes (\d+)/.exec(m.text)?.[1])).toBe((128 * 1024 * 1024 * 3) / 4);
   });
 
   it('/healthz and /readyz', async () => {

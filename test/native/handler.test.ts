@@ -127,9 +127,9 @@ describe('native handler', () => {
       expect(r.message.header.responseCode).toBe(RC.SUCCESS);
       expect(resolver.stats().bytes).toBeLessThanOrEqual(512 * 1024);
     }
-    // each request keeps two values (its wire values and its template): only the last MAX_DERIVED_PER_ENTRY stay
+    // each request keeps its answer's template with the record: only the last MAX_DERIVED_PER_ENTRY stay
     const kept = asks.map((ask, i) => fast({ ...ask, requestId: 1000 + i }) !== null);
-    const stillKept = MAX_DERIVED_PER_ENTRY / 2;
+    const stillKept = MAX_DERIVED_PER_ENTRY;
     expect(kept.slice(-stillKept)).toEqual(Array(stillKept).fill(true));
     expect(kept.slice(0, asks.length - stillKept)).toEqual(Array(asks.length - stillKept).fill(false));
     // the memo of parsed requests holds at most its bytes

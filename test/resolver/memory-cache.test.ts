@@ -26,8 +26,9 @@ function cache(o: Partial<ConstructorParameters<typeof MemoryCache>[0]> = {}) {
 }
 
 /** What one derived value costs in the budget: its bytes, its variant name (UTF-16), the fixed overhead. */
+/** What keeping a derived value costs: its bytes, its variant's name (ASCII here: a byte a character), a fixed overhead. */
 function derivedCost(variant: string, bytes: number): number {
-  return bytes + variant.length * 2 + DERIVED_OVERHEAD_BYTES;
+  return bytes + variant.length + DERIVED_OVERHEAD_BYTES;
 }
 
 /** A derived value whose release is recorded. */
@@ -172,16 +173,16 @@ describe('MemoryCache stale window', () => {
 describe('MemoryCache byte bound (CLOCK eviction)', () => {
   it('sizes entries by their texts plus overheads', () => {
     const r = rec('a', 10);
-    expect(entrySize('a', r)).toBe(ENTRY_OVERHEAD_BYTES + 2 + r.sizeBytes);
-    expect(r.sizeBytes).toBeGreaterThan((r.publicJson.length + JSON.stringify(r.values).length) * 2);
-    expect(entrySize('a', null)).toBe(ENTRY_OVERHEAD_BYTES + 2);
+    expect(entrySize('a', r)).toBe(ENTRY_OVERHEAD_BYTES + 1 + r.sizeBytes);
+    expect(r.sizeBytes).toBeGreaterThan(r.publicJson.length + JSON.stringify(r.values).length);
+    expect(entrySize('a', null)).toBe(ENTRY_OVERHEAD_BYTES + 1);
   });
 
   it('sizes a record read as text without parsing its values (and counts the text)', () => {
     // values that would throw if parsed: sizing must not touch them
     const lazy = recordOf({ handle: '88.1/A', valuesJson: `{not json${'x'.repeat(1000)}`, publicJson: '[]' }, '88.1/A', NOW_SEC);
     const size = entrySize('88.1/A', lazy);
-    expect(size).toBeGreaterThan(2000);
+    expect(size).toBeGreaterThan(ENTRY_OVERHEAD_BYTES + 1010 + 2);
     expect(() => lazy.values).toThrow();
   });
 
@@ -372,8 +373,11 @@ describe('MemoryCache derived values at the edge of the budget', () => {
   /** Three ~21 KB entries in a 64 KiB cache (about 2 KB left), all just used. */
   function full() {
     const { c } = cache({ maxBytes: 64 * 1024 });
-    const r = (k: string) => recordFromValues(k, k, [val(1, 'URL', 'x'.repeat(4000))], NOW_SEC);
-    const es = ['k0', 'k1', 'k2'].map((k) => c.set(k, r(k))!);
+    const r = (k: string, n: number) => recordFromValues(k, k, [val(1, 'URL', 'x'.repeat(n))], NOW_SEC);
+    // the largest records of which three still fit
+    let n = 1000;
+    while (3 * entrySize('k0', r('k0', n + 50)) <= c.maxBytes) n += 50;
+    const es = ['k0', 'k1', 'k2'].map((k) => c.set(k, r(k, n))!);
     for (const e of es) c.lookup(e.key);
     expect(c.entries).toBe(3);
     expect(c.maxBytes - c.bytes).toBeLessThan(2 * derivedCost('h:0', 1000));

@@ -76,9 +76,29 @@ describe('LazyRecord', () => {
   it('is sized from its texts without parsing them', () => {
     const text = { handle: '88.1/A', valuesJson: 'x'.repeat(3000), publicJson: 'y'.repeat(1000) };
     const r = recordOf(text, '88.1/A', NOW_SEC);
-    // at least both texts as UTF-16
-    expect(r.sizeBytes).toBeGreaterThanOrEqual((3000 + 1000) * 2);
+    // at least both texts (ASCII: a byte a character), before anything is parsed
+    expect(r.sizeBytes).toBeGreaterThanOrEqual(3000 + 1000);
     expect(() => r.values).toThrow(RecordError);
+  });
+
+  it('counts text outside Latin-1 at two bytes a character', () => {
+    const ascii = recordOf({ handle: '88.1/A', valuesJson: 'x'.repeat(1000), publicJson: '[]' }, '88.1/A', NOW_SEC);
+    const wide = recordOf({ handle: '88.1/A', valuesJson: '泵'.repeat(1000), publicJson: '[]' }, '88.1/A', NOW_SEC);
+    expect(wide.sizeBytes - ascii.sizeBytes).toBe(1000);
+  });
+
+  it('grows by what its parsed values take when they are parsed, and tells its holder; minTtl alone keeps nothing parsed', () => {
+    const r = recordFromValues('88.1/A', '88.1/A', [val(1, 'URL', 'https://example.com/a'), val(2, 'EMAIL', 'a@example.com')], NOW_SEC);
+    const before = r.sizeBytes;
+    expect(r.minTtl).toBe(86400);
+    expect(r.sizeBytes).toBe(before);
+    const grew: number[] = [];
+    (r as unknown as { grow: (b: number) => void }).grow = (b) => void grew.push(b);
+    expect(r.values).toHaveLength(2);
+    expect(r.sizeBytes).toBeGreaterThan(before + 2 * 100);
+    expect(grew).toEqual([r.sizeBytes - before]);
+    void r.values;
+    expect(grew).toHaveLength(1);
   });
 
   const CORRUPT = [

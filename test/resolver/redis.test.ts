@@ -331,7 +331,7 @@ describe.skipIf(!hasRedis)('Redis layer and invalidation bus', () => {
     expect(got.tier).toBe('store');
     expect(urlOf(got)).toBe('from the store');
     expect(b.stats().redisErrors).toBe(errors + 1);
-    expect((await admin.get(`${space}h:${epoch}:88.1/old`))?.startsWith('3')).toBe(true);
+    expect((await admin.get(`${space}h:${epoch}:88.1/old`))?.startsWith('4')).toBe(true);
     const c = await resolverOn(source, space, 'C');
     expect((await c.resolve('88.1/old')).tier).toBe('redis');
   });

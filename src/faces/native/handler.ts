@@ -11,7 +11,6 @@ import { encodeSiteInfo, type SiteInfo } from '../../../handle/wire/site.js';
 import { encodeHandleValue } from '../../../handle/wire/values.js';
 import type { HitToken, Resolver } from '../../../resolver/types.js';
 import { filterValues } from '../../../handle/filter.js';
-import { filterKey } from '../../edge/answers.js';
 import { MAX_KEPT_BODY } from '../../edge/front-door.js';
 import { RequestMemo } from '../../edge/request-memo.js';
 
@@ -200,14 +199,9 @@ export class NativeHandler {
     const r = this.d.resolver.peek(id.key) ?? (await this.d.resolver.resolve(id.key));
     const token = r.token;
     if (!r.found) return { reply: reply(RC.HANDLE_NOT_FOUND, encodeErrorBody('Handle not found', digest)), token };
-    // Without authentication only public values ever leave the node, whatever the public-only flag says. The wire
-    // form of the values a filter keeps is derived once per record and filter, shared by every request for them.
-    const record = r.record;
-    const filter = { types: req.types, indexes: req.indexes };
-    const values = this.d.resolver.derive(token, `w:${filterKey(filter)}`, () => {
-      const b = valueList(filterValues(record.publicValues, { ...filter, publicOnly: true }));
-      return { value: b, bytes: b.length };
-    }).value;
+    // Without authentication only public values ever leave the node, whatever the public-only flag says. (The whole
+    // answer is kept with the record for a repeat of this request; a new variant of it encodes its values afresh.)
+    const values = valueList(filterValues(r.record.publicValues, { types: req.types, indexes: req.indexes, publicOnly: true }));
     if (values.readUInt32BE(0) === 0) {
       const none = req.types.length === 0 && req.indexes.length === 0 ? 'No public values' : 'Values not found';
       return { reply: reply(RC.VALUES_NOT_FOUND, encodeErrorBody(none, digest)), token };

@@ -110,7 +110,7 @@ export function nodeRegistry(src: MetricsSources): Registry {
   // per worker each; summed they are the node's cache and its budget (so bytes / max stays the fill)
   gauge(r, { name: 'idnode_cache_entries', help: 'Entries in the in-process cache.', read: () => one(stats().entries) });
   gauge(r, { name: 'idnode_cache_bytes', help: 'Estimated bytes held by the in-process cache.', read: () => one(stats().bytes) });
-  gauge(r, { name: 'idnode_cache_max_bytes', help: "The in-process cache's budget: CACHE_MAX_BYTES less the faces' request memos' share (1/16), per process, summed over the workers.", read: () => one(stats().maxBytes) });
+  gauge(r, { name: 'idnode_cache_max_bytes', help: "The in-process cache's budget: CACHE_MAX_BYTES less the faces' request memos' share (1/4), per process, summed over the workers.", read: () => one(stats().maxBytes) });
   // the native face starts after the routes are registered; until then (or without it) its counters read 0
   const native = () => src.nativeStats();
   counter(r, {

@@ -1,8 +1,8 @@
 // Zod schemas of the operator face, route by route: queries and bodies, which the routes check themselves (status -2 with the reason), and the `data` of each answer in the SNMS envelope.
 import { z } from 'zod';
-import { AUTH, media, NoQuery, TAG } from './openapi.js';
-import { routeChecked } from './schema-compilers.js';
-import { Done, envelope, envelopeOf } from './snms/schemas.js';
+import { AUTH, media, NoQuery, TAG } from '../openapi.js';
+import { routeChecked } from '../schema-compilers.js';
+import { Done, envelope, envelopeOf } from '../snms/schemas.js';
 
 // ---- requests (checked by the routes) ------------------------------------------------------------------------------
 

@@ -1,17 +1,17 @@
 // Proxy-style resolution (like hdl.handle.net): GET /{prefix}/{suffix} redirects to the handle's URL or shows its values.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { HandleError, RC } from '../../handle/codes.js';
-import { filterValues } from '../../handle/filter.js';
-import { decodeUrlPath, parseHandle, type CasePolicy, type HandleId } from '../../handle/identifier.js';
-import { formatTimestamp } from '../../handle/json.js';
-import type { HandleValue } from '../../handle/types.js';
-import { minEffectiveTtl } from '../../handle/value.js';
-import type { Resolver } from '../../resolver/types.js';
-import { httpDate, locationOf, redirectTarget, resolutionBody } from '../edge/answers.js';
-import { RESERVED } from '../edge/front-door.js';
-import { classify } from './errors.js';
-import { flag, first, indexes, paramsOf, rawPathAfter } from './handle-rest/params.js';
-import { PROXY_ROUTES as S } from './proxy-schemas.js';
+import { HandleError, RC } from '../../../handle/codes.js';
+import { filterValues } from '../../../handle/filter.js';
+import { decodeUrlPath, parseHandle, type CasePolicy, type HandleId } from '../../../handle/identifier.js';
+import { formatTimestamp } from '../../../handle/json.js';
+import type { HandleValue } from '../../../handle/types.js';
+import { minEffectiveTtl } from '../../../handle/value.js';
+import type { Resolver } from '../../../resolver/types.js';
+import { httpDate, locationOf, redirectTarget, resolutionBody } from '../../edge/answers.js';
+import { RESERVED } from '../../edge/front-door.js';
+import { classify } from '../errors.js';
+import { flag, first, indexes, paramsOf, rawPathAfter } from '../handle-rest/params.js';
+import { PROXY_ROUTES as S } from './schemas.js';
 
 /** What the proxy face needs, and nothing else. */
 export interface ProxyDeps {

@@ -1,8 +1,8 @@
 // The operator face: enterprise review (approve / reject / suspend / enable), accounts, audit queries, plan progress.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { parseHandle } from '../../handle/identifier.js';
-import type { Principal, RegistryContext } from '../../registry/context.js';
-import type { Plan } from '../../registry/plan.js';
+import { parseHandle } from '../../../handle/identifier.js';
+import type { Principal, RegistryContext } from '../../../registry/context.js';
+import type { Plan } from '../../../registry/plan.js';
 import {
   approveEnterprise,
   enableEnterprise,
@@ -11,12 +11,12 @@ import {
   rejectEnterprise,
   startReview,
   suspendEnterprise,
-} from '../../registry/enterprises.js';
-import { planProgress, progressToCsv } from '../../registry/plan.js';
-import type { Actor } from '../../registry/store.js';
-import { createUser } from '../../registry/users/accounts.js';
-import { OPERATOR_ROUTES as S } from './operator-schemas.js';
-import { errorToSnms, useSnmsErrors, objectBody, ok, principalOf, requireRole, SNMS, SnmsError, str } from './snms/envelope.js';
+} from '../../../registry/enterprises.js';
+import { planProgress, progressToCsv } from '../../../registry/plan.js';
+import type { Actor } from '../../../registry/store.js';
+import { createUser } from '../../../registry/users/accounts.js';
+import { OPERATOR_ROUTES as S } from './schemas.js';
+import { errorToSnms, useSnmsErrors, objectBody, ok, principalOf, requireRole, SNMS, SnmsError, str } from '../snms/envelope.js';
 
 /** What the operator face needs, and nothing else. */
 export interface OperatorDeps {

@@ -1,7 +1,7 @@
 // Zod schemas of the proxy face, route by route: the handle path and its query parameters (checked by the route), the redirect, and the page or Handle JSON answers.
 import { z } from 'zod';
-import { HandleError, param, pathRest, Resolution } from './handle-rest/schemas.js';
-import { AUTH, media, noBody, NoQuery, TAG } from './openapi.js';
+import { HandleError, param, pathRest, Resolution } from '../handle-rest/schemas.js';
+import { AUTH, media, noBody, NoQuery, TAG } from '../openapi.js';
 
 const ProxyQuery = z.looseObject({
   noredirect: param('Show the values instead of redirecting.'),
