@@ -44,6 +44,16 @@ export const quietLogger: Logger = { info() {}, warn() {}, error() {} };
  * bytes, so the default budget remembers some 40,000 distinct requests per face.
  */
 export const MEMO_SHARE = 1 / 4;
+/**
+ * The memos get at least this much whatever CACHE_MAX_BYTES says (a fixed part of the process, like its code): with
+ * a small budget, or none (CACHE_MAX_BYTES=0 turns the record cache off), requests are still parsed once.
+ */
+export const MEMO_FLOOR_BYTES = 32 * 1024 * 1024;
+
+/** The bytes the faces' request memos may hold together. */
+export function memoBytes(config: Pick<Config, 'CACHE_MAX_BYTES'>): number {
+  return Math.max(MEMO_FLOOR_BYTES, Math.floor(config.CACHE_MAX_BYTES * MEMO_SHARE));
+}
 
 export async function openStore(config: Config): Promise<Store> {
   return config.DATABASE_URL
@@ -85,7 +95,7 @@ export async function openNode(config: Config, log: Logger = quietLogger): Promi
       source: recordSource(registry),
       redis: config.REDIS_URL ? { url: config.REDIS_URL, namespace: config.REDIS_NAMESPACE } : null,
       cache: {
-        maxBytes: Math.floor(config.CACHE_MAX_BYTES * (1 - MEMO_SHARE)),
+        maxBytes: Math.max(0, config.CACHE_MAX_BYTES - Math.floor(config.CACHE_MAX_BYTES * MEMO_SHARE)),
         minTtl: config.CACHE_MIN_TTL,
         maxTtl: config.CACHE_MAX_TTL,
         negativeTtl: config.CACHE_NEGATIVE_TTL,

@@ -11,11 +11,11 @@ import { FrontDoor } from './edge/front-door.js';
 import { NativeHandler } from './faces/native/handler.js';
 import { startNative } from './faces/native/listen.js';
 import { NATIVE_DEFAULTS, type NativeServer, type NativeStats } from './faces/native/options.js';
-import { MEMO_SHARE, openNode, type Logger, type Node } from './node.js';
+import { memoBytes, openNode, type Logger, type Node } from './node.js';
 
-/** The bytes each face's request memo may hold: its half of the share of CACHE_MAX_BYTES the memos get. */
-function memoBytes(config: Config): number {
-  return Math.floor((config.CACHE_MAX_BYTES * MEMO_SHARE) / 2);
+/** The bytes each face's request memo may hold: half of what the memos get. */
+function faceMemoBytes(config: Config): number {
+  return Math.floor(memoBytes(config) / 2);
 }
 
 export function buildServer(node: Node, opts: { logger?: boolean; nativeStats?: () => NativeStats | undefined } = {}): FastifyInstance {
@@ -26,7 +26,7 @@ export function buildServer(node: Node, opts: { logger?: boolean; nativeStats?: 
     resolver: node.resolver,
     policy: node.policy,
     isHomed: homed,
-    memoBytes: memoBytes(config),
+    memoBytes: faceMemoBytes(config),
     onError: (err, url) => fastify?.log.error({ err, url }, 'front door failed'),
   });
   fastify = Fastify({
@@ -87,7 +87,7 @@ export async function startServer(config: Config, log?: Logger, opts: ServerOpti
         policy: node.policy,
         isHomed: (id) => isHomed(node.registry, id),
         site: () => node.site.info,
-        memoBytes: memoBytes(config),
+        memoBytes: faceMemoBytes(config),
         onError: (err) => server.log.error({ err }, 'native request failed'),
       });
       native = await startNative(handler, {
