@@ -163,6 +163,12 @@ export function isUnderPrefix(prefixKey: string, homeKey: string): boolean {
   return prefixKey.length > homeKey.length + 1 && prefixKey.startsWith(homeKey) && prefixKey.charCodeAt(homeKey.length) === 0x2e;
 }
 
+/** A prefix key and every prefix it is derived from, shortest first: `88.1.7` → `88`, `88.1`, `88.1.7`. */
+export function prefixAncestors(prefixKey: string): string[] {
+  const parts = prefixKey.split('.');
+  return parts.map((_p, i) => parts.slice(0, i + 1).join('.'));
+}
+
 /** For a prefix record `0.NA/<p>`, the prefixKey of `<p>` (null when `<p>` is not a valid prefix); else null. */
 export function prefixOfPrefixRecord(id: HandleId): string | null {
   if (id.prefixKey !== PREFIX_RECORD_PREFIX) return null;

@@ -1,5 +1,5 @@
 // Small pure helpers over the value model: TTLs, visibility, permission strings.
-import { DEFAULT_PERMISSIONS, DEFAULT_TTL, type HandleValue, type Permissions } from './types.js';
+import { DEFAULT_PERMISSIONS, DEFAULT_TTL, INDEX, TYPE, type HandleValue, type Permissions } from './types.js';
 
 /** Seconds a value may be cached from `nowSec` on: relative TTLs as given, absolute ones as time left (≥ 0). */
 export function effectiveTtl(v: HandleValue, nowSec: number): number {
@@ -39,4 +39,9 @@ export function stringValue(index: number, type: string, value: string, nowSec: 
     permissions: { ...permissions },
     references: [],
   };
+}
+
+/** An HS_SECKEY value at index 300 holding `secret` as stored (a hash), readable by admins only. */
+export function secretKeyValue(secret: string, nowSec: number): HandleValue {
+  return stringValue(INDEX.SECKEY, TYPE.SECKEY, secret, nowSec, { adminRead: true, adminWrite: true, publicRead: false, publicWrite: false });
 }

@@ -3,7 +3,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import { adminPermits, adminRefsFor, type AdminOp } from '../handle/admin.js';
 import { HandleError, RC } from '../handle/codes.js';
-import { isUnderPrefix, parseHandle, prefixOfPrefixRecord, prefixRecordHandle, type HandleId } from '../handle/identifier.js';
+import { isUnderPrefix, parseHandle, prefixAncestors, prefixOfPrefixRecord, prefixRecordHandle, type HandleId } from '../handle/identifier.js';
 import { INDEX, type HandleValue } from '../handle/types.js';
 import type { Principal, RegistryContext } from './context.js';
 import { STATUS, type Database } from './db.js';
@@ -69,8 +69,7 @@ export async function userScope(ctx: RegistryContext, db: Db, p: Principal, acce
 
 /** The delegated prefix holding `prefixKey` (itself or a parent) when it is not enabled (suspended), else null. */
 export async function suspendedPrefix(db: Db, prefixKey: string): Promise<string | null> {
-  const parts = prefixKey.split('.');
-  const ancestors = parts.map((_p, i) => parts.slice(0, i + 1).join('.'));
+  const ancestors = prefixAncestors(prefixKey);
   const row = await db
     .selectFrom('prefixes')
     .select('prefix')

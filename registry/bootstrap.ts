@@ -4,7 +4,8 @@ import { adminValue, ALL_ADMIN_PERMISSIONS } from '../handle/admin.js';
 import { HandleError, RC } from '../handle/codes.js';
 import { parseHandle, prefixRecordHandle } from '../handle/identifier.js';
 import { addValues } from '../handle/ops.js';
-import { DEFAULT_TTL, INDEX, TYPE, type HandleValue } from '../handle/types.js';
+import { INDEX, TYPE } from '../handle/types.js';
+import { secretKeyValue } from '../handle/value.js';
 import type { RegistryContext } from './context.js';
 import { handleTransaction } from './handles.js';
 import { generateSecret, hashSecret, verifySecret } from './secrets.js';
@@ -14,19 +15,6 @@ export type AdminBootstrap =
   | { outcome: 'created'; secret: string; generated: boolean }
   | { outcome: 'rotated' | 'unchanged'; secret: string }
   | { outcome: 'kept' };
-
-function secretValue(hash: string, nowSec: number): HandleValue {
-  return {
-    index: INDEX.SECKEY,
-    type: TYPE.SECKEY,
-    data: { format: 'string', value: hash },
-    ttlType: 'relative',
-    ttl: DEFAULT_TTL,
-    timestamp: nowSec,
-    permissions: { adminRead: true, adminWrite: true, publicRead: false, publicWrite: false },
-    references: [],
-  };
-}
 
 /**
  * Creates the node admin handle with `given` (or a generated secret) when it does not exist; when it does and
@@ -45,13 +33,13 @@ export async function ensureNodeAdmin(ctx: RegistryContext, given: string | unde
     handleTransaction(ctx, { id: 'system' }, async (tx): Promise<AdminBootstrap> => {
       const current = await tx.lock(id.key);
       if (current === null) {
-        await tx.write(ref, 'handle.create', null, [adminValue(id.handle, INDEX.SECKEY, ALL_ADMIN_PERMISSIONS, INDEX.ADMIN, nowSec), secretValue(hash, nowSec)]);
+        await tx.write(ref, 'handle.create', null, [adminValue(id.handle, INDEX.SECKEY, ALL_ADMIN_PERMISSIONS, INDEX.ADMIN, nowSec), secretKeyValue(hash, nowSec)]);
         return { outcome: 'created', secret, generated: given === undefined };
       }
       if (given === undefined) return { outcome: 'kept' };
       const seckey = current.values.find((v) => v.index === INDEX.SECKEY && v.type.toUpperCase() === TYPE.SECKEY);
       if (seckey?.data.format === 'string' && (await verifySecret(seckey.data.value, given))) return { outcome: 'unchanged', secret: given };
-      await tx.write(ref, 'values.add', current, addValues(current.values, [secretValue(hash, nowSec)], true));
+      await tx.write(ref, 'values.add', current, addValues(current.values, [secretKeyValue(hash, nowSec)], true));
       return { outcome: 'rotated', secret: given };
     });
   try {

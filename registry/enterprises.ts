@@ -3,7 +3,8 @@ import { sql, type Selectable, type Transaction } from 'kysely';
 import { adminValue } from '../handle/admin.js';
 import { HandleError } from '../handle/codes.js';
 import { asciiUpper, isUnderPrefix, parseHandle, parsePrefix, prefixRecordHandle } from '../handle/identifier.js';
-import { DEFAULT_TTL, INDEX, TYPE, type HandleValue } from '../handle/types.js';
+import { INDEX, type HandleValue } from '../handle/types.js';
+import { secretKeyValue } from '../handle/value.js';
 import { writeAudit, type AuditRow } from './audit.js';
 import { handleTransaction } from './handles.js';
 import { RegistryError, type RegistryContext } from './context.js';
@@ -309,16 +310,7 @@ export async function approveEnterprise(
     const record = parseHandle(prefixRecordHandle(prefix), ctx.policy);
     const values: HandleValue[] = [
       adminValue(record.handle, INDEX.SECKEY, ENTERPRISE_ADMIN_PERMISSIONS, INDEX.ADMIN, nowSec),
-      {
-        index: INDEX.SECKEY,
-        type: TYPE.SECKEY,
-        data: { format: 'string', value: secretHash },
-        ttlType: 'relative',
-        ttl: DEFAULT_TTL,
-        timestamp: nowSec,
-        permissions: { adminRead: true, adminWrite: true, publicRead: false, publicWrite: false },
-        references: [],
-      },
+      secretKeyValue(secretHash, nowSec),
     ];
     await writeAudit(trx, [enterpriseAudit(actor, 'enterprise.approve', before, after), prefixAudit(actor, 'prefix.create', id, null, prefixRow)]);
     // the prefix record, through the one write path (row, public answer, audit; caches told after commit)

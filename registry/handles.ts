@@ -9,6 +9,7 @@ import { TYPE, type HandleValue } from '../handle/types.js';
 import { jsonb, writeAudit } from './audit.js';
 import type { RegistryContext } from './context.js';
 import type { Database } from './db.js';
+import { toRecord } from './sql-store.js';
 import type {
   Actor,
   BulkItem,
@@ -52,27 +53,6 @@ export function canonicalJson(x: unknown): string {
 /** Code-unit order, the same on every run (the lock order of bulk writes). */
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-interface Row {
-  handle: string;
-  prefix_key: string;
-  values: HandleValue[];
-  version: string | number | bigint;
-  created_at: Date;
-  updated_at: Date;
-}
-
-function toRecord(key: string, row: Row): HandleRecord {
-  return {
-    handle: row.handle,
-    key,
-    prefixKey: row.prefix_key,
-    values: row.values,
-    version: Number(row.version),
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
 }
 
 function alreadyExists(ref: HandleRef): HandleError {

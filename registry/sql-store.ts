@@ -195,7 +195,8 @@ export class SqlStore implements Store {
   }
 }
 
-function toRecord(key: string, row: HandleRow): HandleRecord {
+/** A `handles` row as a HandleRecord (`version` is a string from `pg`, a number from PGlite). */
+export function toRecord(key: string, row: HandleRow): HandleRecord {
   return {
     handle: row.handle,
     key,

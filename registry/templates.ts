@@ -1,5 +1,6 @@
 // SNMS v5 metadata templates: create, incremental update (items added or disabled, never removed), delete when unused, read.
 import { sql, type Transaction } from 'kysely';
+import { prefixAncestors } from '../handle/identifier.js';
 import { jsonb, writeAudit } from './audit.js';
 import { RegistryError, type RegistryContext } from './context.js';
 import type { Database, TemplateItem } from './db.js';
@@ -80,8 +81,7 @@ export function templateEntityId(prefixKey: string, version: string): string {
 
 /** The enterprise whose delegated prefix holds `prefixKey` (itself or the nearest parent), for audit rows. */
 async function enterpriseOf(trx: Transaction<Database>, prefixKey: string): Promise<number | null> {
-  const parts = prefixKey.split('.');
-  const ancestors = parts.map((_p, i) => parts.slice(0, i + 1).join('.'));
+  const ancestors = prefixAncestors(prefixKey);
   const row = await trx
     .selectFrom('prefixes')
     .select('enterprise_id')
