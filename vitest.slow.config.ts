@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/slow/**/*.test.ts'],
-    globalSetup: ['test/global-teardown.ts'],
+    globalSetup: ['test/global-setup.ts'],
     testTimeout: 200_000,
     hookTimeout: 60_000,
     fileParallelism: false,

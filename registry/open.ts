@@ -36,11 +36,15 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
   });
 }
 
-/** A Store on PGlite: `null` keeps the database in memory, otherwise in `dataDir` (created if missing). */
-export async function openPgliteStore(dataDir: string | null): Promise<Store> {
+/**
+ * A Store on PGlite: `null` keeps the database in memory, otherwise in `dataDir` (created if missing). `from`, a dump
+ * of a PGlite data folder (`PGlite.dumpDataDir`), starts an in-memory store from it instead of running initdb (which
+ * costs seconds of CPU each time; tests open many).
+ */
+export async function openPgliteStore(dataDir: string | null, opts: { from?: Blob } = {}): Promise<Store> {
   const { PGlite } = await import('@electric-sql/pglite');
   if (dataDir !== null) await mkdir(dataDir, { recursive: true });
-  const pglite = dataDir === null ? new PGlite() : new PGlite(dataDir);
+  const pglite = dataDir !== null ? new PGlite(dataDir) : opts.from ? new PGlite({ loadDataDir: opts.from }) : new PGlite();
   await pglite.waitReady;
   // Shared with the fast path, so a lookup never runs inside another caller's open transaction.
   const lock = new SerialLock();

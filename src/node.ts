@@ -72,12 +72,15 @@ function recordSource(registry: RegistryContext): RecordSource {
   };
 }
 
-/** Opens a node on the configured store (PGlite in DATA_DIR unless DATABASE_URL) and cache tiers. */
-export async function openNode(config: Config, log: Logger = quietLogger): Promise<Node> {
+/**
+ * Opens a node on the configured store (PGlite in DATA_DIR unless DATABASE_URL) and cache tiers; `store`, one the
+ * caller opened, is used instead (and closed with the node).
+ */
+export async function openNode(config: Config, log: Logger = quietLogger, opened?: Store): Promise<Node> {
   const policy: CasePolicy = { caseSensitiveSuffix: config.CASE_SENSITIVE_SUFFIX };
   const { prefix, prefixKey } = parsePrefix(config.NODE_PREFIX);
   const plan = loadPlan(config.PLAN_FILE ?? DEFAULT_PLAN_FILE);
-  const store = await openStore(config);
+  const store = opened ?? (await openStore(config));
   let resolver: Resolver | undefined;
   try {
     await store.migrate();

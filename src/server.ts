@@ -5,6 +5,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 
 import { RC } from '../handle/codes.js';
 import type { HandleId } from '../handle/identifier.js';
 import { isHomed } from '../registry/access.js';
+import type { Store } from '../registry/store.js';
 import app from './app.js';
 import type { Config } from './config.js';
 import { FrontDoor } from './edge/front-door.js';
@@ -72,11 +73,13 @@ export interface ServerOptions {
   logger?: boolean;
   /** native listeners on this port (0 = any free one) whatever NATIVE_PORT says; tests use it */
   nativePort?: number;
+  /** a store the caller opened, instead of the configured one (closed with the server) */
+  store?: Store;
 }
 
 /** Opens the node, serves it, and returns a handle to stop both (server first, then caches and store). */
 export async function startServer(config: Config, log?: Logger, opts: ServerOptions = {}): Promise<RunningServer> {
-  const node = await openNode(config, log);
+  const node = await openNode(config, log, opts.store);
   let native: NativeServer | null = null;
   const server = buildServer(node, { ...(opts.logger !== undefined ? { logger: opts.logger } : {}), nativeStats: () => native?.stats() });
   try {

@@ -2,6 +2,7 @@
 import { request } from 'undici';
 import { loadConfig } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
+import { openMemoryStore } from './pglite-template.js';
 import { databaseUrl, redisNamespace, redisUrl } from './services.js';
 
 export const ADMIN_SECRET = 'admin-secret-for-tests';
@@ -51,7 +52,9 @@ export async function startTestServer(
     base.REDIS_URL = redisUrl;
     base.REDIS_NAMESPACE = shared?.namespace ?? redisNamespace();
   }
-  const running = await startServer(loadConfig({ ...base, ...env }), undefined, { logger: false, ...(opts.native ? { nativePort: 0 } : {}) });
+  const config = loadConfig({ ...base, ...env });
+  const store = config.DATABASE_URL || config.DATA_DIR !== ':memory:' ? undefined : await openMemoryStore();
+  const running = await startServer(config, undefined, { logger: false, ...(opts.native ? { nativePort: 0 } : {}), ...(store ? { store } : {}) });
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> => {
     const hasBody = body !== undefined;
     const res = await request(running.url + path, {

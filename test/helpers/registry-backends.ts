@@ -1,8 +1,9 @@
 // Registry test backends: each suite runs on PGlite in memory and on a throw-away PostgreSQL database.
 import { DEFAULT_CASE_POLICY } from '../../handle/identifier.js';
 import type { RegistryChange, RegistryContext } from '../../registry/context.js';
-import { openPgliteStore, openPostgresStore } from '../../registry/open.js';
+import { openPostgresStore } from '../../registry/open.js';
 import type { Store } from '../../registry/store.js';
+import { openMemoryStore } from './pglite-template.js';
 import { hasPostgres, tempPostgres } from './services.js';
 
 export interface Backend {
@@ -14,7 +15,7 @@ export interface Backend {
 const pglite: Backend = {
   name: 'pglite',
   open: async () => {
-    const store = await openPgliteStore(null);
+    const store = await openMemoryStore();
     await store.migrate();
     return { store, close: () => store.close() };
   },
@@ -68,7 +69,7 @@ export const storeBackends: [string, () => Promise<Opened>][] = [
   [
     'pglite',
     async () => {
-      const store = await openPgliteStore(null);
+      const store = await openMemoryStore();
       return { store, cleanup: () => store.close() };
     },
   ],

@@ -3,13 +3,13 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CASE_POLICY } from '../../handle/identifier.js';
 import { RegistryError, type RegistryContext, type RegistryEvents } from '../../registry/context.js';
-import { openPgliteStore } from '../../registry/open.js';
 import type { Store } from '../../registry/store.js';
 import { createUser, ensureOperator, getUser, setPassword, setUserDisabled } from '../../registry/users/accounts.js';
 import { nodeKey } from '../../registry/users/keys.js';
 import { limiterFor, LoginLimiter } from '../../registry/users/limiter.js';
 import { issueToken, login, shanghaiDate, TOKEN_LIFETIME_SECONDS, verifyToken } from '../../registry/users/tokens.js';
 import { storeBackends, type Opened } from '../helpers/registry-backends.js';
+import { openMemoryStore } from '../helpers/pglite-template.js';
 
 const sha = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 const v1 = (password: string, day: string) => sha(sha(password) + day);
@@ -245,7 +245,7 @@ describe.each(backends)('users on %s', (_name, open) => {
     for (const junk of ['', '.', 'abc', 'a.b.c', `${body}.${sig}.x`, `${body}.`, `Bearer ${token}`, 'x'.repeat(5000)]) await bad(junk);
 
     // a token from another node (another node key) is refused
-    const other = await openPgliteStore(null);
+    const other = await openMemoryStore();
     try {
       await other.migrate();
       const otherCtx = { ...ctx, store: other };
