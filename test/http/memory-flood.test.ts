@@ -14,9 +14,10 @@ const MiB = 1024 * 1024;
 const CACHE_MAX_BYTES = 32 * MiB;
 /**
  * What the node may hold above its settled baseline besides the cache budget: V8 heap headroom and garbage of the
- * flood not yet collected (every answer is built and thrown away), allocator slack. Measured on this code with only
- * the per-request answer memos turned off, 9 runs on a busy 2-core machine: settled growth −8…73 MiB over HTTP and
- * 7…52 MiB over native (peaks ≤ 90 MiB over baseline). With the memos, today: +400–520 MiB, and it stays.
+ * flood not yet collected (every answer is built and thrown away), allocator slack. Measured with the per-request
+ * answer memos turned off, 9 runs on a busy 2-core machine: settled growth −8…73 MiB over HTTP and 7…52 MiB over
+ * native (peaks ≤ 90 MiB over baseline). Before the memos were put inside the budget (commit da891d6): +400–520 MiB,
+ * and it stayed.
  */
 const OVERHEAD = 96 * MiB;
 
