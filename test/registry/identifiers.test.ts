@@ -1,7 +1,9 @@
 // Identifier registration over PGlite and PostgreSQL: batch limits, per-item outcomes and problems, idempotent retry, scopes, audit, events.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseHandle } from '../../handle/identifier.js';
-import { DEFAULT_PERMISSIONS, type HandleValue } from '../../handle/types.js';
+import { adminValue } from '../../handle/admin.js';
+import type { HandleValue } from '../../handle/types.js';
+import { stringValue } from '../../handle/value.js';
 import type { Transaction } from 'kysely';
 import { RegistryError, type Principal } from '../../registry/context.js';
 import { STATUS, type Database } from '../../registry/db.js';
@@ -16,6 +18,8 @@ import { backends, testContext } from '../helpers/registry-backends.js';
 const actor: Actor = { id: 'user:ent-a', address: '203.0.113.9' };
 const NOW = new Date('2024-05-06T07:08:09Z');
 const NOW_SEC = Math.floor(NOW.getTime() / 1000);
+/** A string value with the defaults, written at NOW. */
+const str = (index: number, type: string, value: string): HandleValue => stringValue(index, type, value, NOW_SEC);
 
 let seq = 0;
 function prefix(): string {
@@ -217,16 +221,7 @@ describe.each(backends)('identifiers: $name', (backend) => {
   it('updates per item, replacing template values and keeping the Handle face values below 1000', async () => {
     await registerBatch(ctx, [good(`${p}/u-1`, 'one', [val(2001, 'color', 'red')]), good(`${p}/u-2`, 'two')], 'create', actor);
     // the Handle face adds an admin value to u-1
-    const admin: HandleValue = {
-      index: 100,
-      type: 'HS_ADMIN',
-      data: { format: 'admin', value: { handle: `0.NA/${p}`, index: 200, permissions: '111111111111' } },
-      ttlType: 'relative',
-      ttl: 86400,
-      timestamp: 1,
-      permissions: { ...DEFAULT_PERMISSIONS },
-      references: [],
-    };
+    const admin = adminValue(`0.NA/${p}`, 200, '111111111111', 100, 1);
     await mutateHandle(ctx, { handle: `${p}/u-1`, key: `${p}/U-1`, prefixKey: p }, 'test', actor, (cur) => [admin, ...cur!.values]);
     ctx.changes.length = 0;
 
@@ -455,17 +450,4 @@ function withTransactionHook(store: Store, hook: (run: (after?: () => Promise<vo
       return typeof v === 'function' ? v.bind(target) : v;
     },
   });
-}
-
-function str(index: number, type: string, value: string): HandleValue {
-  return {
-    index,
-    type,
-    data: { format: 'string', value },
-    ttlType: 'relative',
-    ttl: 86400,
-    timestamp: NOW_SEC,
-    permissions: { ...DEFAULT_PERMISSIONS },
-    references: [],
-  };
 }

@@ -6,7 +6,8 @@ import { RedisServer } from '../helpers/redis-server.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { createResolver, type ResolverRedisOptions } from '../../resolver/pipeline.js';
 import type { Resolution, Resolver } from '../../resolver/types.js';
-import { TestSource, ThrowawayRedis, val } from './helpers.js';
+import { val } from '../helpers/values.js';
+import { TestSource, ThrowawayRedis } from './helpers.js';
 
 const OLD = 'https://old.example.com';
 const NEW = 'https://new.example.com';

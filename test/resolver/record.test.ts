@@ -4,7 +4,7 @@ import { HandleError, RC } from '../../handle/codes.js';
 import { RecordError } from '../../handle/record-json.js';
 import type { HandleValue } from '../../handle/types.js';
 import { recordFromValues, recordOf, recordText, textOf } from '../../resolver/record.js';
-import { val } from './helpers.js';
+import { val } from '../helpers/values.js';
 
 const NOW_SEC = 1_700_000_000;
 

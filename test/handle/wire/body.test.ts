@@ -16,21 +16,8 @@ import {
   requestDigest,
 } from '../../../handle/wire/body.js';
 import { decodeHandleValue, encodeHandleValue } from '../../../handle/wire/values.js';
-import {
-  ascii,
-  ENVELOPE_NEW,
-  expectWireError,
-  HANDLE,
-  hex,
-  NOW,
-  REQUEST_BODY,
-  REQUEST_MESSAGE,
-  RESPONSE_BODY,
-  RSA_KEY_JSON,
-  URL_DATA,
-  URL_VALUE,
-  value,
-} from './fixtures.js';
+import { valueOf } from '../../helpers/values.js';
+import { ascii, ENVELOPE_NEW, expectWireError, HANDLE, hex, NOW, REQUEST_BODY, REQUEST_MESSAGE, RESPONSE_BODY, RSA_KEY_JSON, URL_DATA, URL_VALUE } from './fixtures.js';
 
 describe('resolution request', () => {
   it('decodes the hand-built body and encodes it back', () => {
@@ -97,7 +84,7 @@ describe('request digest', () => {
 });
 
 describe('resolution response', () => {
-  const urlValue = value({ index: 1, type: 'URL', data: { format: 'string', value: URL_DATA } });
+  const urlValue = valueOf({ timestamp: NOW, index: 1, type: 'URL', data: { format: 'string', value: URL_DATA } });
 
   it('decodes the hand-built body and encodes it back', () => {
     const r = decodeResolutionResponse(RESPONSE_BODY, false);
@@ -179,10 +166,10 @@ describe('resolution response', () => {
     const values: HandleValue[] = [];
     for (let p = 0; p < 16; p++) {
       const permissions: Permissions = { adminRead: (p & 8) !== 0, adminWrite: (p & 4) !== 0, publicRead: (p & 2) !== 0, publicWrite: (p & 1) !== 0 };
-      values.push(value({ index: 10 + p, type: 'EMAIL', data: { format: 'string', value: `x${p}@example.org` }, permissions }));
+      values.push(valueOf({ timestamp: NOW, index: 10 + p, type: 'EMAIL', data: { format: 'string', value: `x${p}@example.org` }, permissions }));
     }
     values.push(
-      value({
+      valueOf({
         index: 2147483647,
         type: 'URL',
         data: { format: 'string', value: '' },

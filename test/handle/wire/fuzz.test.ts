@@ -8,23 +8,12 @@ import { decodeHandleValue, encodeHandleValue, valueDataFromWire } from '../../.
 import { decodeSiteInfo } from '../../../handle/wire/site.js';
 import { UdpReassembler } from '../../../handle/wire/fragments.js';
 import { seededRandom } from '../../../bench/lib.js';
-import {
-  ENVELOPE_NEW,
-  ENVELOPE_OLD,
-  hex,
-  REQUEST_BODY,
-  REQUEST_MESSAGE,
-  RESPONSE_BODY,
-  RSA_KEY_JSON,
-  RSA_KEY_RECORD,
-  SITE_JSON,
-  SITE_RECORD,
-  value,
-} from './fixtures.js';
+import { valueOf } from '../../helpers/values.js';
+import { ENVELOPE_NEW, ENVELOPE_OLD, hex, NOW, REQUEST_BODY, REQUEST_MESSAGE, RESPONSE_BODY, RSA_KEY_JSON, RSA_KEY_RECORD, SITE_JSON, SITE_RECORD } from './fixtures.js';
 
 describe('decoders under random input', () => {
-  const keyValue = encodeHandleValue(value({ index: 300, type: 'HS_PUBKEY', data: { format: 'key', value: RSA_KEY_JSON } }));
-  const siteValue = encodeHandleValue(value({ index: 1, type: 'HS_SITE', data: { format: 'site', value: SITE_JSON } }));
+  const keyValue = encodeHandleValue(valueOf({ timestamp: NOW, index: 300, type: 'HS_PUBKEY', data: { format: 'key', value: RSA_KEY_JSON } }));
+  const siteValue = encodeHandleValue(valueOf({ timestamp: NOW, index: 1, type: 'HS_SITE', data: { format: 'site', value: SITE_JSON } }));
   const seeds: Uint8Array[] = [
     ENVELOPE_NEW,
     ENVELOPE_OLD,
