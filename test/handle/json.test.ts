@@ -1,6 +1,6 @@
 // Tests for handle/json.ts input side: timestamps, valueFromJson (every format, every bad input), PUT bodies, round trips.
 import { describe, expect, it } from 'vitest';
-import { HandleError, RC } from '../../handle/codes.js';
+import { RC } from '../../handle/codes.js';
 import { parseHandle, type CasePolicy } from '../../handle/identifier.js';
 import {
   adminPermissionsFromJson,

@@ -1,6 +1,6 @@
 // Tests for handle/ops.ts: Handle.Net create / add / remove / delete semantics and sameValues.
 import { describe, expect, it } from 'vitest';
-import { HandleError, RC } from '../../handle/codes.js';
+import { RC } from '../../handle/codes.js';
 import { addValues, createValues, deleteHandle, removeValues, sameValues } from '../../handle/ops.js';
 import type { HandleValue } from '../../handle/types.js';
 import { expectHandleError } from '../helpers/errors.js';

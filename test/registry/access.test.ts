@@ -1,5 +1,5 @@
 // The one authorization decision (registry/access.ts) on PGlite and PostgreSQL: user scopes, suspension, HS_ADMIN credentials, node admin.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AdminOp } from '../../handle/admin.js';
 import { HandleError, RC } from '../../handle/codes.js';
 import { parseHandle, type HandleId } from '../../handle/identifier.js';
@@ -19,7 +19,7 @@ import type { Principal } from '../../registry/context.js';
 import { STATUS } from '../../registry/db.js';
 import { mutateHandle } from '../../registry/handles.js';
 import type { Store } from '../../registry/store.js';
-import { backends, testContext } from '../helpers/registry-backends.js';
+import { backends, testContext, useStore } from '../helpers/registry-backends.js';
 import { adminVal } from '../helpers/values.js';
 
 // Permission strings, read right to left: add_handle, delete_handle, add/delete derived prefix, modify, remove, add
@@ -47,7 +47,6 @@ async function decision(p: Promise<void>): Promise<number | 'ok'> {
 
 describe.each(backends)('access: $name', (backend) => {
   let store: Store;
-  let close: () => Promise<void>;
   let ctx: ReturnType<typeof testContext>;
   let enabledId: number;
   let suspendedId: number;
@@ -61,9 +60,9 @@ describe.each(backends)('access: $name', (backend) => {
     return mutateHandle(ctx, { handle: h.handle, key: h.key, prefixKey: h.prefixKey }, 'seed', { id: 'test' }, () => values);
   };
 
-  beforeAll(async () => {
-    ({ store, close } = await backend.open());
-    ctx = testContext(store);
+  useStore(backend, async (s) => {
+    store = s;
+    ctx = testContext(s);
     const enterprise = async (name: string, prefix: string, status: number) => {
       const row = await store.db
         .insertInto('enterprises')
@@ -85,9 +84,6 @@ describe.each(backends)('access: $name', (backend) => {
     await seed('0.NA/88.320924.2', [adminVal(100, '0.NA/88.320924.2', 300, ENTERPRISE)]);
     // a handle naming its own administrator
     await seed('88.320924.1/owned', [adminVal(100, '88.320924.1/owner', 300, '000000010000')]);
-  });
-  afterAll(async () => {
-    await close();
   });
 
   it('user scopes: operators the whole node, reviewers read only, enterprises their enabled prefixes and those derived', async () => {

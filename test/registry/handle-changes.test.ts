@@ -1,16 +1,15 @@
 // Handle.Net writes (registry/handle-changes.ts) on PGlite and PostgreSQL: authorization and create-versus-modify on the locked row.
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { HandleError, RC } from '../../handle/codes.js';
 import { parseHandle, type HandleId } from '../../handle/identifier.js';
 import type { Requester } from '../../registry/access.js';
 import { STATUS } from '../../registry/db.js';
 import { changeHandle, type ChangeOutcome, type HandleChange } from '../../registry/handle-changes.js';
 import { mutateHandle } from '../../registry/handles.js';
-import { openPostgresStore } from '../../registry/open.js';
 import type { Store } from '../../registry/store.js';
-import { backends, testContext } from '../helpers/registry-backends.js';
-import { hasPostgres, tempPostgres } from '../helpers/services.js';
+import { backends, postgresBackend, testContext, useStore } from '../helpers/registry-backends.js';
+import { hasPostgres } from '../helpers/services.js';
 import { adminVal, seckeyVal, urlValue } from '../helpers/values.js';
 import type { HandleValue } from '../../handle/types.js';
 
@@ -48,7 +47,6 @@ async function seedPrefix(ctx: ReturnType<typeof testContext>): Promise<{ prefix
 
 describe.each(backends)('handle changes: $name', (backend) => {
   let store: Store;
-  let close: () => Promise<void>;
   let ctx: ReturnType<typeof testContext>;
   const id = (h: string): HandleId => parseHandle(h, ctx.policy);
   const change = (h: string, c: HandleChange, who: Requester) => attempt(changeHandle(ctx, id(h), c, who, actorOf(who)));
@@ -60,12 +58,9 @@ describe.each(backends)('handle changes: $name', (backend) => {
     announced: ctx.changes.filter((c) => c.keys.includes(id(h).key)).length,
   });
 
-  beforeAll(async () => {
-    ({ store, close } = await backend.open());
-    ctx = testContext(store);
-  });
-  afterAll(async () => {
-    await close();
+  useStore(backend, (s) => {
+    store = s;
+    ctx = testContext(s);
   });
 
   it('create versus modify is decided on the current row: add_handle creates, the same PUT over an existing handle is refused', async () => {
@@ -184,22 +179,17 @@ describe.each(backends)('handle changes: $name', (backend) => {
 });
 
 describe.skipIf(!hasPostgres)('handle changes: decided inside the transaction (postgres)', () => {
-  let db: Awaited<ReturnType<typeof tempPostgres>>;
   let store: Store;
   let ctx: ReturnType<typeof testContext>;
   let client: pg.Client;
-  beforeAll(async () => {
-    db = await tempPostgres();
-    store = await openPostgresStore(db.url, { poolSize: 4 });
-    await store.migrate();
-    ctx = testContext(store);
-    client = new pg.Client({ connectionString: db.url });
+  useStore(postgresBackend, async (s, url) => {
+    store = s;
+    ctx = testContext(s);
+    client = new pg.Client({ connectionString: url });
     await client.connect();
   });
   afterAll(async () => {
     await client?.end();
-    await store?.close();
-    await db?.drop();
   });
 
   /** Resolves once some session of this database waits for a row lock. */

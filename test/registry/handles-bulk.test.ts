@@ -1,10 +1,10 @@
 // Bulk handle writes (registry/handles.ts createMany / updateMany / deleteMany) on PGlite and PostgreSQL: results, atomicity, audit, events.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sameValues } from '../../handle/ops.js';
 import type { HandleValue } from '../../handle/types.js';
 import { createHandles, deleteHandles, handleTransaction, updateHandles } from '../../registry/handles.js';
 import type { Actor, BulkItem, HandleRef, Store } from '../../registry/store.js';
-import { backends, testContext } from '../helpers/registry-backends.js';
+import { backends, ref, testContext, useStore } from '../helpers/registry-backends.js';
 import { val } from '../helpers/values.js';
 
 const actor: Actor = { id: 'user:bulk', address: '192.0.2.7' };
@@ -14,21 +14,14 @@ function prefix(): string {
   seq += 1;
   return `88.320924.${seq}`;
 }
-function ref(p: string, suffix: string): HandleRef {
-  return { handle: `${p}/${suffix}`, key: `${p}/${suffix.toUpperCase()}`, prefixKey: p };
-}
 const item = (r: HandleRef, ...values: HandleValue[]): BulkItem => ({ ref: r, values });
 
 describe.each(backends)('bulk handle writes: $name', (backend) => {
   let store: Store;
-  let close: () => Promise<void>;
   let ctx: ReturnType<typeof testContext>;
-  beforeAll(async () => {
-    ({ store, close } = await backend.open());
-    ctx = testContext(store);
-  });
-  afterAll(async () => {
-    await close();
+  useStore(backend, (s) => {
+    store = s;
+    ctx = testContext(s);
   });
 
   const audit = (r: HandleRef) => store.listAudit({ handleKey: r.key, limit: 1000 });

@@ -1,29 +1,14 @@
 // The one handle write path (registry/handles.ts) on PGlite and PostgreSQL: read-modify-write, races, rollback, audit, change events.
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HandleError, RC } from '../../handle/codes.js';
 import type { HandleValue } from '../../handle/types.js';
 import type { RegistryChange } from '../../registry/context.js';
 import { handleTransaction, mutateHandle, redactSecrets } from '../../registry/handles.js';
 import type { Actor, HandleRecord, HandleRef, Mutation, Store } from '../../registry/store.js';
-import { backends, testContext } from '../helpers/registry-backends.js';
-import { hasPostgres, tempPostgres } from '../helpers/services.js';
-import { openPostgresStore } from '../../registry/open.js';
+import { alice, backends, bob, freshPrefix, postgresBackend, ref, testContext, useStore } from '../helpers/registry-backends.js';
+import { hasPostgres } from '../helpers/services.js';
 import { ALL_FORMATS, seckeyVal, urlValue, value } from '../helpers/values.js';
-
-const alice: Actor = { id: '300:0.NA/88.320924', address: '192.0.2.10' };
-const bob: Actor = { id: 'cli' };
-
-let seq = 0;
-/** A fresh prefix, so tests never see each other's rows. */
-function freshPrefix(): string {
-  seq += 1;
-  return `88.320924.${Date.now() % 100000}${seq}`;
-}
-/** A ref with its canonical key spelled out (ASCII upper case, as the default case policy has it). */
-function ref(prefix: string, suffix: string): HandleRef {
-  return { handle: `${prefix}/${suffix}`, key: `${prefix}/${suffix.toUpperCase()}`, prefixKey: prefix };
-}
 
 const put = (values: HandleValue[]): Mutation => () => values;
 const createOnly = (values: HandleValue[]): Mutation => (cur) => {
@@ -59,14 +44,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.each(backends)('handle write path: $name', (backend) => {
   let store: Store;
-  let close: () => Promise<void>;
   let ctx: ReturnType<typeof testContext>;
-  beforeAll(async () => {
-    ({ store, close } = await backend.open());
-    ctx = testContext(store);
-  });
-  afterAll(async () => {
-    await close();
+  useStore(backend, (s) => {
+    store = s;
+    ctx = testContext(s);
   });
   /** The changes announced while `fn` runs. */
   async function announced(fn: () => Promise<unknown>): Promise<RegistryChange[]> {
@@ -347,23 +328,18 @@ describe.each(backends)('handle write path: $name', (backend) => {
 });
 
 describe.skipIf(!hasPostgres)('handle write path: postgres races', () => {
-  let db: Awaited<ReturnType<typeof tempPostgres>>;
   let store: Store;
-  beforeAll(async () => {
-    db = await tempPostgres();
-    store = await openPostgresStore(db.url, { poolSize: 4 });
-    await store.migrate();
-  });
-  afterAll(async () => {
-    await store?.close();
-    await db?.drop();
+  let dbUrl: string;
+  useStore(postgresBackend, (s, url) => {
+    store = s;
+    dbUrl = url;
   });
 
   it('a create racing a committed concurrent insert of the same key gets 101, not a database error', async () => {
     const ctx = testContext(store);
     const prefix = freshPrefix();
     const r = ref(prefix, 'Racer');
-    const c = new pg.Client({ connectionString: db.url });
+    const c = new pg.Client({ connectionString: dbUrl });
     await c.connect();
     try {
       await c.query('begin');

@@ -10,19 +10,11 @@ import { mutateHandle } from '../../registry/handles.js';
 import { migrations } from '../../registry/migrations/index.js';
 import { openPgliteStore, openPostgresStore } from '../../registry/open.js';
 import type { Actor, HandleRecord, HandleRef, Store, WriteResult } from '../../registry/store.js';
-import { testContext } from '../helpers/registry-backends.js';
+import { alice, bob, freshPrefix, testContext } from '../helpers/registry-backends.js';
 import { hasPostgres, tempPostgres } from '../helpers/services.js';
 import { ALL_FORMATS, urlValue } from '../helpers/values.js';
 
-const alice: Actor = { id: '300:0.NA/88.320924', address: '192.0.2.10' };
-const bob: Actor = { id: 'cli' };
-
-let seq = 0;
-/** A fresh prefix and a ref under it, so tests never see each other's rows. */
-function freshPrefix(): string {
-  seq += 1;
-  return `88.320924.${Date.now() % 100000}${seq}`;
-}
+/** A ref under `prefix` whose key is the suffix lower-cased: the store takes keys as given, whatever their case. */
 function ref(prefix: string, suffix: string): HandleRef {
   const handle = `${prefix}/${suffix}`;
   return { handle, key: `${prefix}/${suffix.toLowerCase()}`, prefixKey: prefix };
