@@ -42,7 +42,10 @@ describe('parseTimestamp', () => {
   it.each(good)('%s → %d', (s, want) => {
     expect(parseTimestamp(s)).toBe(want);
   });
-  it('round-trips with formatTimestamp', () => {
+  it('round-trips with formatTimestamp, which writes whole seconds in UTC with a Z', () => {
+    expect(formatTimestamp(NOW)).toBe('2024-01-02T03:04:05Z');
+    expect(formatTimestamp(0)).toBe('1970-01-01T00:00:00Z');
+    expect(formatTimestamp(2147483647)).toBe('2038-01-19T03:14:07Z');
     expect(parseTimestamp(formatTimestamp(NOW))).toBe(NOW);
   });
   const bad: unknown[] = [

@@ -20,6 +20,9 @@ describe('decoders under random input', () => {
     REQUEST_MESSAGE,
     Uint8Array.from(REQUEST_BODY),
     RESPONSE_BODY,
+    // a response body with a digest section (SHA-256, code 3, and 32 bytes) first: without it, no input the digest
+    // decoder is given gets past the digest
+    Uint8Array.from([0x03, ...new Uint8Array(32).fill(0xa5), ...RESPONSE_BODY]),
     SITE_RECORD,
     RSA_KEY_RECORD,
     keyValue,
@@ -72,8 +75,9 @@ describe('decoders under random input', () => {
       attempt(Uint8Array.from({ length: len }, () => Math.floor(next() * 256)));
       attempt(mutate(next, seeds[i % seeds.length]!));
     }
-    expect(accepted + rejected).toBe(3000);
-    expect(rejected).toBeGreaterThan(0);
+    // both outcomes reached: the inputs get past the first checks as well as being refused
+    expect(accepted, 'inputs decoded').toBeGreaterThan(0);
+    expect(rejected, 'inputs refused').toBeGreaterThan(0);
   });
 
   it('valueDataFromWire and UdpReassembler.offer never throw', () => {
