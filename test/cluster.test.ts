@@ -1,36 +1,21 @@
 // WORKERS=n: one port shared by n worker processes over PostgreSQL and Redis; a write through any worker is seen by all.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
+import { startChildNode, type ChildNode } from './helpers/child-node.js';
+import { admin } from './helpers/node.js';
 import { hasPostgres, hasRedis, redisNamespace, redisUrl, tempPostgres } from './helpers/services.js';
-
-const SECRET = 'cluster-test-secret';
-const AUTH = `Basic ${Buffer.from(`${encodeURIComponent('300:0.NA/88.320924')}:${SECRET}`).toString('base64')}`;
 
 describe.skipIf(!hasPostgres || !hasRedis)('idnode serve with WORKERS=2', () => {
   let db: { url: string; drop: () => Promise<void> };
-  let child: ChildProcess;
+  let node: ChildNode;
   let base = '';
-  let log = '';
   const pids = new Set<string>();
 
   beforeAll(async () => {
     db = await tempPostgres();
-    child = spawn(process.execPath, ['dist/src/cli.js', 'serve'], {
-      env: { ...process.env, WORKERS: '2', PORT: '0', HOST: '127.0.0.1', DATABASE_URL: db.url, REDIS_URL: redisUrl, REDIS_NAMESPACE: redisNamespace(), ADMIN_SECRET: SECRET, LOG_LEVEL: 'warn', NATIVE_PORT: '0' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    base = await new Promise<string>((resolve, reject) => {
-      const on = (b: Buffer) => {
-        log += b.toString();
-        const m = /serving on (http:\/\/127\.0\.0\.1:\d+) \(.*2 workers\)/.exec(log);
-        if (m) resolve(m[1]!);
-      };
-      child.stdout!.on('data', on);
-      child.stderr!.on('data', on);
-      child.once('exit', (code) => reject(new Error(`exited ${code}: ${log}`)));
-      setTimeout(() => reject(new Error(`no start: ${log}`)), 30_000).unref();
-    });
+    node = await startChildNode({ WORKERS: '2', NATIVE_PORT: '0', DATABASE_URL: db.url, REDIS_URL: redisUrl, REDIS_NAMESPACE: redisNamespace() });
+    base = node.base;
     // wait until both workers answer: /healthz names the process that answered (x-idnode-worker)
     for (let i = 0; i < 100 && pids.size < 2; i++) {
       const r = await request(`${base}/healthz`, { reset: true });
@@ -42,10 +27,7 @@ describe.skipIf(!hasPostgres || !hasRedis)('idnode serve with WORKERS=2', () => 
   }, 60_000);
 
   afterAll(async () => {
-    if (child && child.exitCode === null) {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    }
+    await node?.stop();
     await db?.drop();
   });
 
@@ -58,7 +40,7 @@ describe.skipIf(!hasPostgres || !hasRedis)('idnode serve with WORKERS=2', () => 
     const r = await request(`${base}/api/handles/${h}`, {
       method: 'PUT',
       reset: true,
-      headers: { 'content-type': 'application/json', authorization: AUTH },
+      headers: { 'content-type': 'application/json', ...admin() },
       body: JSON.stringify([{ index: 1, type: 'URL', data: url }]),
     });
     await r.body.dump();
@@ -79,10 +61,9 @@ describe.skipIf(!hasPostgres || !hasRedis)('idnode serve with WORKERS=2', () => 
   });
 
   it('stops all workers on SIGTERM', async () => {
-    child.kill('SIGTERM');
-    const code = await new Promise((r) => child.once('exit', r));
-    expect(code).toBe(0);
-    expect(log).toContain('shutting down 2 workers');
+    await node.stop();
+    expect(node.exited()).toBe(0);
+    expect(node.log()).toContain('shutting down 2 workers');
   });
 });
 

@@ -1,7 +1,7 @@
 // /metrics with WORKERS=2: every scrape, whichever worker answers it, is the same node-wide view of all workers.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
+import { startChildNode, type ChildNode } from './helpers/child-node.js';
 import { hasPostgres, hasRedis, redisNamespace, redisUrl, tempPostgres } from './helpers/services.js';
 
 const ADMIN_HANDLE = '0.NA/88.320924';
@@ -26,9 +26,8 @@ const pidsIn = (s: Sample) => [...s.keys()].flatMap((k) => /^idnode_process_info
 
 describe.skipIf(!hasPostgres || !hasRedis)('/metrics of idnode serve with WORKERS=2', () => {
   let db: { url: string; drop: () => Promise<void> };
-  let child: ChildProcess;
+  let node: ChildNode;
   let base = '';
-  let log = '';
 
   /** One scrape on a new connection (the cluster hands successive connections to different workers). */
   const scrape = async () => {
@@ -39,21 +38,8 @@ describe.skipIf(!hasPostgres || !hasRedis)('/metrics of idnode serve with WORKER
 
   beforeAll(async () => {
     db = await tempPostgres();
-    child = spawn(process.execPath, ['dist/src/cli.js', 'serve'], {
-      env: { ...process.env, WORKERS: '2', PORT: '0', HOST: '127.0.0.1', DATABASE_URL: db.url, REDIS_URL: redisUrl, REDIS_NAMESPACE: redisNamespace(), ADMIN_SECRET: 'metrics-test-secret', LOG_LEVEL: 'warn', NATIVE_PORT: '0' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    base = await new Promise<string>((resolve, reject) => {
-      const on = (b: Buffer) => {
-        log += b.toString();
-        const m = /serving on (http:\/\/127\.0\.0\.1:\d+) \(.*2 workers\)/.exec(log);
-        if (m) resolve(m[1]!);
-      };
-      child.stdout!.on('data', on);
-      child.stderr!.on('data', on);
-      child.once('exit', (code) => reject(new Error(`exited ${code}: ${log}`)));
-      setTimeout(() => reject(new Error(`no start: ${log}`)), 30_000).unref();
-    });
+    node = await startChildNode({ WORKERS: '2', NATIVE_PORT: '0', DATABASE_URL: db.url, REDIS_URL: redisUrl, REDIS_NAMESPACE: redisNamespace() });
+    base = node.base;
     // both workers up: their pids seen on /metrics (in one scrape, or over several)
     const seen = new Set<string>();
     for (let i = 0; i < 100 && seen.size < 2; i++) {
@@ -61,14 +47,11 @@ describe.skipIf(!hasPostgres || !hasRedis)('/metrics of idnode serve with WORKER
       if (s.status === 200) for (const p of pidsIn(s.sample)) seen.add(p);
       if (seen.size < 2) await new Promise((res) => setTimeout(res, 50));
     }
-    expect(seen.size, log).toBe(2);
+    expect(seen.size, node.log()).toBe(2);
   }, 60_000);
 
   afterAll(async () => {
-    if (child && child.exitCode === null) {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    }
+    await node?.stop();
     await db?.drop();
   });
 

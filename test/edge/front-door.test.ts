@@ -9,7 +9,8 @@ import { FrontDoor, MAX_KEPT_BODY } from '../../src/edge/front-door.js';
 import { DERIVED_OVERHEAD_BYTES, MAX_DERIVED_PER_ENTRY } from '../../resolver/memory-cache.js';
 import { createResolver } from '../../resolver/pipeline.js';
 import type { Resolver } from '../../resolver/types.js';
-import { TestSource, val } from '../resolver/helpers.js';
+import { val } from '../helpers/values.js';
+import { TestSource } from '../resolver/helpers.js';
 
 const HOME = '88.1';
 const FALLBACK = 299;

@@ -1,6 +1,5 @@
 // The SNMS face's wire shapes (src/faces/snms/shapes.ts): registry results in, the SNMS JSON stated literally out.
 import { describe, expect, it } from 'vitest';
-import type { HandleValue } from '../../handle/types.js';
 import type { DelegatedPrefix } from '../../registry/enterprises.js';
 import type { ItemResult } from '../../registry/identifiers.js';
 import { SnmsError } from '../../src/faces/snms/envelope.js';
@@ -14,6 +13,7 @@ import {
   shanghaiDateTime,
   singleWriteResult,
 } from '../../src/faces/snms/shapes.js';
+import { value } from '../helpers/values.js';
 
 /** The status and message of the SnmsError `fn` throws ('returned' when it does not throw). */
 function thrown(fn: () => void): [number, string] | 'returned' {
@@ -24,10 +24,6 @@ function thrown(fn: () => void): [number, string] | 'returned' {
     if (e instanceof SnmsError) return [e.status, e.message];
     throw e;
   }
-}
-
-function value(index: number, type: string, data: HandleValue['data']): HandleValue {
-  return { index, type, data, ttlType: 'relative', ttl: 86400, timestamp: 1_700_000_000, permissions: { adminRead: true, adminWrite: true, publicRead: true, publicWrite: false }, references: [] };
 }
 
 const RESULTS: ItemResult[] = [

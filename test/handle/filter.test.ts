@@ -1,20 +1,7 @@
 // Tests for handle/filter.ts: type matching (case, subtypes) and the union / publicOnly semantics of filterValues.
 import { describe, expect, it } from 'vitest';
 import { filterValues, typeMatches } from '../../handle/filter.js';
-import type { HandleValue } from '../../handle/types.js';
-
-function val(index: number, type: string, publicRead = true): HandleValue {
-  return {
-    index,
-    type,
-    data: { format: 'string', value: `${type}-${index}` },
-    ttlType: 'relative',
-    ttl: 86400,
-    timestamp: 0,
-    permissions: { adminRead: true, adminWrite: true, publicRead, publicWrite: false },
-    references: [],
-  };
-}
+import { val } from '../helpers/values.js';
 
 describe('typeMatches', () => {
   const rows: [string, string, boolean][] = [
@@ -42,7 +29,7 @@ describe('typeMatches', () => {
 });
 
 describe('filterValues', () => {
-  const values = [val(1, 'URL'), val(2, 'URL.backup'), val(3, 'EMAIL'), val(100, 'HS_ADMIN', false), val(2000, 'name'), val(5, 'url', false)];
+  const values = [val(1, 'URL', 'u1'), val(2, 'URL.backup', 'u2'), val(3, 'EMAIL', 'e3'), val(100, 'HS_ADMIN', 'a100', 86400, false), val(2000, 'name', 'n2000'), val(5, 'url', 'u5', 86400, false)];
   const rows: [string, { types: string[]; indexes: number[]; publicOnly: boolean }, number[]][] = [
     ['no filter', { types: [], indexes: [], publicOnly: false }, [1, 2, 3, 100, 2000, 5]],
     ['no filter, public only', { types: [], indexes: [], publicOnly: true }, [1, 2, 3, 2000]],

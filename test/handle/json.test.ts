@@ -1,6 +1,6 @@
 // Tests for handle/json.ts input side: timestamps, valueFromJson (every format, every bad input), PUT bodies, round trips.
 import { describe, expect, it } from 'vitest';
-import { HandleError, RC } from '../../handle/codes.js';
+import { RC } from '../../handle/codes.js';
 import { parseHandle, type CasePolicy } from '../../handle/identifier.js';
 import {
   adminPermissionsFromJson,
@@ -12,24 +12,14 @@ import {
   valueToJson,
   type ValueJson,
 } from '../../handle/json.js';
-import type { HandleValue } from '../../handle/types.js';
 import { expectHandleError } from '../helpers/errors.js';
+import { valueOf } from '../helpers/values.js';
+import type { HandleValue } from '../../handle/types.js';
 
 const NOW = 1704164645; // 2024-01-02T03:04:05Z
 const CI: CasePolicy = { caseSensitiveSuffix: false };
 const CS: CasePolicy = { caseSensitiveSuffix: true };
 
-
-function v(partial: Partial<HandleValue> & Pick<HandleValue, 'index' | 'type' | 'data'>): HandleValue {
-  return {
-    ttlType: 'relative',
-    ttl: 86400,
-    timestamp: NOW,
-    permissions: { adminRead: true, adminWrite: true, publicRead: true, publicWrite: false },
-    references: [],
-    ...partial,
-  };
-}
 
 describe('parseTimestamp', () => {
   const good: [string, number][] = [
@@ -52,7 +42,10 @@ describe('parseTimestamp', () => {
   it.each(good)('%s → %d', (s, want) => {
     expect(parseTimestamp(s)).toBe(want);
   });
-  it('round-trips with formatTimestamp', () => {
+  it('round-trips with formatTimestamp, which writes whole seconds in UTC with a Z', () => {
+    expect(formatTimestamp(NOW)).toBe('2024-01-02T03:04:05Z');
+    expect(formatTimestamp(0)).toBe('1970-01-01T00:00:00Z');
+    expect(formatTimestamp(2147483647)).toBe('2038-01-19T03:14:07Z');
     expect(parseTimestamp(formatTimestamp(NOW))).toBe(NOW);
   });
   const bad: unknown[] = [
@@ -85,37 +78,37 @@ describe('parseTimestamp', () => {
 
 describe('valueFromJson: accepted forms', () => {
   const rows: [string, unknown, HandleValue][] = [
-    ['bare string data', { index: 1, type: 'URL', data: 'https://example.cn/a' }, v({ index: 1, type: 'URL', data: { format: 'string', value: 'https://example.cn/a' } })],
-    ['string format', { index: 2, type: 'EMAIL', data: { format: 'string', value: 'a@b.cn' } }, v({ index: 2, type: 'EMAIL', data: { format: 'string', value: 'a@b.cn' } })],
-    ['format case-insensitive', { index: 2, type: 'X', data: { format: 'STRING', value: 'x' } }, v({ index: 2, type: 'X', data: { format: 'string', value: 'x' } })],
-    ['numeric string index', { index: '2001', type: 'name', data: '泵' }, v({ index: 2001, type: 'name', data: { format: 'string', value: '泵' } })],
-    ['max index', { index: 2147483647, type: 'X', data: '' }, v({ index: 2147483647, type: 'X', data: { format: 'string', value: '' } })],
-    ['text with tab/CR/LF stays string', { index: 3, type: 'X', data: 'a\tb\r\nc' }, v({ index: 3, type: 'X', data: { format: 'string', value: 'a\tb\r\nc' } })],
-    ['text with NUL becomes base64', { index: 3, type: 'X', data: 'a\u0000b' }, v({ index: 3, type: 'X', data: { format: 'base64', value: 'YQBi' } })],
-    ['base64 of text becomes string', { index: 4, type: 'X', data: { format: 'base64', value: 'aMOpbGxv' } }, v({ index: 4, type: 'X', data: { format: 'string', value: 'héllo' } })],
-    ['base64 of binary stays base64', { index: 4, type: 'X', data: { format: 'base64', value: 'AAEC/w==' } }, v({ index: 4, type: 'X', data: { format: 'base64', value: 'AAEC/w==' } })],
-    ['base64 without padding, canonicalised', { index: 4, type: 'X', data: { format: 'Base64', value: 'AAEC/w' } }, v({ index: 4, type: 'X', data: { format: 'base64', value: 'AAEC/w==' } })],
-    ['base64url alphabet', { index: 4, type: 'X', data: { format: 'base64', value: 'AAEC_w' } }, v({ index: 4, type: 'X', data: { format: 'base64', value: 'AAEC/w==' } })],
-    ['base64 with line breaks', { index: 4, type: 'X', data: { format: 'base64', value: 'AAEC\r\n/w==' } }, v({ index: 4, type: 'X', data: { format: 'base64', value: 'AAEC/w==' } })],
-    ['empty base64', { index: 4, type: 'X', data: { format: 'base64', value: '' } }, v({ index: 4, type: 'X', data: { format: 'string', value: '' } })],
-    ['hex of text becomes string', { index: 5, type: 'X', data: { format: 'hex', value: '68C3A96c6c6f' } }, v({ index: 5, type: 'X', data: { format: 'string', value: 'héllo' } })],
-    ['hex of binary becomes base64', { index: 5, type: 'X', data: { format: 'HEX', value: '000102ff' } }, v({ index: 5, type: 'X', data: { format: 'base64', value: 'AAEC/w==' } })],
-    ['hex of invalid UTF-8 becomes base64', { index: 5, type: 'X', data: { format: 'hex', value: 'c328' } }, v({ index: 5, type: 'X', data: { format: 'base64', value: 'wyg=' } })],
-    ['hex of C1 control becomes base64', { index: 5, type: 'X', data: { format: 'hex', value: 'c285' } }, v({ index: 5, type: 'X', data: { format: 'base64', value: 'woU=' } })],
+    ['bare string data', { index: 1, type: 'URL', data: 'https://example.cn/a' }, valueOf({ timestamp: NOW, index: 1, type: 'URL', data: { format: 'string', value: 'https://example.cn/a' } })],
+    ['string format', { index: 2, type: 'EMAIL', data: { format: 'string', value: 'a@b.cn' } }, valueOf({ timestamp: NOW, index: 2, type: 'EMAIL', data: { format: 'string', value: 'a@b.cn' } })],
+    ['format case-insensitive', { index: 2, type: 'X', data: { format: 'STRING', value: 'x' } }, valueOf({ timestamp: NOW, index: 2, type: 'X', data: { format: 'string', value: 'x' } })],
+    ['numeric string index', { index: '2001', type: 'name', data: '泵' }, valueOf({ timestamp: NOW, index: 2001, type: 'name', data: { format: 'string', value: '泵' } })],
+    ['max index', { index: 2147483647, type: 'X', data: '' }, valueOf({ timestamp: NOW, index: 2147483647, type: 'X', data: { format: 'string', value: '' } })],
+    ['text with tab/CR/LF stays string', { index: 3, type: 'X', data: 'a\tb\r\nc' }, valueOf({ timestamp: NOW, index: 3, type: 'X', data: { format: 'string', value: 'a\tb\r\nc' } })],
+    ['text with NUL becomes base64', { index: 3, type: 'X', data: 'a\u0000b' }, valueOf({ timestamp: NOW, index: 3, type: 'X', data: { format: 'base64', value: 'YQBi' } })],
+    ['base64 of text becomes string', { index: 4, type: 'X', data: { format: 'base64', value: 'aMOpbGxv' } }, valueOf({ timestamp: NOW, index: 4, type: 'X', data: { format: 'string', value: 'héllo' } })],
+    ['base64 of binary stays base64', { index: 4, type: 'X', data: { format: 'base64', value: 'AAEC/w==' } }, valueOf({ timestamp: NOW, index: 4, type: 'X', data: { format: 'base64', value: 'AAEC/w==' } })],
+    ['base64 without padding, canonicalised', { index: 4, type: 'X', data: { format: 'Base64', value: 'AAEC/w' } }, valueOf({ timestamp: NOW, index: 4, type: 'X', data: { format: 'base64', value: 'AAEC/w==' } })],
+    ['base64url alphabet', { index: 4, type: 'X', data: { format: 'base64', value: 'AAEC_w' } }, valueOf({ timestamp: NOW, index: 4, type: 'X', data: { format: 'base64', value: 'AAEC/w==' } })],
+    ['base64 with line breaks', { index: 4, type: 'X', data: { format: 'base64', value: 'AAEC\r\n/w==' } }, valueOf({ timestamp: NOW, index: 4, type: 'X', data: { format: 'base64', value: 'AAEC/w==' } })],
+    ['empty base64', { index: 4, type: 'X', data: { format: 'base64', value: '' } }, valueOf({ timestamp: NOW, index: 4, type: 'X', data: { format: 'string', value: '' } })],
+    ['hex of text becomes string', { index: 5, type: 'X', data: { format: 'hex', value: '68C3A96c6c6f' } }, valueOf({ timestamp: NOW, index: 5, type: 'X', data: { format: 'string', value: 'héllo' } })],
+    ['hex of binary becomes base64', { index: 5, type: 'X', data: { format: 'HEX', value: '000102ff' } }, valueOf({ timestamp: NOW, index: 5, type: 'X', data: { format: 'base64', value: 'AAEC/w==' } })],
+    ['hex of invalid UTF-8 becomes base64', { index: 5, type: 'X', data: { format: 'hex', value: 'c328' } }, valueOf({ timestamp: NOW, index: 5, type: 'X', data: { format: 'base64', value: 'wyg=' } })],
+    ['hex of C1 control becomes base64', { index: 5, type: 'X', data: { format: 'hex', value: 'c285' } }, valueOf({ timestamp: NOW, index: 5, type: 'X', data: { format: 'base64', value: 'woU=' } })],
     [
       'admin',
       { index: 100, type: 'HS_ADMIN', data: { format: 'admin', value: { handle: '0.NA/88.320924', index: 200, permissions: '011111110011' } } },
-      v({ index: 100, type: 'HS_ADMIN', data: { format: 'admin', value: { handle: '0.NA/88.320924', index: 200, permissions: '011111110011' } } }),
+      valueOf({ timestamp: NOW, index: 100, type: 'HS_ADMIN', data: { format: 'admin', value: { handle: '0.NA/88.320924', index: 200, permissions: '011111110011' } } }),
     ],
     [
       'admin with string index and short permissions',
       { index: 100, type: 'HS_ADMIN', data: { format: 'admin', value: { handle: '0.NA/88.1', index: '300', permissions: '11' } } },
-      v({ index: 100, type: 'HS_ADMIN', data: { format: 'admin', value: { handle: '0.NA/88.1', index: 300, permissions: '000000000011' } } }),
+      valueOf({ timestamp: NOW, index: 100, type: 'HS_ADMIN', data: { format: 'admin', value: { handle: '0.NA/88.1', index: 300, permissions: '000000000011' } } }),
     ],
     [
       'vlist',
       { index: 200, type: 'HS_VLIST', data: { format: 'vlist', value: [{ handle: '0.NA/88.1', index: 300 }, { handle: '88.1/admin', index: '301', extra: 1 }] } },
-      v({ index: 200, type: 'HS_VLIST', data: { format: 'vlist', value: [{ handle: '0.NA/88.1', index: 300 }, { handle: '88.1/admin', index: 301 }] } }),
+      valueOf({ timestamp: NOW, index: 200, type: 'HS_VLIST', data: { format: 'vlist', value: [{ handle: '0.NA/88.1', index: 300 }, { handle: '88.1/admin', index: 301 }] } }),
     ],
     [
       'ttl number, permissions, references, incoming timestamp ignored',
@@ -128,12 +121,13 @@ describe('valueFromJson: accepted forms', () => {
         timestamp: '2020-01-01T00:00:00Z',
         references: [{ handle: '88.1/x', index: 1 }],
       },
-      v({ index: 7, type: 'URL', data: { format: 'string', value: 'x' }, ttl: 3600, references: [{ handle: '88.1/x', index: 1 }] }),
+      valueOf({ timestamp: NOW, index: 7, type: 'URL', data: { format: 'string', value: 'x' }, ttl: 3600, references: [{ handle: '88.1/x', index: 1 }] }),
     ],
     [
       'absolute ttl, private permissions',
       { index: 8, type: 'URL', data: 'x', ttl: '2030-01-01T00:00:00Z', permissions: '1100' },
-      v({
+      valueOf({
+        timestamp: NOW,
         index: 8,
         type: 'URL',
         data: { format: 'string', value: 'x' },
@@ -145,12 +139,12 @@ describe('valueFromJson: accepted forms', () => {
     [
       'permissions *, ttl 0, null references',
       { index: 9, type: 'X', data: 'x', permissions: '*', ttl: 0, references: null },
-      v({ index: 9, type: 'X', data: { format: 'string', value: 'x' }, ttl: 0, permissions: { adminRead: true, adminWrite: true, publicRead: true, publicWrite: true } }),
+      valueOf({ timestamp: NOW, index: 9, type: 'X', data: { format: 'string', value: 'x' }, ttl: 0, permissions: { adminRead: true, adminWrite: true, publicRead: true, publicWrite: true } }),
     ],
     [
       'short permission string read from the right',
       { index: 9, type: 'X', data: 'x', permissions: '01' },
-      v({ index: 9, type: 'X', data: { format: 'string', value: 'x' }, permissions: { adminRead: true, adminWrite: true, publicRead: false, publicWrite: true } }),
+      valueOf({ timestamp: NOW, index: 9, type: 'X', data: { format: 'string', value: 'x' }, permissions: { adminRead: true, adminWrite: true, publicRead: false, publicWrite: true } }),
     ],
     [
       'site with servers',
@@ -159,7 +153,8 @@ describe('valueFromJson: accepted forms', () => {
         type: 'HS_SITE',
         data: { format: 'site', value: { version: 1, primarySite: true, servers: [{ serverId: 1, address: '10.0.0.1', interfaces: [{ query: true, admin: true, protocol: 'TCP', port: 2641 }] }] } },
       },
-      v({
+      valueOf({
+        timestamp: NOW,
         index: 1,
         type: 'HS_SITE',
         data: { format: 'site', value: { version: 1, primarySite: true, servers: [{ serverId: 1, address: '10.0.0.1', interfaces: [{ query: true, admin: true, protocol: 'TCP', port: 2641 }] }] } },
@@ -172,7 +167,8 @@ describe('valueFromJson: accepted forms', () => {
         type: 'HS_SITE',
         data: { format: 'site', value: { Version: 1, ServerList: [{ ServerId: 1, Address: '10.0.0.1', InterfaceList: [{ Protocol: 'UDP', Port: 2641 }] }] } },
       },
-      v({
+      valueOf({
+        timestamp: NOW,
         index: 1,
         type: 'HS_SITE',
         data: { format: 'site', value: { version: 1, servers: [{ serverId: 1, address: '10.0.0.1', interfaces: [{ protocol: 'UDP', port: 2641 }] }] } },
@@ -181,15 +177,15 @@ describe('valueFromJson: accepted forms', () => {
     [
       'RSA key',
       { index: 300, type: 'HS_PUBKEY', data: { format: 'key', value: { kty: 'rsa', n: 'AQAB_-x', e: 'AQAB' } } },
-      v({ index: 300, type: 'HS_PUBKEY', data: { format: 'key', value: { kty: 'RSA', n: 'AQAB_-x', e: 'AQAB' } } }),
+      valueOf({ timestamp: NOW, index: 300, type: 'HS_PUBKEY', data: { format: 'key', value: { kty: 'RSA', n: 'AQAB_-x', e: 'AQAB' } } }),
     ],
     [
       'DSA key',
       { index: 300, type: 'HS_PUBKEY', data: { format: 'key', value: { kty: 'DSA', y: 'AQ', p: 'Ag', q: 'Aw', g: 'BA', extra: 'dropped' } } },
-      v({ index: 300, type: 'HS_PUBKEY', data: { format: 'key', value: { kty: 'DSA', y: 'AQ', p: 'Ag', q: 'Aw', g: 'BA' } } }),
+      valueOf({ timestamp: NOW, index: 300, type: 'HS_PUBKEY', data: { format: 'key', value: { kty: 'DSA', y: 'AQ', p: 'Ag', q: 'Aw', g: 'BA' } } }),
     ],
-    ['unknown extra keys ignored', { index: 1, type: 'X', data: 'x', foo: 'bar' }, v({ index: 1, type: 'X', data: { format: 'string', value: 'x' } })],
-    ['type of 1024 bytes', { index: 1, type: '类'.repeat(341) + 'x', data: 'x' }, v({ index: 1, type: '类'.repeat(341) + 'x', data: { format: 'string', value: 'x' } })],
+    ['unknown extra keys ignored', { index: 1, type: 'X', data: 'x', foo: 'bar' }, valueOf({ timestamp: NOW, index: 1, type: 'X', data: { format: 'string', value: 'x' } })],
+    ['type of 1024 bytes', { index: 1, type: '类'.repeat(341) + 'x', data: 'x' }, valueOf({ timestamp: NOW, index: 1, type: '类'.repeat(341) + 'x', data: { format: 'string', value: 'x' } })],
   ];
   it.each(rows)('%s', (_name, input, want) => {
     expect(valueFromJson(input, NOW)).toEqual(want);
@@ -402,8 +398,8 @@ describe('valuesFromBody', () => {
   const id = parseHandle('88.320924.17/Pump-1', CI);
   const one = { index: 1, type: 'URL', data: 'https://a.cn' };
   const two = { index: 2, type: 'EMAIL', data: 'a@b.cn' };
-  const want1 = v({ index: 1, type: 'URL', data: { format: 'string', value: 'https://a.cn' } });
-  const want2 = v({ index: 2, type: 'EMAIL', data: { format: 'string', value: 'a@b.cn' } });
+  const want1 = valueOf({ timestamp: NOW, index: 1, type: 'URL', data: { format: 'string', value: 'https://a.cn' } });
+  const want2 = valueOf({ timestamp: NOW, index: 2, type: 'EMAIL', data: { format: 'string', value: 'a@b.cn' } });
 
   const good: [string, unknown, CasePolicy, HandleValue[]][] = [
     ['array', [one, two], CI, [want1, want2]],

@@ -3,20 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { HandleError, RC } from '../../handle/codes.js';
 import { parseStoredValues, RecordError, storedValuesJson } from '../../handle/record-json.js';
 import type { HandleValue } from '../../handle/types.js';
+import { urlValue } from '../helpers/values.js';
 
 const PERMS = { adminRead: true, adminWrite: true, publicRead: true, publicWrite: false };
 
 /** A complete stored value, to break one part of at a time. */
-const whole = {
-  index: 1,
-  type: 'URL',
-  data: { format: 'string', value: 'https://example.org/x' },
-  ttlType: 'relative',
-  ttl: 86400,
-  timestamp: 1_700_000_000,
-  permissions: PERMS,
-  references: [],
-};
+const whole: HandleValue = urlValue('https://example.org/x');
 
 function withField(k: string, v: unknown): Record<string, unknown> {
   return { ...whole, [k]: v };

@@ -11,6 +11,7 @@ export interface ChildNode {
   pid: number;
   /** http://127.0.0.1:<port> */
   base: string;
+  /** 0 when started with NATIVE_PORT=0 (native face off) */
   nativePort: number;
   /** everything it wrote to stdout and stderr so far */
   log(): string;
@@ -48,10 +49,12 @@ export async function freePort(): Promise<number> {
 
 /**
  * Starts a node with `env` over the settings tests always give (PORT=0 on 127.0.0.1, a free native port, one
- * process, the test admin secret, LOG_LEVEL=warn). Resolves once it says where it serves HTTP and native.
+ * process, the test admin secret, LOG_LEVEL=warn). Resolves once it says where it serves HTTP and native (HTTP only
+ * with NATIVE_PORT=0); with WORKERS=n that is once the primary says so, after the first worker listens.
  */
 export async function startChildNode(env: Record<string, string>, timeoutMs = 30_000): Promise<ChildNode> {
-  const nativePort = await freePort();
+  const nativeOff = env.NATIVE_PORT === '0';
+  const nativePort = nativeOff ? 0 : await freePort();
   const child = spawn(process.execPath, ['dist/src/cli.js', 'serve'], {
     env: {
       ...process.env,
@@ -80,9 +83,9 @@ export async function startChildNode(env: Record<string, string>, timeoutMs = 30
       log += b.toString();
       const http = /serving on (http:\/\/127\.0\.0\.1:\d+)/.exec(log);
       const native = /native Handle protocol on tcp\/udp port (\d+)/.exec(log);
-      if (http && native) {
+      if (http && (native || nativeOff)) {
         clearTimeout(t);
-        resolve({ base: http[1]!, nativePort: Number(native[1]) });
+        resolve({ base: http[1]!, nativePort: native ? Number(native[1]) : 0 });
       }
     };
     child.stdout!.on('data', on);

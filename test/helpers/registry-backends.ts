@@ -1,15 +1,16 @@
 // Registry test backends: each suite runs on PGlite in memory and on a throw-away PostgreSQL database.
+import { afterAll, beforeAll } from 'vitest';
 import { DEFAULT_CASE_POLICY } from '../../handle/identifier.js';
 import type { RegistryChange, RegistryContext } from '../../registry/context.js';
 import { openPostgresStore } from '../../registry/open.js';
-import type { Store } from '../../registry/store.js';
+import type { Actor, HandleRef, Store } from '../../registry/store.js';
 import { openMemoryStore } from './pglite-template.js';
 import { hasPostgres, tempPostgres } from './services.js';
 
 export interface Backend {
   name: string;
   /** Opens a migrated store; `close` also drops the temporary database. */
-  open: () => Promise<{ store: Store; close: () => Promise<void> }>;
+  open: () => Promise<{ store: Store; close: () => Promise<void>; url?: string }>;
 }
 
 const pglite: Backend = {
@@ -21,7 +22,8 @@ const pglite: Backend = {
   },
 };
 
-const postgres: Backend = {
+/** A throw-away PostgreSQL database (only when DATABASE_URL is set); `open` also gives its URL. */
+export const postgresBackend: Backend = {
   name: 'postgres',
   open: async () => {
     const db = await tempPostgres();
@@ -29,6 +31,7 @@ const postgres: Backend = {
     await store.migrate();
     return {
       store,
+      url: db.url,
       close: async () => {
         await store.close();
         await db.drop();
@@ -38,7 +41,23 @@ const postgres: Backend = {
 };
 
 /** For `describe.each`: PGlite always, PostgreSQL when DATABASE_URL is set (REQUIRE_SERVICES=1 makes it mandatory). */
-export const backends: Backend[] = hasPostgres ? [pglite, postgres] : [pglite];
+export const backends: Backend[] = hasPostgres ? [pglite, postgresBackend] : [pglite];
+
+/**
+ * The store of `backend` for the suite this is called in: opened (migrated) before its tests, closed (its database
+ * dropped) after them; `opened` receives it (and the database URL on PostgreSQL) once it is open.
+ */
+export function useStore(backend: Backend, opened: (store: Store, url: string) => void | Promise<void>): void {
+  let close: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    const o = await backend.open();
+    close = o.close;
+    await opened(o.store, o.url ?? '');
+  });
+  afterAll(async () => {
+    await close?.();
+  });
+}
 
 /** A registry context over `store` (node prefix 88.320924) that records every change announced after a commit. */
 export function testContext(store: Store, now: () => Date = () => new Date()): RegistryContext & { changes: RegistryChange[] } {
@@ -89,4 +108,20 @@ if (hasPostgres) {
       };
     },
   ]);
+}
+
+/** The actors the write-path suites write as: a Handle.Net credential with an address, and the CLI. */
+export const alice: Actor = { id: '300:0.NA/88.320924', address: '192.0.2.10' };
+export const bob: Actor = { id: 'cli' };
+
+let prefixSeq = 0;
+/** A fresh prefix under the node, so tests never see each other's rows. */
+export function freshPrefix(): string {
+  prefixSeq += 1;
+  return `88.320924.${Date.now() % 100000}${prefixSeq}`;
+}
+
+/** A ref with its canonical key spelled out (ASCII upper case, as the default case policy has it). */
+export function ref(prefix: string, suffix: string): HandleRef {
+  return { handle: `${prefix}/${suffix}`, key: `${prefix}/${suffix.toUpperCase()}`, prefixKey: prefix };
 }

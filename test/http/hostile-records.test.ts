@@ -6,6 +6,8 @@ import { startChildNode, type ChildNode } from '../helpers/child-node.js';
 import { tcpRequest, udpRequest, type Answer } from '../helpers/native-client.js';
 import { admin, NODE_PREFIX } from '../helpers/node.js';
 import { hasPostgres, hasRedis, redisNamespace, redisUrl, tempPostgres } from '../helpers/services.js';
+import { urlValue } from '../helpers/values.js';
+import type { HandleValue } from '../../handle/types.js';
 
 const GOOD = [
   { index: 1, type: 'URL', data: 'https://example.org/hostile' },
@@ -13,16 +15,7 @@ const GOOD = [
 ];
 
 /** A complete stored value, to break one part of at a time. */
-const whole = {
-  index: 1,
-  type: 'URL',
-  data: { format: 'string', value: 'https://example.org/x' },
-  ttlType: 'relative',
-  ttl: 86400,
-  timestamp: 1_700_000_000,
-  permissions: { adminRead: true, adminWrite: true, publicRead: true, publicWrite: false },
-  references: [],
-};
+const whole: HandleValue = urlValue('https://example.org/x');
 const without = (k: keyof typeof whole) => Object.fromEntries(Object.entries(whole).filter(([n]) => n !== k));
 
 /** What the `values` column is set to; `public_json` keeps the answer written with the handle. */

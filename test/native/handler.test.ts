@@ -12,7 +12,8 @@ import { DERIVED_OVERHEAD_BYTES, MAX_DERIVED_PER_ENTRY } from '../../resolver/me
 import { createResolver } from '../../resolver/pipeline.js';
 import type { Resolver } from '../../resolver/types.js';
 import { requestBytes } from '../helpers/native-client.js';
-import { TestSource, val } from '../resolver/helpers.js';
+import { val } from '../helpers/values.js';
+import { TestSource } from '../resolver/helpers.js';
 
 const SITE: SiteInfo = {
   dataVersion: 1,

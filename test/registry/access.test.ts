@@ -1,9 +1,9 @@
 // The one authorization decision (registry/access.ts) on PGlite and PostgreSQL: user scopes, suspension, HS_ADMIN credentials, node admin.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AdminOp } from '../../handle/admin.js';
 import { HandleError, RC } from '../../handle/codes.js';
 import { parseHandle, type HandleId } from '../../handle/identifier.js';
-import { DEFAULT_PERMISSIONS, type HandleValue } from '../../handle/types.js';
+import type { HandleValue } from '../../handle/types.js';
 import {
   actorId,
   authorize,
@@ -19,21 +19,8 @@ import type { Principal } from '../../registry/context.js';
 import { STATUS } from '../../registry/db.js';
 import { mutateHandle } from '../../registry/handles.js';
 import type { Store } from '../../registry/store.js';
-import { backends, testContext } from '../helpers/registry-backends.js';
-
-/** HS_ADMIN naming `index:handle` with a permission string written out (most significant first: list … add_handle). */
-function admin(valueIndex: number, handle: string, index: number, permissions: string): HandleValue {
-  return {
-    index: valueIndex,
-    type: 'HS_ADMIN',
-    data: { format: 'admin', value: { handle, index, permissions } },
-    ttlType: 'relative',
-    ttl: 86400,
-    timestamp: 1_700_000_000,
-    permissions: { ...DEFAULT_PERMISSIONS },
-    references: [],
-  };
-}
+import { backends, testContext, useStore } from '../helpers/registry-backends.js';
+import { adminVal } from '../helpers/values.js';
 
 // Permission strings, read right to left: add_handle, delete_handle, add/delete derived prefix, modify, remove, add
 // value, modify/remove/add admin, read value, list handles.
@@ -60,7 +47,6 @@ async function decision(p: Promise<void>): Promise<number | 'ok'> {
 
 describe.each(backends)('access: $name', (backend) => {
   let store: Store;
-  let close: () => Promise<void>;
   let ctx: ReturnType<typeof testContext>;
   let enabledId: number;
   let suspendedId: number;
@@ -74,9 +60,9 @@ describe.each(backends)('access: $name', (backend) => {
     return mutateHandle(ctx, { handle: h.handle, key: h.key, prefixKey: h.prefixKey }, 'seed', { id: 'test' }, () => values);
   };
 
-  beforeAll(async () => {
-    ({ store, close } = await backend.open());
-    ctx = testContext(store);
+  useStore(backend, async (s) => {
+    store = s;
+    ctx = testContext(s);
     const enterprise = async (name: string, prefix: string, status: number) => {
       const row = await store.db
         .insertInto('enterprises')
@@ -90,17 +76,14 @@ describe.each(backends)('access: $name', (backend) => {
     suspendedId = await enterprise('suspended', '88.320924.2', STATUS.DISABLED);
     // prefix records as approval writes them, plus a read-only admin and an admin at any index (0)
     await seed('0.NA/88.320924.1', [
-      admin(100, '0.NA/88.320924.1', 300, ENTERPRISE),
-      admin(101, '88.320924.1/reader', 300, ONLY_READ),
-      admin(102, '88.320924.1/creator', 300, ONLY_ADD_HANDLE),
-      admin(103, '88.320924.1/any-index', 0, ENTERPRISE),
+      adminVal(100, '0.NA/88.320924.1', 300, ENTERPRISE),
+      adminVal(101, '88.320924.1/reader', 300, ONLY_READ),
+      adminVal(102, '88.320924.1/creator', 300, ONLY_ADD_HANDLE),
+      adminVal(103, '88.320924.1/any-index', 0, ENTERPRISE),
     ]);
-    await seed('0.NA/88.320924.2', [admin(100, '0.NA/88.320924.2', 300, ENTERPRISE)]);
+    await seed('0.NA/88.320924.2', [adminVal(100, '0.NA/88.320924.2', 300, ENTERPRISE)]);
     // a handle naming its own administrator
-    await seed('88.320924.1/owned', [admin(100, '88.320924.1/owner', 300, '000000010000')]);
-  });
-  afterAll(async () => {
-    await close();
+    await seed('88.320924.1/owned', [adminVal(100, '88.320924.1/owner', 300, '000000010000')]);
   });
 
   it('user scopes: operators the whole node, reviewers read only, enterprises their enabled prefixes and those derived', async () => {
@@ -166,7 +149,7 @@ describe.each(backends)('access: $name', (backend) => {
       decision(authorize(ctx, store.db, cred('88.320924.1/owner'), target, 'modifyValue', { onPrefixRecord: false, read, current }));
     expect(await withCurrent([])).toBe(RC.INVALID_ADMIN);
     expect(await withCurrent(null)).toBe(RC.INVALID_ADMIN);
-    expect(await withCurrent([admin(100, '88.320924.1/owner', 300, '000000010000')])).toBe('ok');
+    expect(await withCurrent([adminVal(100, '88.320924.1/owner', 300, '000000010000')])).toBe('ok');
   });
 
   it('a suspended prefix refuses its credentials (401), for the prefix and everything derived from it', async () => {

@@ -1,26 +1,21 @@
 // Node admin bootstrap (registry/bootstrap.ts) on PGlite and PostgreSQL: created once, concurrent starts agree, rotation.
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { HandleValue } from '../../handle/types.js';
 import { ensureNodeAdmin, type AdminBootstrap } from '../../registry/bootstrap.js';
-import { openPostgresStore } from '../../registry/open.js';
 import { hashSecret, verifySecret } from '../../registry/secrets.js';
 import type { Store } from '../../registry/store.js';
-import { backends, testContext } from '../helpers/registry-backends.js';
-import { hasPostgres, tempPostgres } from '../helpers/services.js';
+import { backends, postgresBackend, testContext, useStore } from '../helpers/registry-backends.js';
+import { hasPostgres } from '../helpers/services.js';
 
 const NOW = new Date('2024-02-03T04:05:06Z');
 const NOW_SEC = Math.floor(NOW.getTime() / 1000);
 
 describe.each(backends)('node admin bootstrap: $name', (backend) => {
   let store: Store;
-  let close: () => Promise<void>;
   let seq = 0;
-  beforeAll(async () => {
-    ({ store, close } = await backend.open());
-  });
-  afterAll(async () => {
-    await close();
+  useStore(backend, (s) => {
+    store = s;
   });
 
   /** A context for a node prefix of its own, so every test starts without an admin handle. */
@@ -127,16 +122,11 @@ describe.each(backends)('node admin bootstrap: $name', (backend) => {
 });
 
 describe.skipIf(!hasPostgres)('node admin bootstrap: another instance creating it meanwhile (postgres)', () => {
-  let db: Awaited<ReturnType<typeof tempPostgres>>;
   let store: Store;
-  beforeAll(async () => {
-    db = await tempPostgres();
-    store = await openPostgresStore(db.url, { poolSize: 4 });
-    await store.migrate();
-  });
-  afterAll(async () => {
-    await store?.close();
-    await db?.drop();
+  let dbUrl: string;
+  useStore(postgresBackend, (s, url) => {
+    store = s;
+    dbUrl = url;
   });
 
   it('a start that finds no admin handle, then loses the insert to one committed meanwhile, answers from that one', async () => {
@@ -166,7 +156,7 @@ describe.skipIf(!hasPostgres)('node admin bootstrap: another instance creating i
       },
     ];
     // the other instance: its insert is in, not yet committed
-    const other = new pg.Client({ connectionString: db.url });
+    const other = new pg.Client({ connectionString: dbUrl });
     await other.connect();
     try {
       await other.query('begin');

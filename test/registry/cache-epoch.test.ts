@@ -1,17 +1,13 @@
 // The store's cache epoch (registry/cache-epoch.ts, migration 004) on PGlite and PostgreSQL: read, bump, run-id compare-and-set.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { bumpCacheEpoch, readCacheEpoch } from '../../registry/cache-epoch.js';
 import type { Store } from '../../registry/store.js';
-import { backends } from '../helpers/registry-backends.js';
+import { backends, useStore } from '../helpers/registry-backends.js';
 
 describe.each(backends)('cache epoch: $name', (backend) => {
   let store: Store;
-  let close: () => Promise<void>;
-  beforeAll(async () => {
-    ({ store, close } = await backend.open());
-  });
-  afterAll(async () => {
-    await close();
+  useStore(backend, (s) => {
+    store = s;
   });
 
   // One sequence on one store: each step starts from where the previous one left the epoch.

@@ -28,6 +28,7 @@ import { usersOf } from '../../registry/users/accounts.js';
 import { LoginLimiter } from '../../registry/users/limiter.js';
 import { login } from '../../registry/users/tokens.js';
 import { storeBackends, type Opened } from '../helpers/registry-backends.js';
+import { registryRejection } from '../helpers/errors.js';
 
 const backends = storeBackends;
 
@@ -40,16 +41,6 @@ class RecordingEvents implements RegistryEvents {
   since(mark: number): RegistryChange[] {
     return this.changes.slice(mark);
   }
-}
-
-async function rejection(p: Promise<unknown>): Promise<RegistryError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(RegistryError);
-    return e as RegistryError;
-  }
-  throw new Error('expected a RegistryError, the call succeeded');
 }
 
 /** A valid credit code in 射阳县 (320924) with a serial number. */
@@ -128,19 +119,19 @@ describe.each(backends)('enterprise onboarding on %s', (_name, open) => {
 
     // ---- duplicate application: same credit code (lower case, spaces) → refused, nothing written ----
     const before = [await count('enterprises'), await count('users'), await count('audit_log')];
-    const dup = await rejection(applyEnterprise(ctx, application({ creditCode: ` ${appA.creditCode.toLowerCase()} ` }), applicant, towns));
+    const dup = await registryRejection(applyEnterprise(ctx, application({ creditCode: ` ${appA.creditCode.toLowerCase()} ` }), applicant, towns));
     expect(dup.kind).toBe('conflict');
     expect(dup.message).toBe('该统一社会信用代码已申请 / an application with this credit code exists');
     // duplicate username (other case) → refused, and the enterprise row of that attempt is rolled back
     const dupUser = application({ username: appA.username.toUpperCase() });
-    expect((await rejection(applyEnterprise(ctx, dupUser, applicant, towns))).kind).toBe('conflict');
+    expect((await registryRejection(applyEnterprise(ctx, dupUser, applicant, towns))).kind).toBe('conflict');
     expect(await store.db.selectFrom('enterprises').select('id').where('credit_code', '=', dupUser.creditCode).executeTakeFirst()).toBeUndefined();
     expect([await count('enterprises'), await count('users'), await count('audit_log')]).toEqual(before);
 
     // ---- review ----
     await startReview(ctx, a.enterpriseId, reviewer);
     expect((await getEnterprise(ctx, a.enterpriseId))!.status).toBe(STATUS.UNDER_REVIEW);
-    const again = await rejection(startReview(ctx, a.enterpriseId, reviewer));
+    const again = await registryRejection(startReview(ctx, a.enterpriseId, reviewer));
     expect(again.kind).toBe('conflict');
     expect(again.message).toMatch(/under review/);
     expect(again.message).toMatch(/pending review/);
@@ -196,17 +187,17 @@ describe.each(backends)('enterprise onboarding on %s', (_name, open) => {
     const e = await applyEnterprise(ctx, application({ name: '射阳县纺织有限公司', town: '兴桥镇' }), applicant, towns);
     const auditBefore = await count('audit_log');
     const announcedBefore = events.changes.length;
-    const taken = await rejection(approveEnterprise(ctx, e.enterpriseId, { prefix: '88.320924.1' }, operator));
+    const taken = await registryRejection(approveEnterprise(ctx, e.enterpriseId, { prefix: '88.320924.1' }, operator));
     expect(taken.kind).toBe('conflict');
     expect(taken.message).toMatch(/taken/);
-    expect((await rejection(approveEnterprise(ctx, e.enterpriseId, { prefix: '88.320924.1.5' }, operator))).kind).toBe('conflict');
-    expect((await rejection(approveEnterprise(ctx, e.enterpriseId, { prefix: '88.320924' }, operator))).kind).toBe('invalid');
-    expect((await rejection(approveEnterprise(ctx, e.enterpriseId, { prefix: '88.320925.1' }, operator))).kind).toBe('invalid');
-    expect((await rejection(approveEnterprise(ctx, e.enterpriseId, { prefix: '88.3209241' }, operator))).kind).toBe('invalid');
-    expect((await rejection(approveEnterprise(ctx, e.enterpriseId, { prefix: '88.320924..3' }, operator))).kind).toBe('invalid');
+    expect((await registryRejection(approveEnterprise(ctx, e.enterpriseId, { prefix: '88.320924.1.5' }, operator))).kind).toBe('conflict');
+    expect((await registryRejection(approveEnterprise(ctx, e.enterpriseId, { prefix: '88.320924' }, operator))).kind).toBe('invalid');
+    expect((await registryRejection(approveEnterprise(ctx, e.enterpriseId, { prefix: '88.320925.1' }, operator))).kind).toBe('invalid');
+    expect((await registryRejection(approveEnterprise(ctx, e.enterpriseId, { prefix: '88.3209241' }, operator))).kind).toBe('invalid');
+    expect((await registryRejection(approveEnterprise(ctx, e.enterpriseId, { prefix: '88.320924..3' }, operator))).kind).toBe('invalid');
     // a prefix record that already exists in the handles table (written through the Handle API) is taken too
     await mutateHandle(ctx, { handle: '0.NA/88.320924.77', key: '0.NA/88.320924.77', prefixKey: '0.NA' }, 'handle.create', operator, () => []);
-    expect((await rejection(approveEnterprise(ctx, e.enterpriseId, { prefix: '88.320924.77' }, operator))).kind).toBe('conflict');
+    expect((await registryRejection(approveEnterprise(ctx, e.enterpriseId, { prefix: '88.320924.77' }, operator))).kind).toBe('conflict');
     expect(await count('audit_log')).toBe(auditBefore + 1); // only the handle written above
     expect(events.since(announcedBefore)).toEqual([{ keys: ['0.NA/88.320924.77'], prefixKeys: [] }]); // refusals announce nothing
     expect((await getEnterprise(ctx, e.enterpriseId))!.status).toBe(STATUS.PENDING_REVIEW);
@@ -216,32 +207,32 @@ describe.each(backends)('enterprise onboarding on %s', (_name, open) => {
     expect(await prefixesOf(ctx, e.enterpriseId)).toEqual([{ prefix: '88.320924.Tex', prefixKey: '88.320924.TEX', status: 1 }]);
     expect(await store.getHandle('0.NA/88.320924.TEX')).not.toBeNull();
     // approving twice, or something unknown
-    expect((await rejection(approveEnterprise(ctx, a.enterpriseId, {}, operator))).kind).toBe('conflict');
-    expect((await rejection(approveEnterprise(ctx, 987_654, {}, operator))).kind).toBe('not-found');
+    expect((await registryRejection(approveEnterprise(ctx, a.enterpriseId, {}, operator))).kind).toBe('conflict');
+    expect((await registryRejection(approveEnterprise(ctx, 987_654, {}, operator))).kind).toBe('not-found');
     expect(await getEnterprise(ctx, 987_654)).toBeNull();
 
     // ---- reject: needs a reason ----
     const f = await applyEnterprise(ctx, application(), applicant, towns);
-    expect((await rejection(rejectEnterprise(ctx, f.enterpriseId, '', reviewer))).kind).toBe('invalid');
-    expect((await rejection(rejectEnterprise(ctx, f.enterpriseId, '   ', reviewer))).kind).toBe('invalid');
-    expect((await rejection(rejectEnterprise(ctx, f.enterpriseId, '理'.repeat(501), reviewer))).kind).toBe('invalid');
+    expect((await registryRejection(rejectEnterprise(ctx, f.enterpriseId, '', reviewer))).kind).toBe('invalid');
+    expect((await registryRejection(rejectEnterprise(ctx, f.enterpriseId, '   ', reviewer))).kind).toBe('invalid');
+    expect((await registryRejection(rejectEnterprise(ctx, f.enterpriseId, '理'.repeat(501), reviewer))).kind).toBe('invalid');
     await rejectEnterprise(ctx, f.enterpriseId, '营业执照照片不清晰', reviewer);
     expect(await getEnterprise(ctx, f.enterpriseId)).toMatchObject({ status: STATUS.REJECTED, reason: '营业执照照片不清晰', reviewedBy: reviewer.id });
-    expect((await rejection(approveEnterprise(ctx, f.enterpriseId, {}, operator))).kind).toBe('conflict');
-    expect((await rejection(rejectEnterprise(ctx, a.enterpriseId, 'too late', reviewer))).kind).toBe('conflict');
-    expect((await rejection(suspendEnterprise(ctx, f.enterpriseId, 'not approved', operator))).kind).toBe('conflict');
+    expect((await registryRejection(approveEnterprise(ctx, f.enterpriseId, {}, operator))).kind).toBe('conflict');
+    expect((await registryRejection(rejectEnterprise(ctx, a.enterpriseId, 'too late', reviewer))).kind).toBe('conflict');
+    expect((await registryRejection(suspendEnterprise(ctx, f.enterpriseId, 'not approved', operator))).kind).toBe('conflict');
 
     // ---- suspend and enable flip the prefixes and tell the resolvers ----
     expect(await hiddenPrefixKeys(ctx)).toEqual([]);
-    expect((await rejection(suspendEnterprise(ctx, a.enterpriseId, '', operator))).kind).toBe('invalid');
-    expect((await rejection(enableEnterprise(ctx, a.enterpriseId, operator))).kind).toBe('conflict');
+    expect((await registryRejection(suspendEnterprise(ctx, a.enterpriseId, '', operator))).kind).toBe('invalid');
+    expect((await registryRejection(enableEnterprise(ctx, a.enterpriseId, operator))).kind).toBe('conflict');
     const beforeSuspend = events.changes.length;
     await suspendEnterprise(ctx, a.enterpriseId, '逾期未年检', operator);
     expect(await getEnterprise(ctx, a.enterpriseId)).toMatchObject({ status: STATUS.DISABLED, reason: '逾期未年检', prefixes: [{ prefix: '88.320924.1', status: 0 }] });
     expect(events.since(beforeSuspend)).toEqual([{ keys: [], prefixKeys: ['88.320924.1'] }]);
     expect(await hiddenPrefixKeys(ctx)).toEqual(['88.320924.1']);
     expect((await getDelegatedPrefix(ctx, '88.320924.1'))!.status).toBe(0);
-    expect((await rejection(suspendEnterprise(ctx, a.enterpriseId, 'again', operator))).message).toMatch(/disabled/);
+    expect((await registryRejection(suspendEnterprise(ctx, a.enterpriseId, 'again', operator))).message).toMatch(/disabled/);
     await enableEnterprise(ctx, a.enterpriseId, operator);
     expect(await getEnterprise(ctx, a.enterpriseId)).toMatchObject({ status: STATUS.ENABLED, reason: null, prefixes: [{ status: 1 }] });
     // the refused suspension and enable above announced nothing
@@ -313,11 +304,11 @@ describe.each(backends)('enterprise onboarding on %s', (_name, open) => {
     const trail = await store.listAudit({ enterpriseId: r.enterpriseId });
     expect(trail[0]).toMatchObject({ action: 'enterprise.reapply', before: { status: 3 }, after: { status: 4 } });
     // pending again: a third application is a duplicate
-    expect((await rejection(applyEnterprise(ctx, first, applicant, towns))).kind).toBe('conflict');
+    expect((await registryRejection(applyEnterprise(ctx, first, applicant, towns))).kind).toBe('conflict');
     // a re-application cannot take another enterprise's username
     const other = await applyEnterprise(ctx, application(), applicant, towns);
     await rejectEnterprise(ctx, other.enterpriseId, '材料不全', reviewer);
-    const stolen = await rejection(applyEnterprise(ctx, { ...application(), creditCode: (await getEnterprise(ctx, other.enterpriseId))!.creditCode, username: first.username }, applicant, towns));
+    const stolen = await registryRejection(applyEnterprise(ctx, { ...application(), creditCode: (await getEnterprise(ctx, other.enterpriseId))!.creditCode, username: first.username }, applicant, towns));
     expect(stolen.kind).toBe('conflict');
     expect(await getEnterprise(ctx, other.enterpriseId)).toMatchObject({ status: STATUS.REJECTED });
   });
@@ -346,13 +337,13 @@ describe.each(backends)('enterprise onboarding on %s', (_name, open) => {
       [{ name: 42 as unknown as string }, /name is required/],
     ];
     for (const [extra, message] of cases) {
-      const e = await rejection(applyEnterprise(ctx, application(extra), applicant, towns));
+      const e = await registryRejection(applyEnterprise(ctx, application(extra), applicant, towns));
       expect(e.kind, JSON.stringify(extra)).toBe('invalid');
       expect(e.message).toMatch(message);
     }
     expect([await count('enterprises'), await count('users'), await count('audit_log')]).toEqual(before);
     // without an explicit town list the shipped plan's towns apply
-    expect((await rejection(applyEnterprise(ctx, application({ town: '南京市' }), applicant))).kind).toBe('invalid');
+    expect((await registryRejection(applyEnterprise(ctx, application({ town: '南京市' }), applicant))).kind).toBe('invalid');
     const ok = await applyEnterprise(ctx, application({ town: '新洋农场', contactEmail: undefined, password: { sha256: 'A'.repeat(64) } }), applicant);
     expect((await getEnterprise(ctx, ok.enterpriseId))!.contactEmail).toBeNull();
     // a custom town list
@@ -399,9 +390,9 @@ describe.each(backends)('enterprise onboarding on %s', (_name, open) => {
     expect(page1.items).toHaveLength(3);
     expect(page1.total).toBe(all.total);
     expect(page2.items[0]!.id).toBeLessThan(page1.items[2]!.id);
-    expect((await rejection(listEnterprises(ctx, { page: 0, pageSize: 3 }))).kind).toBe('invalid');
-    expect((await rejection(listEnterprises(ctx, { page: 1, pageSize: 0 }))).kind).toBe('invalid');
-    expect((await rejection(listEnterprises(ctx, { status: 9, page: 1, pageSize: 3 }))).kind).toBe('invalid');
+    expect((await registryRejection(listEnterprises(ctx, { page: 0, pageSize: 3 }))).kind).toBe('invalid');
+    expect((await registryRejection(listEnterprises(ctx, { page: 1, pageSize: 0 }))).kind).toBe('invalid');
+    expect((await registryRejection(listEnterprises(ctx, { status: 9, page: 1, pageSize: 3 }))).kind).toBe('invalid');
   });
 
   it('reads delegated prefixes with their enterprise, one or a filtered page, newest first', async () => {
@@ -421,7 +412,7 @@ describe.each(backends)('enterprise onboarding on %s', (_name, open) => {
     // ASCII case does not matter; the text is the one delegated
     expect((await getDelegatedPrefix(ctx, ' 88.320924.tex '))!.prefix).toBe('88.320924.Tex');
     expect(await getDelegatedPrefix(ctx, '88.320924.999')).toBeNull();
-    expect((await rejection(getDelegatedPrefix(ctx, 'a/b'))).kind).toBe('invalid');
+    expect((await registryRejection(getDelegatedPrefix(ctx, 'a/b'))).kind).toBe('invalid');
 
     const all = await listDelegatedPrefixes(ctx, { page: 1, pageSize: 1000 });
     expect(all.total).toBe(all.items.length);
@@ -448,7 +439,7 @@ describe.each(backends)('enterprise onboarding on %s', (_name, open) => {
     expect((await listDelegatedPrefixes(ctx, { createdFrom: new Date(at.getTime() + 1), page: 1, pageSize: 100 })).total).toBe(0);
     expect((await listDelegatedPrefixes(ctx, { createdUntil: new Date(at.getTime() - 1), page: 1, pageSize: 100 })).total).toBe(0);
     expect(await listDelegatedPrefixes(ctx, { enterpriseName: 'no such company', page: 1, pageSize: 10 })).toEqual({ total: 0, page: 1, pageSize: 10, items: [] });
-    expect((await rejection(listDelegatedPrefixes(ctx, { page: 0, pageSize: 10 }))).kind).toBe('invalid');
-    expect((await rejection(listDelegatedPrefixes(ctx, { page: 1, pageSize: 1001 }))).message).toBe('每页条数应为1-1000 / pageSize must be 1-1000');
+    expect((await registryRejection(listDelegatedPrefixes(ctx, { page: 0, pageSize: 10 }))).kind).toBe('invalid');
+    expect((await registryRejection(listDelegatedPrefixes(ctx, { page: 1, pageSize: 1001 }))).message).toBe('每页条数应为1-1000 / pageSize must be 1-1000');
   });
 });

@@ -1,67 +1,14 @@
 // The one handle write path (registry/handles.ts) on PGlite and PostgreSQL: read-modify-write, races, rollback, audit, change events.
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HandleError, RC } from '../../handle/codes.js';
-import { DEFAULT_PERMISSIONS, type HandleValue } from '../../handle/types.js';
+import type { HandleValue } from '../../handle/types.js';
 import type { RegistryChange } from '../../registry/context.js';
 import { handleTransaction, mutateHandle, redactSecrets } from '../../registry/handles.js';
 import type { Actor, HandleRecord, HandleRef, Mutation, Store } from '../../registry/store.js';
-import { backends, testContext } from '../helpers/registry-backends.js';
-import { hasPostgres, tempPostgres } from '../helpers/services.js';
-import { openPostgresStore } from '../../registry/open.js';
-
-const perms = { ...DEFAULT_PERMISSIONS };
-
-function value(index: number, type: string, data: HandleValue['data'], extra: Partial<HandleValue> = {}): HandleValue {
-  return { index, type, data, ttlType: 'relative', ttl: 86400, timestamp: 1_700_000_000, permissions: perms, references: [], ...extra };
-}
-
-function url(u: string, index = 1): HandleValue {
-  return value(index, 'URL', { format: 'string', value: u });
-}
-
-function seckey(hash: string, index = 300, type = 'HS_SECKEY'): HandleValue {
-  return value(index, type, { format: 'string', value: hash }, { permissions: { adminRead: true, adminWrite: true, publicRead: false, publicWrite: false } });
-}
-
-/** One value of every data format, with unicode, escapes and non-default permissions/ttl/references. */
-const ALL_FORMATS: HandleValue[] = [
-  value(1, 'URL', { format: 'string', value: 'https://例え.jp/产品/泵?q=ä&x="y"\\z\n\t' }),
-  value(2, 'DESC', { format: 'string', value: '工业互联网标识 🏭 — Ünïcödé e\u0301 \u{1F600} \u2028' }),
-  value(3, 'BLOB', { format: 'base64', value: 'AAECA//+/Q==' }),
-  value(100, 'HS_ADMIN', { format: 'admin', value: { handle: '0.NA/88.320924', index: 200, permissions: '011111110011' } }),
-  value(200, 'HS_VLIST', {
-    format: 'vlist',
-    value: [
-      { handle: '0.NA/88.320924', index: 300 },
-      { handle: '88.320924.17/管理员', index: 301 },
-    ],
-  }),
-  value(5, 'HS_SITE', {
-    format: 'site',
-    value: { version: 1, protocolVersion: '2.10', serialNumber: 1, primarySite: true, multiPrimary: false, servers: [{ serverId: 1, address: '::1', publicKey: { format: 'key', value: null }, interfaces: [{ query: true, admin: true, protocol: 'TCP', port: 2641 }] }], attributes: [{ name: 'desc', value: '主站点' }] },
-  }),
-  value(300, 'HS_PUBKEY', { format: 'key', value: { kty: 'RSA', n: 'qwerty', e: 'AQAB', nested: { empty: {}, list: [], n: null, f: 1.5, neg: -3, big: 2147483647 } } }, {
-    ttlType: 'absolute',
-    ttl: 1_893_456_000,
-    permissions: { adminRead: true, adminWrite: false, publicRead: false, publicWrite: false },
-    references: [{ handle: '88.320924.17/ref', index: 1 }],
-  }),
-];
-
-const alice: Actor = { id: '300:0.NA/88.320924', address: '192.0.2.10' };
-const bob: Actor = { id: 'cli' };
-
-let seq = 0;
-/** A fresh prefix, so tests never see each other's rows. */
-function freshPrefix(): string {
-  seq += 1;
-  return `88.320924.${Date.now() % 100000}${seq}`;
-}
-/** A ref with its canonical key spelled out (ASCII upper case, as the default case policy has it). */
-function ref(prefix: string, suffix: string): HandleRef {
-  return { handle: `${prefix}/${suffix}`, key: `${prefix}/${suffix.toUpperCase()}`, prefixKey: prefix };
-}
+import { alice, backends, bob, freshPrefix, postgresBackend, ref, testContext, useStore } from '../helpers/registry-backends.js';
+import { hasPostgres } from '../helpers/services.js';
+import { ALL_FORMATS, seckeyVal, urlValue, value } from '../helpers/values.js';
 
 const put = (values: HandleValue[]): Mutation => () => values;
 const createOnly = (values: HandleValue[]): Mutation => (cur) => {
@@ -97,14 +44,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.each(backends)('handle write path: $name', (backend) => {
   let store: Store;
-  let close: () => Promise<void>;
   let ctx: ReturnType<typeof testContext>;
-  beforeAll(async () => {
-    ({ store, close } = await backend.open());
-    ctx = testContext(store);
-  });
-  afterAll(async () => {
-    await close();
+  useStore(backend, (s) => {
+    store = s;
+    ctx = testContext(s);
   });
   /** The changes announced while `fn` runs. */
   async function announced(fn: () => Promise<unknown>): Promise<RegistryChange[]> {
@@ -127,7 +70,7 @@ describe.each(backends)('handle write path: $name', (backend) => {
         watching.changes.push(c);
       },
     };
-    const res = await mutateHandle(watching, r, 'handle.create', alice, createOnly([url('https://example.com/pump')]));
+    const res = await mutateHandle(watching, r, 'handle.create', alice, createOnly([urlValue('https://example.com/pump')]));
     expect(res.before).toBeNull();
     expect(res.after).toMatchObject({ handle: `${prefix}/Pump-2024-000123`, key: `${prefix}/PUMP-2024-000123`, prefixKey: prefix, version: 1 });
     expect(Math.abs(res.after!.createdAt.getTime() - before)).toBeLessThan(60_000);
@@ -138,21 +81,21 @@ describe.each(backends)('handle write path: $name', (backend) => {
 
   it('update bumps the version, keeps the original case and created_at', async () => {
     const r = ref(freshPrefix(), 'Valve-X');
-    const created = await write(r, 'handle.create', alice, put([url('https://v1.example/')]));
+    const created = await write(r, 'handle.create', alice, put([urlValue('https://v1.example/')]));
     await sleep(5);
     const variant = { ...r, handle: r.handle.toUpperCase() }; // same key, different text
     const changes = await announced(async () => {
-      const res = await write(variant, 'values.add', bob, (cur) => [...(cur?.values ?? []), url('https://v2.example/', 2)]);
+      const res = await write(variant, 'values.add', bob, (cur) => [...(cur?.values ?? []), urlValue('https://v2.example/', 2)]);
       expect(res.before?.version).toBe(1);
       expect(res.after?.version).toBe(2);
       expect(res.after?.handle).toBe(r.handle);
-      expect(res.after?.values).toEqual([url('https://v1.example/'), url('https://v2.example/', 2)]);
+      expect(res.after?.values).toEqual([urlValue('https://v1.example/'), urlValue('https://v2.example/', 2)]);
       expect(res.after?.createdAt.getTime()).toBe(created.after?.createdAt.getTime());
       expect(res.after!.updatedAt.getTime()).toBeGreaterThan(created.after!.updatedAt.getTime());
       expect(await store.getHandle(r.key)).toEqual(res.after);
     });
     expect(changes).toEqual([{ keys: [r.key], prefixKeys: [] }]);
-    const third = await write(r, 'values.remove', bob, () => [url('https://v3.example/')]);
+    const third = await write(r, 'values.remove', bob, () => [urlValue('https://v3.example/')]);
     expect(third.after?.version).toBe(3);
   });
 
@@ -179,10 +122,10 @@ describe.each(backends)('handle write path: $name', (backend) => {
 
   it('deletes a handle (deleting a missing one writes and announces nothing); it can be created again at version 1', async () => {
     const r = ref(freshPrefix(), 'gone');
-    await write(r, 'handle.create', alice, put([url('https://x.example/')]));
+    await write(r, 'handle.create', alice, put([urlValue('https://x.example/')]));
     const changes = await announced(async () => {
       const res = await write(r, 'handle.delete', bob, del);
-      expect(res.before?.values).toEqual([url('https://x.example/')]);
+      expect(res.before?.values).toEqual([urlValue('https://x.example/')]);
       expect(res.after).toBeNull();
     });
     expect(changes).toEqual([{ keys: [r.key], prefixKeys: [] }]);
@@ -192,13 +135,13 @@ describe.each(backends)('handle write path: $name', (backend) => {
     const audit = await store.listAudit({ handleKey: r.key });
     expect(audit.map((a) => a.action)).toEqual(['handle.delete', 'handle.create']);
     expect(audit[0]?.after).toBeNull();
-    const again = await write(r, 'handle.create', alice, createOnly([url('https://y.example/')]));
+    const again = await write(r, 'handle.create', alice, createOnly([urlValue('https://y.example/')]));
     expect(again.after?.version).toBe(1);
   });
 
   it('a mutation that throws HandleError leaves the row and the audit log untouched and announces nothing', async () => {
     const r = ref(freshPrefix(), 'guarded');
-    const created = await write(r, 'handle.create', alice, put([url('https://g.example/')]));
+    const created = await write(r, 'handle.create', alice, put([urlValue('https://g.example/')]));
     const boom: Mutation = () => {
       throw new HandleError(RC.INSUFFICIENT_PERMISSIONS, 'no');
     };
@@ -216,29 +159,29 @@ describe.each(backends)('handle write path: $name', (backend) => {
 
   it('a database error mid-transaction rolls everything back, announces nothing, and the store keeps working', async () => {
     const r = ref(freshPrefix(), 'atomic');
-    const created = await write(r, 'handle.create', alice, put([url('https://a.example/')]));
+    const created = await write(r, 'handle.create', alice, put([urlValue('https://a.example/')]));
     // The update succeeds inside the transaction, then the audit insert fails (text cannot hold NUL).
     const bad: Actor = { id: 'bad\u0000actor' };
     const changes = await announced(async () => {
-      expect(await codeOf(write(r, 'values.add', bad, () => [url('https://b.example/')]))).toMatch(/^other: /);
+      expect(await codeOf(write(r, 'values.add', bad, () => [urlValue('https://b.example/')]))).toMatch(/^other: /);
     });
     expect(changes).toEqual([]);
     expect(await store.getHandle(r.key)).toEqual(created.after);
     expect(await store.listAudit({ handleKey: r.key })).toHaveLength(1);
-    const ok = await write(r, 'values.add', bob, () => [url('https://c.example/')]);
+    const ok = await write(r, 'values.add', bob, () => [urlValue('https://c.example/')]);
     expect(ok.after?.version).toBe(2);
   });
 
   it('refuses a case-variant create of an existing handle with 101, even when the mutation does not check', async () => {
     const prefix = freshPrefix();
     const r = ref(prefix, 'Motor-7');
-    await write(r, 'handle.create', alice, createOnly([url('https://m.example/')]));
+    await write(r, 'handle.create', alice, createOnly([urlValue('https://m.example/')]));
     const variant: HandleRef = { ...r, handle: `${prefix}/MOTOR-7` };
     expect(variant.key).toBe(r.key);
-    expect(await codeOf(write(variant, 'handle.create', bob, createOnly([url('https://evil.example/')])))).toBe(RC.HANDLE_ALREADY_EXISTS);
+    expect(await codeOf(write(variant, 'handle.create', bob, createOnly([urlValue('https://evil.example/')])))).toBe(RC.HANDLE_ALREADY_EXISTS);
     const got = await store.getHandle(r.key);
     expect(got?.handle).toBe(`${prefix}/Motor-7`);
-    expect(got?.values).toEqual([url('https://m.example/')]);
+    expect(got?.values).toEqual([urlValue('https://m.example/')]);
     expect((await store.listHandles(prefix)).handles).toEqual([`${prefix}/Motor-7`]);
   });
 
@@ -247,7 +190,7 @@ describe.each(backends)('handle write path: $name', (backend) => {
     const changes = await announced(async () => {
       const codes = await Promise.all(
         Array.from({ length: 8 }, (_, i) =>
-          codeOf(write(ref(prefix, i % 2 ? 'RACE' : 'race'), 'handle.create', { id: `actor-${i}` }, createOnly([url(`https://r${i}.example/`)]))),
+          codeOf(write(ref(prefix, i % 2 ? 'RACE' : 'race'), 'handle.create', { id: `actor-${i}` }, createOnly([urlValue(`https://r${i}.example/`)]))),
         ),
       );
       expect(codes.filter((c) => c === 'ok')).toHaveLength(1);
@@ -262,7 +205,7 @@ describe.each(backends)('handle write path: $name', (backend) => {
     const r = ref(freshPrefix(), 'counter');
     await write(r, 'handle.create', alice, put([]));
     const n = 10;
-    await Promise.all(Array.from({ length: n }, (_, i) => write(r, 'values.add', bob, (cur) => [...(cur?.values ?? []), url(`https://c${i}.example/`, i + 1)])));
+    await Promise.all(Array.from({ length: n }, (_, i) => write(r, 'values.add', bob, (cur) => [...(cur?.values ?? []), urlValue(`https://c${i}.example/`, i + 1)])));
     const got = await store.getHandle(r.key);
     expect(got?.version).toBe(n + 1);
     expect(got?.values.map((v) => v.index).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
@@ -271,8 +214,8 @@ describe.each(backends)('handle write path: $name', (backend) => {
 
   it('audit rows carry actor, address, action, handle and before/after values', async () => {
     const r = ref(freshPrefix(), 'Audited');
-    const v1 = [url('https://1.example/')];
-    const v2 = [url('https://2.example/'), url('https://3.example/', 2)];
+    const v1 = [urlValue('https://1.example/')];
+    const v2 = [urlValue('https://2.example/'), urlValue('https://3.example/', 2)];
     await write(r, 'handle.create', alice, put(v1));
     await write({ ...r, handle: r.handle.toLowerCase() }, 'values.add', bob, put(v2));
     await write(r, 'handle.delete', alice, del);
@@ -294,18 +237,18 @@ describe.each(backends)('handle write path: $name', (backend) => {
     const r = ref(freshPrefix(), 'keyed');
     const redacted = (index: number, type = 'HS_SECKEY') =>
       value(index, type, { format: 'string', value: '(redacted)' }, { permissions: { adminRead: true, adminWrite: true, publicRead: false, publicWrite: false } });
-    await write(r, 'handle.create', alice, put([url('https://k.example/'), seckey('scrypt$first')]));
-    await write(r, 'values.add', alice, put([url('https://k.example/'), seckey('scrypt$first'), seckey('scrypt$second', 301, 'hs_SecKey')]));
+    await write(r, 'handle.create', alice, put([urlValue('https://k.example/'), seckeyVal('scrypt$first')]));
+    await write(r, 'values.add', alice, put([urlValue('https://k.example/'), seckeyVal('scrypt$first'), { ...seckeyVal('scrypt$second'), index: 301, type: 'hs_SecKey' }]));
     // the row keeps the real data (the credential check needs it)
     expect((await store.getHandle(r.key))?.values.map((v) => v.data.value)).toEqual(['https://k.example/', 'scrypt$first', 'scrypt$second']);
     await write(r, 'handle.delete', alice, del);
     const [d, u, c] = await store.listAudit({ handleKey: r.key });
-    expect(c?.after).toEqual([url('https://k.example/'), redacted(300)]);
-    expect(u?.before).toEqual([url('https://k.example/'), redacted(300)]);
-    expect(u?.after).toEqual([url('https://k.example/'), redacted(300), redacted(301, 'hs_SecKey')]);
-    expect(d?.before).toEqual([url('https://k.example/'), redacted(300), redacted(301, 'hs_SecKey')]);
+    expect(c?.after).toEqual([urlValue('https://k.example/'), redacted(300)]);
+    expect(u?.before).toEqual([urlValue('https://k.example/'), redacted(300)]);
+    expect(u?.after).toEqual([urlValue('https://k.example/'), redacted(300), redacted(301, 'hs_SecKey')]);
+    expect(d?.before).toEqual([urlValue('https://k.example/'), redacted(300), redacted(301, 'hs_SecKey')]);
     expect(JSON.stringify([c, u, d])).not.toContain('scrypt$');
-    expect(redactSecrets([seckey('x'), url('https://k.example/')])).toEqual([redacted(300), url('https://k.example/')]);
+    expect(redactSecrets([seckeyVal('x'), urlValue('https://k.example/')])).toEqual([redacted(300), urlValue('https://k.example/')]);
     expect(redactSecrets(null)).toBeNull();
   });
 
@@ -328,11 +271,11 @@ describe.each(backends)('handle write path: $name', (backend) => {
     const r = ref(freshPrefix(), 'public');
     const publicJson = async () =>
       (await store.db.selectFrom('handles').select('public_json').where('key', '=', r.key).executeTakeFirstOrThrow()).public_json;
-    await write(r, 'handle.create', alice, put([url('https://p.example/'), seckey('scrypt$hidden')]));
+    await write(r, 'handle.create', alice, put([urlValue('https://p.example/'), seckeyVal('scrypt$hidden')]));
     expect(await publicJson()).toBe(
       '[{"index":1,"type":"URL","data":{"format":"string","value":"https://p.example/"},"ttl":86400,"timestamp":"2023-11-14T22:13:20Z"}]',
     );
-    await write(r, 'values.add', alice, put([seckey('scrypt$hidden')]));
+    await write(r, 'values.add', alice, put([seckeyVal('scrypt$hidden')]));
     expect(await publicJson()).toBe('[]');
   });
 
@@ -342,17 +285,17 @@ describe.each(backends)('handle write path: $name', (backend) => {
     const b = ref(p, 'tx-b');
     const changes = await announced(() =>
       handleTransaction(ctx, alice, async (tx) => {
-        await tx.mutate(a, 'handle.create', put([url('https://a.example/')]));
+        await tx.mutate(a, 'handle.create', put([urlValue('https://a.example/')]));
         const locked = await tx.lock(a.key);
-        expect(locked?.values).toEqual([url('https://a.example/')]);
+        expect(locked?.values).toEqual([urlValue('https://a.example/')]);
         expect(await tx.read(b.key)).toBeNull();
-        await tx.write(b, 'handle.create', null, [url('https://b.example/')]);
-        await tx.write(a, 'values.add', locked, [url('https://a2.example/')]);
+        await tx.write(b, 'handle.create', null, [urlValue('https://b.example/')]);
+        await tx.write(a, 'values.add', locked, [urlValue('https://a2.example/')]);
         tx.prefixChanged(p);
       }),
     );
     expect(changes).toEqual([{ keys: [a.key, b.key].sort(), prefixKeys: [p] }]);
-    expect((await store.getHandle(a.key))?.values).toEqual([url('https://a2.example/')]);
+    expect((await store.getHandle(a.key))?.values).toEqual([urlValue('https://a2.example/')]);
     expect((await store.getHandle(a.key))?.version).toBe(2);
     expect((await store.getHandle(b.key))?.version).toBe(1);
     // a transaction that changes nothing announces nothing; one that only marks a prefix announces just that
@@ -364,19 +307,19 @@ describe.each(backends)('handle write path: $name', (backend) => {
     const p = freshPrefix();
     const a = ref(p, 'undo-a');
     const b = ref(p, 'undo-b');
-    await write(a, 'handle.create', alice, put([url('https://a.example/')]));
+    await write(a, 'handle.create', alice, put([urlValue('https://a.example/')]));
     const changes = await announced(async () => {
       await expect(
         handleTransaction(ctx, alice, async (tx) => {
-          await tx.mutate(a, 'values.add', put([url('https://changed.example/')]));
-          await tx.mutate(b, 'handle.create', put([url('https://b.example/')]));
+          await tx.mutate(a, 'values.add', put([urlValue('https://changed.example/')]));
+          await tx.mutate(b, 'handle.create', put([urlValue('https://b.example/')]));
           tx.prefixChanged(p);
           throw new Error('late failure');
         }),
       ).rejects.toThrow('late failure');
     });
     expect(changes).toEqual([]);
-    expect((await store.getHandle(a.key))?.values).toEqual([url('https://a.example/')]);
+    expect((await store.getHandle(a.key))?.values).toEqual([urlValue('https://a.example/')]);
     expect((await store.getHandle(a.key))?.version).toBe(1);
     expect(await store.getHandle(b.key)).toBeNull();
     expect(await store.listAudit({ handleKey: a.key })).toHaveLength(1);
@@ -385,29 +328,24 @@ describe.each(backends)('handle write path: $name', (backend) => {
 });
 
 describe.skipIf(!hasPostgres)('handle write path: postgres races', () => {
-  let db: Awaited<ReturnType<typeof tempPostgres>>;
   let store: Store;
-  beforeAll(async () => {
-    db = await tempPostgres();
-    store = await openPostgresStore(db.url, { poolSize: 4 });
-    await store.migrate();
-  });
-  afterAll(async () => {
-    await store?.close();
-    await db?.drop();
+  let dbUrl: string;
+  useStore(postgresBackend, (s, url) => {
+    store = s;
+    dbUrl = url;
   });
 
   it('a create racing a committed concurrent insert of the same key gets 101, not a database error', async () => {
     const ctx = testContext(store);
     const prefix = freshPrefix();
     const r = ref(prefix, 'Racer');
-    const c = new pg.Client({ connectionString: db.url });
+    const c = new pg.Client({ connectionString: dbUrl });
     await c.connect();
     try {
       await c.query('begin');
       await c.query("insert into handles(key, handle, prefix_key, values, version) values ($1, $2, $3, '[]'::jsonb, 1)", [r.key, `${prefix}/RACER`, prefix]);
       // The write path's lock sees no row; its insert then waits on the uncommitted one.
-      const pending = codeOf(mutateHandle(ctx, r, 'handle.create', alice, createOnly([url('https://late.example/')])));
+      const pending = codeOf(mutateHandle(ctx, r, 'handle.create', alice, createOnly([urlValue('https://late.example/')])));
       await sleep(200);
       await c.query('commit');
       expect(await pending).toBe(RC.HANDLE_ALREADY_EXISTS);

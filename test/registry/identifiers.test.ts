@@ -1,9 +1,11 @@
 // Identifier registration over PGlite and PostgreSQL: batch limits, per-item outcomes and problems, idempotent retry, scopes, audit, events.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { parseHandle } from '../../handle/identifier.js';
-import { DEFAULT_PERMISSIONS, type HandleValue } from '../../handle/types.js';
+import { adminValue } from '../../handle/admin.js';
+import type { HandleValue } from '../../handle/types.js';
+import { stringValue } from '../../handle/value.js';
 import type { Transaction } from 'kysely';
-import { RegistryError, type Principal } from '../../registry/context.js';
+import type { Principal } from '../../registry/context.js';
 import { STATUS, type Database } from '../../registry/db.js';
 import { enableEnterprise, suspendEnterprise } from '../../registry/enterprises.js';
 import { createHandles, mutateHandle } from '../../registry/handles.js';
@@ -11,11 +13,14 @@ import { deleteBatch, deleteOne, identifierDetail, registerBatch, registerOne } 
 import type { Actor, Store } from '../../registry/store.js';
 import { normaliseTemplateInput } from '../../registry/template-rules.js';
 import { createTemplate } from '../../registry/templates.js';
-import { backends, testContext } from '../helpers/registry-backends.js';
+import { backends, testContext, useStore } from '../helpers/registry-backends.js';
+import { registryRejection } from '../helpers/errors.js';
 
 const actor: Actor = { id: 'user:ent-a', address: '203.0.113.9' };
 const NOW = new Date('2024-05-06T07:08:09Z');
 const NOW_SEC = Math.floor(NOW.getTime() / 1000);
+/** A string value with the defaults, written at NOW. */
+const str = (index: number, type: string, value: string): HandleValue => stringValue(index, type, value, NOW_SEC);
 
 let seq = 0;
 function prefix(): string {
@@ -41,28 +46,12 @@ function templateBody(p: string) {
 const val = (index: number, type: string, value: string) => ({ index, type, auth: '', data: { format: 'string', value } });
 const good = (handle: string, name = 'pump', extra: unknown[] = []) => ({ handle, templateVersion: '1.0', value: [val(2000, 'name', name), ...extra] });
 
-async function rejects(p: Promise<unknown>, kind: RegistryError['kind'], msg?: string | RegExp): Promise<void> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(RegistryError);
-    expect((e as RegistryError).kind).toBe(kind);
-    if (msg !== undefined) expect((e as RegistryError).message).toMatch(msg);
-    return;
-  }
-  throw new Error(`expected RegistryError(${kind})`);
-}
-
 describe.each(backends)('identifiers: $name', (backend) => {
   let store: Store;
-  let close: () => Promise<void>;
   let ctx: ReturnType<typeof testContext>;
   let p: string;
-  beforeAll(async () => {
-    ({ store, close } = await backend.open());
-  });
-  afterAll(async () => {
-    await close();
+  useStore(backend, (s) => {
+    store = s;
   });
   beforeEach(async () => {
     ctx = testContext(store, () => NOW);
@@ -83,12 +72,12 @@ describe.each(backends)('identifiers: $name', (backend) => {
     const q = prefix();
     await createTemplate(ctx, normaliseTemplateInput(templateBody(q), 'create'), actor);
     const over = Array.from({ length: 2001 }, (_x, i) => good(`${q}/item-${i}`));
-    await rejects(registerBatch(ctx, over, 'create', actor), 'invalid', '单次最多2000条 / at most 2000 items per batch');
-    await rejects(registerBatch(ctx, over, 'update', actor), 'invalid', /2000/);
-    await rejects(deleteBatch(ctx, over.map((x) => x.handle), actor), 'invalid', /2000/);
-    await rejects(registerBatch(ctx, [], 'create', actor), 'invalid', '请求不能为空 / the batch is empty');
-    await rejects(registerBatch(ctx, { items: over.slice(0, 2) }, 'create', actor), 'invalid', '请求体必须是JSON数组 / the body must be a JSON array');
-    await rejects(deleteBatch(ctx, 'x', actor), 'invalid');
+    await registryRejection(registerBatch(ctx, over, 'create', actor), 'invalid', '单次最多2000条 / at most 2000 items per batch');
+    await registryRejection(registerBatch(ctx, over, 'update', actor), 'invalid', /2000/);
+    await registryRejection(deleteBatch(ctx, over.map((x) => x.handle), actor), 'invalid', /2000/);
+    await registryRejection(registerBatch(ctx, [], 'create', actor), 'invalid', '请求不能为空 / the batch is empty');
+    await registryRejection(registerBatch(ctx, { items: over.slice(0, 2) }, 'create', actor), 'invalid', '请求体必须是JSON数组 / the body must be a JSON array');
+    await registryRejection(deleteBatch(ctx, 'x', actor), 'invalid');
     expect((await store.listHandles(q)).total).toBe(0);
     expect(ctx.changes).toHaveLength(1);
   });
@@ -217,16 +206,7 @@ describe.each(backends)('identifiers: $name', (backend) => {
   it('updates per item, replacing template values and keeping the Handle face values below 1000', async () => {
     await registerBatch(ctx, [good(`${p}/u-1`, 'one', [val(2001, 'color', 'red')]), good(`${p}/u-2`, 'two')], 'create', actor);
     // the Handle face adds an admin value to u-1
-    const admin: HandleValue = {
-      index: 100,
-      type: 'HS_ADMIN',
-      data: { format: 'admin', value: { handle: `0.NA/${p}`, index: 200, permissions: '111111111111' } },
-      ttlType: 'relative',
-      ttl: 86400,
-      timestamp: 1,
-      permissions: { ...DEFAULT_PERMISSIONS },
-      references: [],
-    };
+    const admin = adminValue(`0.NA/${p}`, 200, '111111111111', 100, 1);
     await mutateHandle(ctx, { handle: `${p}/u-1`, key: `${p}/U-1`, prefixKey: p }, 'test', actor, (cur) => [admin, ...cur!.values]);
     ctx.changes.length = 0;
 
@@ -455,17 +435,4 @@ function withTransactionHook(store: Store, hook: (run: (after?: () => Promise<vo
       return typeof v === 'function' ? v.bind(target) : v;
     },
   });
-}
-
-function str(index: number, type: string, value: string): HandleValue {
-  return {
-    index,
-    type,
-    data: { format: 'string', value },
-    ttlType: 'relative',
-    ttl: 86400,
-    timestamp: NOW_SEC,
-    permissions: { ...DEFAULT_PERMISSIONS },
-    references: [],
-  };
 }

@@ -10,53 +10,11 @@ import { mutateHandle } from '../../registry/handles.js';
 import { migrations } from '../../registry/migrations/index.js';
 import { openPgliteStore, openPostgresStore } from '../../registry/open.js';
 import type { Actor, HandleRecord, HandleRef, Store, WriteResult } from '../../registry/store.js';
-import { testContext } from '../helpers/registry-backends.js';
+import { alice, bob, freshPrefix, testContext } from '../helpers/registry-backends.js';
 import { hasPostgres, tempPostgres } from '../helpers/services.js';
+import { ALL_FORMATS, urlValue } from '../helpers/values.js';
 
-const perms = { ...DEFAULT_PERMISSIONS };
-
-function value(index: number, type: string, data: HandleValue['data'], extra: Partial<HandleValue> = {}): HandleValue {
-  return { index, type, data, ttlType: 'relative', ttl: 86400, timestamp: 1_700_000_000, permissions: perms, references: [], ...extra };
-}
-
-function url(u: string, index = 1): HandleValue {
-  return value(index, 'URL', { format: 'string', value: u });
-}
-
-/** One value of every data format, with unicode, escapes and non-default permissions/ttl/references. */
-const ALL_FORMATS: HandleValue[] = [
-  value(1, 'URL', { format: 'string', value: 'https://例え.jp/产品/泵?q=ä&x="y"\\z\n\t' }),
-  value(2, 'DESC', { format: 'string', value: '工业互联网标识 🏭 — Ünïcödé e\u0301 \u{1F600} \u2028' }),
-  value(3, 'BLOB', { format: 'base64', value: 'AAECA//+/Q==' }),
-  value(100, 'HS_ADMIN', { format: 'admin', value: { handle: '0.NA/88.320924', index: 200, permissions: '011111110011' } }),
-  value(200, 'HS_VLIST', {
-    format: 'vlist',
-    value: [
-      { handle: '0.NA/88.320924', index: 300 },
-      { handle: '88.320924.17/管理员', index: 301 },
-    ],
-  }),
-  value(5, 'HS_SITE', {
-    format: 'site',
-    value: { version: 1, protocolVersion: '2.10', serialNumber: 1, primarySite: true, multiPrimary: false, servers: [{ serverId: 1, address: '::1', publicKey: { format: 'key', value: null }, interfaces: [{ query: true, admin: true, protocol: 'TCP', port: 2641 }] }], attributes: [{ name: 'desc', value: '主站点' }] },
-  }),
-  value(300, 'HS_PUBKEY', { format: 'key', value: { kty: 'RSA', n: 'qwerty', e: 'AQAB', nested: { empty: {}, list: [], n: null, f: 1.5, neg: -3, big: 2147483647 } } }, {
-    ttlType: 'absolute',
-    ttl: 1_893_456_000,
-    permissions: { adminRead: true, adminWrite: false, publicRead: false, publicWrite: false },
-    references: [{ handle: '88.320924.17/ref', index: 1 }],
-  }),
-];
-
-const alice: Actor = { id: '300:0.NA/88.320924', address: '192.0.2.10' };
-const bob: Actor = { id: 'cli' };
-
-let seq = 0;
-/** A fresh prefix and a ref under it, so tests never see each other's rows. */
-function freshPrefix(): string {
-  seq += 1;
-  return `88.320924.${Date.now() % 100000}${seq}`;
-}
+/** A ref under `prefix` whose key is the suffix lower-cased: the store takes keys as given, whatever their case. */
 function ref(prefix: string, suffix: string): HandleRef {
   const handle = `${prefix}/${suffix}`;
   return { handle, key: `${prefix}/${suffix.toLowerCase()}`, prefixKey: prefix };
@@ -94,24 +52,24 @@ export function describeStoreContract(name: string, open: () => Promise<StoreUnd
 
     it('migrate again (twice, and concurrently) is harmless', async () => {
       const r = ref(freshPrefix(), 'keep');
-      await write(r, [url('https://a.example/')]);
+      await write(r, [urlValue('https://a.example/')]);
       await store.migrate();
       await Promise.all([store.migrate(), store.migrate()]);
-      expect((await store.getHandle(r.key))?.values).toEqual([url('https://a.example/')]);
+      expect((await store.getHandle(r.key))?.values).toEqual([urlValue('https://a.example/')]);
       await store.ping();
     });
 
     it('getHandle finds a handle by its canonical key only, with its original case, values and metadata', async () => {
       const prefix = freshPrefix();
       const r = ref(prefix, 'PUMP-2024-000123');
-      const written = await write(r, [url('https://example.com/pump')]);
+      const written = await write(r, [urlValue('https://example.com/pump')]);
       const got = await store.getHandle(r.key);
       expect(got).toEqual(written.after);
       const rec = got as HandleRecord;
       expect(rec.handle).toBe(`${prefix}/PUMP-2024-000123`);
       expect(rec.key).toBe(`${prefix}/pump-2024-000123`);
       expect(rec.prefixKey).toBe(prefix);
-      expect(rec.values).toEqual([url('https://example.com/pump')]);
+      expect(rec.values).toEqual([urlValue('https://example.com/pump')]);
       expect(typeof rec.version).toBe('number');
       expect(rec.createdAt).toBeInstanceOf(Date);
       expect(rec.updatedAt).toBeInstanceOf(Date);
@@ -121,16 +79,16 @@ export function describeStoreContract(name: string, open: () => Promise<StoreUnd
 
     it('resolveHandle reads just the handle, its values as JSON text and the public answer serialised at write time', async () => {
       const r = ref(freshPrefix(), 'Resolve-Me');
-      await write(r, [url('https://r.example/')]);
+      await write(r, [urlValue('https://r.example/')]);
       const got = await store.resolveHandle(r.key);
       expect(got!.handle).toBe(r.handle);
-      expect(JSON.parse(got!.valuesJson)).toEqual([url('https://r.example/')]);
+      expect(JSON.parse(got!.valuesJson)).toEqual([urlValue('https://r.example/')]);
       expect(got!.publicJson).toBe(
         '[{"index":1,"type":"URL","data":{"format":"string","value":"https://r.example/"},"ttl":86400,"timestamp":"2023-11-14T22:13:20Z"}]',
       );
       // a value without public read stays out of the public answer
-      const hidden = { ...url('https://h.example/', 2), permissions: { ...DEFAULT_PERMISSIONS, publicRead: false } };
-      await write(r, [url('https://r.example/'), hidden]);
+      const hidden = { ...urlValue('https://h.example/', 2), permissions: { ...DEFAULT_PERMISSIONS, publicRead: false } };
+      await write(r, [urlValue('https://r.example/'), hidden]);
       expect(JSON.parse((await store.resolveHandle(r.key))!.valuesJson)).toHaveLength(2);
       expect((await store.resolveHandle(r.key))!.publicJson).toBe(
         '[{"index":1,"type":"URL","data":{"format":"string","value":"https://r.example/"},"ttl":86400,"timestamp":"2023-11-14T22:13:20Z"}]',
@@ -140,18 +98,18 @@ export function describeStoreContract(name: string, open: () => Promise<StoreUnd
 
     it('resolveHandle answers a row written without public_json (before migration 003) with publicJson null', async () => {
       const r = ref(freshPrefix(), 'Legacy');
-      await store.db.insertInto('handles').values({ key: r.key, handle: r.handle, prefix_key: r.prefixKey, values: jsonb([url('https://l.example/')]), version: 1 }).execute();
+      await store.db.insertInto('handles').values({ key: r.key, handle: r.handle, prefix_key: r.prefixKey, values: jsonb([urlValue('https://l.example/')]), version: 1 }).execute();
       const got = await store.resolveHandle(r.key);
       expect(got).toEqual({ handle: r.handle, valuesJson: expect.any(String), publicJson: null });
-      expect(JSON.parse(got!.valuesJson)).toEqual([url('https://l.example/')]);
+      expect(JSON.parse(got!.valuesJson)).toEqual([urlValue('https://l.example/')]);
     });
 
     it('resolveHandles answers many keys in key order, null for the missing, repeats included', async () => {
       const p = freshPrefix();
       const a = ref(p, 'Many-A');
       const b = ref(p, 'Many-B');
-      await write(a, [url('https://a.example/')]);
-      await write(b, [url('https://b.example/')]);
+      await write(a, [urlValue('https://a.example/')]);
+      await write(b, [urlValue('https://b.example/')]);
       const got = await store.resolveHandles([b.key, `${p}/NONE`, a.key, b.key]);
       expect(got.map((g) => g?.handle ?? null)).toEqual([b.handle, null, a.handle, b.handle]);
       expect(got[0]).toEqual(await store.resolveHandle(b.key));
@@ -162,9 +120,9 @@ export function describeStoreContract(name: string, open: () => Promise<StoreUnd
       const prefix = freshPrefix();
       const other = freshPrefix();
       const suffixes = ['d', 'B', 'a', 'E', 'c'];
-      for (const sfx of suffixes) await write(ref(prefix, sfx), [url(`https://${sfx}.example/`)]);
-      await write(ref(other, 'zzz'), [url('https://o.example/')]);
-      await write(ref(`${prefix}.1`, 'a'), [url('https://sub.example/')]);
+      for (const sfx of suffixes) await write(ref(prefix, sfx), [urlValue(`https://${sfx}.example/`)]);
+      await write(ref(other, 'zzz'), [urlValue('https://o.example/')]);
+      await write(ref(`${prefix}.1`, 'a'), [urlValue('https://sub.example/')]);
 
       const all = await store.listHandles(prefix);
       expect(all).toEqual({ total: 5, handles: ['a', 'B', 'c', 'd', 'E'].map((x) => `${prefix}/${x}`) });
@@ -182,13 +140,13 @@ export function describeStoreContract(name: string, open: () => Promise<StoreUnd
       const b = ref(prefix, 'two');
       const carol: Actor = { id: `carol-${prefix}`, address: '2001:db8::1' };
       const dave: Actor = { id: `dave-${prefix}` };
-      await write(a, [url('https://a1.example/')], carol);
+      await write(a, [urlValue('https://a1.example/')], carol);
       await sleep(15);
-      await write(b, [url('https://b1.example/')], dave);
+      await write(b, [urlValue('https://b1.example/')], dave);
       await sleep(15);
-      await write(a, [url('https://a2.example/')], dave, 'values.add');
+      await write(a, [urlValue('https://a2.example/')], dave, 'values.add');
       await sleep(15);
-      await write(b, [url('https://b2.example/')], carol, 'values.add');
+      await write(b, [urlValue('https://b2.example/')], carol, 'values.add');
 
       const byA = await store.listAudit({ handleKey: a.key });
       expect(byA.map((e) => e.action)).toEqual(['values.add', 'handle.create']);
@@ -214,7 +172,7 @@ export function describeStoreContract(name: string, open: () => Promise<StoreUnd
     it('listAudit limit defaults to 100 and caps at 1000', async () => {
       const actor: Actor = { id: `bulk-${freshPrefix()}` };
       const r = ref(freshPrefix(), 'bulk');
-      for (let i = 0; i < 105; i++) await write(r, [url(`https://b${i}.example/`)], actor, 'values.add');
+      for (let i = 0; i < 105; i++) await write(r, [urlValue(`https://b${i}.example/`)], actor, 'values.add');
       expect(await store.listAudit({ actor: actor.id })).toHaveLength(100);
       expect(await store.listAudit({ actor: actor.id, limit: 5000 })).toHaveLength(105);
       const top = await store.listAudit({ actor: actor.id, limit: 2 });
@@ -284,9 +242,9 @@ describe.skipIf(!hasPostgres)('postgres', () => {
     it('getHandle works on every pooled connection (named prepared statement)', async () => {
       const store = stores[1]!;
       const r = ref(freshPrefix(), 'prep');
-      await writer(store)(r, [url('https://p.example/')]);
+      await writer(store)(r, [urlValue('https://p.example/')]);
       const got = await Promise.all(Array.from({ length: 20 }, () => store.getHandle(r.key)));
-      for (const g of got) expect(g?.values).toEqual([url('https://p.example/')]);
+      for (const g of got) expect(g?.values).toEqual([urlValue('https://p.example/')]);
       // JSONB holds the value list itself (an array), not a JSON string or a Postgres array literal
       const c = new pg.Client({ connectionString: db.url });
       await c.connect();
@@ -330,7 +288,7 @@ describe('pglite with a data folder', () => {
       expect(got?.values).toEqual(ALL_FORMATS);
       expect(got?.version).toBe(1);
       expect(await second.listAudit({ handleKey: r.key })).toHaveLength(1);
-      const upd = await writer(second)(r, [url('https://after-reopen.example/')], bob, 'values.add');
+      const upd = await writer(second)(r, [urlValue('https://after-reopen.example/')], bob, 'values.add');
       expect(upd.after?.version).toBe(2);
     } finally {
       await second.close();

@@ -1,12 +1,12 @@
 // Templates over PGlite and PostgreSQL: create/get/list, incremental update (add, disable, never delete), delete refused in use.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RegistryError } from '../../registry/context.js';
+import { describe, expect, it } from 'vitest';
 import { deleteHandles } from '../../registry/handles.js';
 import { registerOne } from '../../registry/identifiers.js';
 import type { Actor, Store } from '../../registry/store.js';
 import { normaliseTemplateInput } from '../../registry/template-rules.js';
 import { createTemplate, deleteTemplate, getTemplate, listTemplates, updateTemplate } from '../../registry/templates.js';
-import { backends, testContext } from '../helpers/registry-backends.js';
+import { backends, testContext, useStore } from '../helpers/registry-backends.js';
+import { registryRejection } from '../helpers/errors.js';
 
 const actor: Actor = { id: 'user:ent-a', address: '198.51.100.4' };
 
@@ -34,25 +34,10 @@ function body(p: string, extra: Record<string, unknown> = {}) {
   };
 }
 
-async function rejects(p: Promise<unknown>, kind: RegistryError['kind']): Promise<RegistryError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(RegistryError);
-    expect((e as RegistryError).kind).toBe(kind);
-    return e as RegistryError;
-  }
-  throw new Error(`expected RegistryError(${kind})`);
-}
-
 describe.each(backends)('templates: $name', (backend) => {
   let store: Store;
-  let close: () => Promise<void>;
-  beforeAll(async () => {
-    ({ store, close } = await backend.open());
-  });
-  afterAll(async () => {
-    await close();
+  useStore(backend, (s) => {
+    store = s;
   });
 
   it('creates a template and returns it in the SNMS v5 GET shape, case-insensitive on the prefix only', async () => {
@@ -77,8 +62,8 @@ describe.each(backends)('templates: $name', (backend) => {
     expect(await getTemplate(ctx, `${p}.AB`, '1.0')).toEqual(expected);
     expect(await getTemplate(ctx, `${p}.ab`, '1.0 ')).toBeNull();
     expect(await getTemplate(ctx, `${p}.ab`, '1.O')).toBeNull();
-    await rejects(getTemplate(ctx, '88..1', '1.0'), 'invalid');
-    await rejects(getTemplate(ctx, `${p}.ab`, ''), 'invalid');
+    await registryRejection(getTemplate(ctx, '88..1', '1.0'), 'invalid');
+    await registryRejection(getTemplate(ctx, `${p}.ab`, ''), 'invalid');
 
     const rows = await store.listAudit({ entity: 'template', entityId: `${p}.AB/1.0` });
     expect(rows).toHaveLength(1);
@@ -89,7 +74,7 @@ describe.each(backends)('templates: $name', (backend) => {
     const ctx = testContext(store);
     const p = prefix();
     await createTemplate(ctx, normaliseTemplateInput(body(`${p}.x`), 'create'), actor);
-    const e = await rejects(createTemplate(ctx, normaliseTemplateInput(body(`${p}.X`), 'create'), actor), 'conflict');
+    const e = await registryRejection(createTemplate(ctx, normaliseTemplateInput(body(`${p}.X`), 'create'), actor), 'conflict');
     expect(e.message).toBe('模板已存在 / template exists');
     await createTemplate(ctx, normaliseTemplateInput(body(`${p}.x`, { version: '1.0-b' }), 'create'), actor);
     await createTemplate(ctx, normaliseTemplateInput(body(`${p}.x`, { version: '1.0-A' }), 'create'), actor);
@@ -157,11 +142,11 @@ describe.each(backends)('templates: $name', (backend) => {
     const before = await getTemplate(ctx, p, '1.0');
     const upd = (items: unknown[], version = '1.0') => updateTemplate(ctx, normaliseTemplateInput({ prefix: p, version, items }, 'update'), actor);
     // idIndex 2000 belongs to productName: changing its idType is refused
-    await rejects(upd([{ name: 'x', idType: 'other', idIndex: 2000 }]), 'invalid');
+    await registryRejection(upd([{ name: 'x', idType: 'other', idIndex: 2000 }]), 'invalid');
     // a new item may not reuse an idType
-    await rejects(upd([{ name: 'x', idType: 'ProductName' }]), 'invalid');
+    await registryRejection(upd([{ name: 'x', idType: 'ProductName' }]), 'invalid');
     // unknown version (the key): not found, never a rename
-    await rejects(upd([{ name: 'x', idType: 'x' }], '2.0'), 'not-found');
+    await registryRejection(upd([{ name: 'x', idType: 'x' }], '2.0'), 'not-found');
     expect(await getTemplate(ctx, p, '1.0')).toEqual(before);
     expect(await getTemplate(ctx, p, '2.0')).toBeNull();
     expect(await store.listAudit({ entity: 'template', entityId: `${p}/1.0` })).toHaveLength(1);
@@ -178,13 +163,13 @@ describe.each(backends)('templates: $name', (backend) => {
     await registerOne(ctx, { handle: `${other}/o-1`, templateVersion: '1.0', value: [{ index: 2000, type: 'productName', data: { format: 'string', value: 'p' } }] }, 'create', actor);
 
     await registerOne(ctx, { handle: `${p}/pump-1`, templateVersion: '1.0', value: [{ index: 2000, type: 'productName', data: { format: 'string', value: '泵' } }] }, 'create', actor);
-    const e = await rejects(deleteTemplate(ctx, p, '1.0', actor), 'conflict');
+    const e = await registryRejection(deleteTemplate(ctx, p, '1.0', actor), 'conflict');
     expect(e.message).toContain(`${p}/pump-1`);
     expect(await getTemplate(ctx, p, '1.0')).not.toBeNull();
 
     await deleteTemplate(ctx, p, '2.0', actor);
     expect(await getTemplate(ctx, p, '2.0')).toBeNull();
-    await rejects(deleteTemplate(ctx, p, '2.0', actor), 'not-found');
+    await registryRejection(deleteTemplate(ctx, p, '2.0', actor), 'not-found');
 
     // once the identifier is gone, the template can go
     await deleteHandles(ctx, [{ handle: `${p}/pump-1`, key: `${p}/PUMP-1`, prefixKey: p }], actor, 'test');

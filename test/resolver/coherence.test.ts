@@ -6,7 +6,9 @@ import { RedisServer } from '../helpers/redis-server.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { createResolver, type ResolverRedisOptions } from '../../resolver/pipeline.js';
 import type { Resolution, Resolver } from '../../resolver/types.js';
-import { TestSource, ThrowawayRedis, val } from './helpers.js';
+import { val } from '../helpers/values.js';
+import { TestSource, ThrowawayRedis } from './helpers.js';
+import { Cleanup } from '../helpers/cleanup.js';
 
 const OLD = 'https://old.example.com';
 const NEW = 'https://new.example.com';
@@ -26,20 +28,8 @@ function connectionsOf(r: Resolver): { cmd: Redis; sub: Redis } {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 describe.skipIf(!hasRedis)('cache coherence across instances, partitions and Redis restarts', () => {
-  /** undone in reverse order after each test, whatever happened in it */
-  let cleanup: (() => Promise<unknown>)[] = [];
-
-  afterEach(async () => {
-    const steps = cleanup.reverse();
-    cleanup = [];
-    for (const step of steps) {
-      try {
-        await step();
-      } catch {
-        // keep cleaning up
-      }
-    }
-  });
+  const cleanup = new Cleanup();
+  afterEach(cleanup.run);
 
   async function redisServer(persistent = false): Promise<RedisServer> {
     const s = await RedisServer.start({ persistent });

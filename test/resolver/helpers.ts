@@ -1,22 +1,15 @@
-// Shared test fixtures for the resolver suites: values, a controllable RecordSource double, throwaway redis-servers.
+// Shared test fixtures for the resolver suites: URL records, a controllable RecordSource double, throwaway redis-servers.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect } from 'node:net';
 import { publicValuesJson } from '../../handle/json.js';
 import type { HandleValue } from '../../handle/types.js';
-import { DEFAULT_PERMISSIONS } from '../../handle/types.js';
-import type { CacheEpoch, RecordSource, RecordText } from '../../resolver/types.js';
+import { recordFromValues } from '../../resolver/record.js';
+import type { CacheEpoch, RecordSource, RecordText, ResolvedRecord } from '../../resolver/types.js';
+import { T0, val } from '../helpers/values.js';
 
-export function val(index: number, type: string, value: string, ttl = 86400, publicRead = true): HandleValue {
-  return {
-    index,
-    type,
-    data: { format: 'string', value },
-    ttlType: 'relative',
-    ttl,
-    timestamp: 1_700_000_000,
-    permissions: { ...DEFAULT_PERMISSIONS, publicRead },
-    references: [],
-  };
+/** A resolved record of one URL value (index 1, relative TTL `ttl`), handle `handle` upper-cased, key `handle`. */
+export function urlRecord(handle: string, ttl: number, url = `https://example.com/${handle}`, nowSec = T0): ResolvedRecord {
+  return recordFromValues(handle.toUpperCase(), handle, [val(1, 'URL', url, ttl)], nowSec);
 }
 
 export interface Deferred<T = void> {

@@ -12,13 +12,10 @@ import {
   type CacheEntry,
 } from '../../resolver/memory-cache.js';
 import { recordFromValues, recordOf } from '../../resolver/record.js';
-import { val } from './helpers.js';
+import { val } from '../helpers/values.js';
+import { urlRecord } from './helpers.js';
 
 const NOW_SEC = 1_700_000_000;
-
-function rec(key: string, ttl: number, payload = 'https://example.com/' + key) {
-  return recordFromValues(key.toUpperCase(), key, [val(1, 'URL', payload, ttl)], NOW_SEC);
-}
 
 function cache(o: Partial<ConstructorParameters<typeof MemoryCache>[0]> = {}) {
   const clock = new ManualClock(NOW_SEC * 1000);
@@ -39,7 +36,7 @@ function tracked(name: string, bytes: number, released: string[]) {
 describe('MemoryCache TTLs', () => {
   it('expires exactly at the record TTL (fresh one ms before, gone at the boundary)', () => {
     const { clock, c } = cache();
-    c.set('a', rec('a', 30));
+    c.set('a', urlRecord('a', 30));
     clock.advance(29_999);
     expect(c.lookup('a')?.record?.handle).toBe('A');
     clock.advance(1);
@@ -48,7 +45,7 @@ describe('MemoryCache TTLs', () => {
 
   it('raises a TTL below minTtl to minTtl', () => {
     const { clock, c } = cache({ minTtl: 10, maxTtl: 60 });
-    const e = c.set('a', rec('a', 2));
+    const e = c.set('a', urlRecord('a', 2));
     expect(e?.expiresAt).toBe(clock.now() + 10_000);
     clock.advance(9_999);
     expect(c.lookup('a')).toBeDefined();
@@ -58,7 +55,7 @@ describe('MemoryCache TTLs', () => {
 
   it('raises a zero TTL to the default minTtl of 1 s', () => {
     const { clock, c } = cache();
-    c.set('a', rec('a', 0));
+    c.set('a', urlRecord('a', 0));
     clock.advance(999);
     expect(c.lookup('a')).toBeDefined();
     clock.advance(1);
@@ -67,14 +64,14 @@ describe('MemoryCache TTLs', () => {
 
   it('lowers a TTL above maxTtl to maxTtl (default 3600 s)', () => {
     const { clock, c } = cache();
-    c.set('a', rec('a', 86400));
+    c.set('a', urlRecord('a', 86400));
     clock.advance(3_600_000 - 1);
     expect(c.lookup('a')).toBeDefined();
     clock.advance(1);
     expect(c.lookup('a')).toBeUndefined();
 
     const small = cache({ minTtl: 1, maxTtl: 60 });
-    small.c.set('b', rec('b', 86400));
+    small.c.set('b', urlRecord('b', 86400));
     small.clock.advance(60_000);
     expect(small.c.lookup('b')).toBeUndefined();
   });
@@ -104,7 +101,7 @@ describe('MemoryCache TTLs', () => {
 
   it('caps the TTL by capMs (the time the shared tier still holds the record)', () => {
     const { clock, c } = cache();
-    c.set('a', rec('a', 300), 1_500);
+    c.set('a', urlRecord('a', 300), 1_500);
     clock.advance(1_499);
     expect(c.lookup('a')).toBeDefined();
     clock.advance(1);
@@ -140,7 +137,7 @@ describe('MemoryCache TTLs', () => {
     expect(prefetchWindowMs(5_000)).toBe(1_000);
     expect(prefetchWindowMs(1_000)).toBe(500);
     const { clock, c } = cache();
-    const e = c.set('a', rec('a', 100))!;
+    const e = c.set('a', urlRecord('a', 100))!;
     expect(e.prefetchAt).toBe(clock.now() + 90_000);
   });
 });
@@ -148,7 +145,7 @@ describe('MemoryCache TTLs', () => {
 describe('MemoryCache stale window', () => {
   it('keeps an expired entry for lookupStale until staleTtl has passed, then drops it', () => {
     const { clock, c } = cache({ staleTtl: 60 });
-    c.set('a', rec('a', 10));
+    c.set('a', urlRecord('a', 10));
     clock.advance(10_000);
     expect(c.lookup('a')).toBeUndefined();
     expect(c.lookupStale('a')?.record?.handle).toBe('A');
@@ -162,7 +159,7 @@ describe('MemoryCache stale window', () => {
 
   it('lookup drops an entry that is past its stale window', () => {
     const { clock, c } = cache({ staleTtl: 0 });
-    c.set('a', rec('a', 10));
+    c.set('a', urlRecord('a', 10));
     clock.advance(10_000);
     expect(c.lookup('a')).toBeUndefined();
     expect(c.entries).toBe(0);
@@ -172,7 +169,7 @@ describe('MemoryCache stale window', () => {
 
 describe('MemoryCache byte bound (CLOCK eviction)', () => {
   it('sizes entries by their texts plus overheads', () => {
-    const r = rec('a', 10);
+    const r = urlRecord('a', 10);
     expect(entrySize('a', r)).toBe(ENTRY_OVERHEAD_BYTES + 1 + r.sizeBytes);
     expect(r.sizeBytes).toBeGreaterThan(r.publicJson.length + JSON.stringify(r.values).length);
     expect(entrySize('a', null)).toBe(ENTRY_OVERHEAD_BYTES + 1);
@@ -187,19 +184,19 @@ describe('MemoryCache byte bound (CLOCK eviction)', () => {
   });
 
   it('evicts unreferenced entries first so the total stays ≤ maxBytes', () => {
-    const one = entrySize('k0', rec('k0', 100));
+    const one = entrySize('k0', urlRecord('k0', 100));
     const { c } = cache({ maxBytes: one * 3 + one / 2 });
-    for (let i = 0; i < 3; i++) c.set(`k${i}`, rec(`k${i}`, 100));
+    for (let i = 0; i < 3; i++) c.set(`k${i}`, urlRecord(`k${i}`, 100));
     expect(c.entries).toBe(3);
     expect(c.lookup('k0')).toBeDefined(); // k0 is referenced; k1 is the oldest unreferenced one
-    c.set('k3', rec('k3', 100));
+    c.set('k3', urlRecord('k3', 100));
     expect(c.bytes).toBeLessThanOrEqual(c.maxBytes);
     expect(c.entries).toBe(3);
     expect(c.evictions).toBe(1);
     expect(c.lookupStale('k1')).toBeUndefined();
     expect(c.lookup('k0')).toBeDefined();
     for (let i = 4; i < 50; i++) {
-      c.set(`k${i}`, rec(`k${i}`, 100, 'x'.repeat(i * 3)));
+      c.set(`k${i}`, urlRecord(`k${i}`, 100, 'x'.repeat(i * 3)));
       expect(c.bytes).toBeLessThanOrEqual(c.maxBytes);
     }
     let sum = 0;
@@ -208,14 +205,14 @@ describe('MemoryCache byte bound (CLOCK eviction)', () => {
   });
 
   it('a reference buys one second chance: an entry not used again is evicted on the next pass', () => {
-    const one = entrySize('k0', rec('k0', 100));
+    const one = entrySize('k0', urlRecord('k0', 100));
     const run = (useAgain: boolean) => {
       const { c } = cache({ maxBytes: one * 3 + one / 2 });
-      for (let i = 0; i < 3; i++) c.set(`k${i}`, rec(`k${i}`, 100));
+      for (let i = 0; i < 3; i++) c.set(`k${i}`, urlRecord(`k${i}`, 100));
       c.lookup('k0');
       for (let i = 3; i <= 6; i++) {
         if (useAgain && i === 5) c.lookup('k0');
-        c.set(`k${i}`, rec(`k${i}`, 100));
+        c.set(`k${i}`, urlRecord(`k${i}`, 100));
       }
       return c;
     };
@@ -230,9 +227,9 @@ describe('MemoryCache byte bound (CLOCK eviction)', () => {
 
   it('replacing an entry adjusts the byte count and retires the old one', () => {
     const { c } = cache();
-    const old = c.set('a', rec('a', 100, 'short'))!;
+    const old = c.set('a', urlRecord('a', 100, 'short'))!;
     const before = c.bytes;
-    const longer = rec('a', 100, 'a much longer payload than before');
+    const longer = urlRecord('a', 100, 'a much longer payload than before');
     c.set('a', longer);
     expect(old.live).toBe(false);
     expect(old.record).toBeNull();
@@ -246,13 +243,13 @@ describe('MemoryCache byte bound (CLOCK eviction)', () => {
 
   it('does not store an entry larger than the whole cache', () => {
     const { c } = cache({ maxBytes: 1000 });
-    expect(c.set('big', rec('big', 100, 'x'.repeat(2000)))).toBeUndefined();
+    expect(c.set('big', urlRecord('big', 100, 'x'.repeat(2000)))).toBeUndefined();
     expect(c.entries).toBe(0);
   });
 
   it('maxBytes 0 disables the cache: every lookup misses', () => {
     const { c } = cache({ maxBytes: 0 });
-    expect(c.set('a', rec('a', 100))).toBeUndefined();
+    expect(c.set('a', urlRecord('a', 100))).toBeUndefined();
     expect(c.set('gone', null)).toBeUndefined();
     expect(c.lookup('a')).toBeUndefined();
     expect(c.lookupStale('a')).toBeUndefined();
@@ -264,7 +261,7 @@ describe('MemoryCache byte bound (CLOCK eviction)', () => {
 describe('MemoryCache derived values', () => {
   it('are built once per entry and variant, and counted in bytes with their entry', () => {
     const { c } = cache();
-    const e = c.set('a', rec('a', 100))!;
+    const e = c.set('a', urlRecord('a', 100))!;
     const base = c.bytes;
     let builds = 0;
     const build = () => {
@@ -282,7 +279,7 @@ describe('MemoryCache derived values', () => {
 
   it(`are capped at ${MAX_DERIVED_PER_ENTRY} per entry: the oldest is pushed out (and released), the bytes follow`, () => {
     const { c } = cache();
-    const e = c.set('a', rec('a', 100))!;
+    const e = c.set('a', urlRecord('a', 100))!;
     const base = c.bytes;
     const released: string[] = [];
     for (let i = 0; i <= MAX_DERIVED_PER_ENTRY; i++) c.derive(e, `h:${i}`, tracked(`v${i}`, 100 + i, released));
@@ -306,7 +303,7 @@ describe('MemoryCache derived values', () => {
     const { clock, c } = cache({ staleTtl: 10 });
     const released: string[] = [];
     const fill = (key: string) => {
-      const e = c.set(key, rec(key, 100))!;
+      const e = c.set(key, urlRecord(key, 100))!;
       c.derive(e, 'h:1', tracked(`${key}/1`, 500, released));
       c.derive(e, 'h:2', tracked(`${key}/2`, 500, released));
       return e;
@@ -319,9 +316,9 @@ describe('MemoryCache derived values', () => {
     expect(c.bytes).toBe(0);
 
     fill('b');
-    c.set('b', rec('b', 100));
+    c.set('b', urlRecord('b', 100));
     expect(released).toEqual(['a/1', 'a/2', 'b/1', 'b/2']);
-    expect(c.bytes).toBe(entrySize('b', rec('b', 100)));
+    expect(c.bytes).toBe(entrySize('b', urlRecord('b', 100)));
 
     fill('c');
     clock.advance(110_000); // past its TTL and its stale window
@@ -337,11 +334,11 @@ describe('MemoryCache derived values', () => {
   });
 
   it('evicting an entry releases its derived values and keeps the total ≤ maxBytes', () => {
-    const one = entrySize('k0', rec('k0', 100));
+    const one = entrySize('k0', urlRecord('k0', 100));
     const { c } = cache({ maxBytes: 64 * (one + derivedCost('h:1', 400)) });
     const released: string[] = [];
     for (let i = 0; i < 200; i++) {
-      const e = c.set(`k${i}`, rec(`k${i}`, 100))!;
+      const e = c.set(`k${i}`, urlRecord(`k${i}`, 100))!;
       c.derive(e, 'h:1', tracked(`k${i}`, 400, released));
       expect(c.bytes).toBeLessThanOrEqual(c.maxBytes);
     }
@@ -353,7 +350,7 @@ describe('MemoryCache derived values', () => {
   it('are not kept when too large for the budget, or when their entry is gone', () => {
     const { c } = cache({ maxBytes: 64 * 1024 });
     expect(c.maxDerivedBytes).toBe(1024);
-    const e = c.set('a', rec('a', 100))!;
+    const e = c.set('a', urlRecord('a', 100))!;
     const base = c.bytes;
     const released: string[] = [];
     expect(c.derive(e, 'h:big', tracked('big', 1025, released))).toEqual({ value: 'big', kept: false });
@@ -424,14 +421,14 @@ describe('MemoryCache distrust and the trusting switch', () => {
     const released: string[] = [];
     const entries: CacheEntry[] = [];
     for (const k of ['a', 'b', 'c']) {
-      const e = c.set(k, rec(k, 100))!;
+      const e = c.set(k, urlRecord(k, 100))!;
       entries.push(e);
       if (k !== 'c') c.derive(e, 'h:1', tracked(k, 300, released));
     }
     const neg = c.set('gone', null)!;
     c.distrust();
     expect(released.sort()).toEqual(['a', 'b']);
-    expect(c.bytes).toBe(['a', 'b', 'c'].reduce((s, k) => s + entrySize(k, rec(k, 100)), 0) + entrySize('gone', null));
+    expect(c.bytes).toBe(['a', 'b', 'c'].reduce((s, k) => s + entrySize(k, urlRecord(k, 100)), 0) + entrySize('gone', null));
     for (const e of [...entries, neg]) {
       expect(c.lookup(e.key)).toBeUndefined();
       expect(c.lookupStale(e.key)).toBe(e);
@@ -448,26 +445,26 @@ describe('MemoryCache distrust and the trusting switch', () => {
 
   it('an entry set after distrust is fresh again', () => {
     const { c } = cache();
-    c.set('a', rec('a', 100));
+    c.set('a', urlRecord('a', 100));
     c.distrust();
     expect(c.lookup('a')).toBeUndefined();
-    c.set('a', rec('a', 100));
+    c.set('a', urlRecord('a', 100));
     expect(c.lookup('a')).toBeDefined();
   });
 
   it('setTrusting(false) stores nothing fresh (and drops the older entry); true stores again', () => {
     const { c } = cache();
-    c.set('a', rec('a', 100));
+    c.set('a', urlRecord('a', 100));
     c.setTrusting(false);
-    expect(c.set('b', rec('b', 100))).toBeUndefined();
+    expect(c.set('b', urlRecord('b', 100))).toBeUndefined();
     expect(c.set('gone', null)).toBeUndefined();
-    expect(c.set('a', rec('a', 100))).toBeUndefined();
+    expect(c.set('a', urlRecord('a', 100))).toBeUndefined();
     expect(c.lookup('a')).toBeUndefined();
     expect(c.lookup('b')).toBeUndefined();
     expect(c.entries).toBe(0);
     expect(c.bytes).toBe(0);
     c.setTrusting(true);
-    expect(c.set('b', rec('b', 100))).toBeDefined();
+    expect(c.set('b', urlRecord('b', 100))).toBeDefined();
     expect(c.lookup('b')?.record?.handle).toBe('B');
   });
 });

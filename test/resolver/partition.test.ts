@@ -6,6 +6,7 @@ import { admin, NODE_PREFIX, startTestServer, type Reply, type TestServer } from
 import { RedisServer } from '../helpers/redis-server.js';
 import { hasPostgres, hasRedis, redisNamespace, tempPostgres } from '../helpers/services.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { Cleanup } from '../helpers/cleanup.js';
 
 // Every scenario runs its own redis-server (behind the proxy for partitions): the shared REDIS_URL server is not used,
 // because any other vitest run's global teardown deletes every idnode-t-* key there — the OLD entry this file is about.
@@ -85,28 +86,15 @@ function assertNeverOld(run: Run): void {
 
 describe.skipIf(!hasPostgres || !hasRedis)('an acknowledged write is never hidden by an older cache entry across Redis partitions and restarts', () => {
   let db: { url: string; drop: () => Promise<void> } | undefined;
-  /** undone in reverse order after each test (or suite), whatever happened in it */
-  let cleanup: (() => Promise<unknown>)[] = [];
+  const cleanup = new Cleanup();
   let seq = 0;
-
-  async function runCleanup(): Promise<void> {
-    const steps = cleanup.reverse();
-    cleanup = [];
-    for (const step of steps) {
-      try {
-        await step();
-      } catch {
-        // keep cleaning up
-      }
-    }
-  }
 
   beforeAll(async () => {
     db = await tempPostgres();
   });
-  afterEach(runCleanup);
+  afterEach(cleanup.run);
   afterAll(async () => {
-    await runCleanup();
+    await cleanup.run();
     await db?.drop();
   });
 
@@ -289,7 +277,7 @@ describe.skipIf(!hasPostgres || !hasRedis)('an acknowledged write is never hidde
     beforeAll(async () => {
       run = await restartScenario(false, 2000);
     }, 30_000);
-    afterAll(runCleanup);
+    afterAll(cleanup.run);
 
     it('never OLD again, on either instance', () => {
       assertNeverOld(run!);

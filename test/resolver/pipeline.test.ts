@@ -7,7 +7,8 @@ import { RedisServer } from '../helpers/redis-server.js';
 import { ManualClock } from '../../resolver/clock.js';
 import { createResolver, type CreateResolverOptions } from '../../resolver/pipeline.js';
 import type { Resolution, Resolver } from '../../resolver/types.js';
-import { TestSource, val } from './helpers.js';
+import { val } from '../helpers/values.js';
+import { TestSource } from './helpers.js';
 
 // With Redis, a private redis-server per file: any other vitest run's global teardown deletes every idnode-t-* key
 // on the shared REDIS_URL server, which would turn the Redis hits these tests expect into misses.

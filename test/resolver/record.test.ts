@@ -4,7 +4,7 @@ import { HandleError, RC } from '../../handle/codes.js';
 import { RecordError } from '../../handle/record-json.js';
 import type { HandleValue } from '../../handle/types.js';
 import { recordFromValues, recordOf, recordText, textOf } from '../../resolver/record.js';
-import { val } from './helpers.js';
+import { val } from '../helpers/values.js';
 
 const NOW_SEC = 1_700_000_000;
 
@@ -141,6 +141,14 @@ describe('textOf', () => {
 
   it('serialises a record built from values like a write would', () => {
     const values = [val(1, 'URL', 'u'), val(2, 'S', 's', 60, false)];
-    expect(textOf(recordFromValues('88.1/Z', '88.1/Z', values, NOW_SEC))).toEqual(recordText('88.1/Z', values));
+    const t = textOf(recordFromValues('88.1/Z', '88.1/Z', values, NOW_SEC));
+    expect(t.handle).toBe('88.1/Z');
+    // every value, as the value model stores it
+    expect(JSON.parse(t.valuesJson)).toEqual([
+      { index: 1, type: 'URL', data: { format: 'string', value: 'u' }, ttlType: 'relative', ttl: 86400, timestamp: 1_700_000_000, permissions: { adminRead: true, adminWrite: true, publicRead: true, publicWrite: false }, references: [] },
+      { index: 2, type: 'S', data: { format: 'string', value: 's' }, ttlType: 'relative', ttl: 60, timestamp: 1_700_000_000, permissions: { adminRead: true, adminWrite: true, publicRead: false, publicWrite: false }, references: [] },
+    ]);
+    // the public answer: value 1 only, in Handle JSON
+    expect(t.publicJson).toBe(`[${handleJson(1, 'URL', 'u')}]`);
   });
 });

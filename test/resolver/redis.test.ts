@@ -13,7 +13,8 @@ import { createResolver, type ResolverRedisOptions } from '../../resolver/pipeli
 import { closeRedisClient, createRedisClient, waitReady } from '../../resolver/redis-client.js';
 import { decodePayload } from '../../resolver/redis-payload.js';
 import type { Resolution, Resolver } from '../../resolver/types.js';
-import { TestSource, ThrowawayRedis, freePort, val } from './helpers.js';
+import { val } from '../helpers/values.js';
+import { TestSource, ThrowawayRedis, freePort } from './helpers.js';
 
 // A private redis-server for the file: any other vitest run's global teardown deletes every idnode-t-* key on the
 // shared REDIS_URL server, which would turn the Redis hits these tests expect into misses.

@@ -1,6 +1,5 @@
 // Byte fixtures and helpers shared by the wire codec tests (test/handle/wire/*.test.ts): hand-built from RFC 3652 and Handle.Net's Encoder.
 import { expect } from 'vitest';
-import type { HandleValue } from '../../../handle/types.js';
 import { WireError } from '../../../handle/wire/bytes.js';
 import type { SiteInfo } from '../../../handle/wire/site.js';
 
@@ -24,17 +23,6 @@ export function expectWireError(fn: () => unknown): WireError {
     return e as WireError;
   }
   throw new Error('expected a WireError, nothing was thrown');
-}
-
-export function value(partial: Partial<HandleValue> & Pick<HandleValue, 'index' | 'type' | 'data'>): HandleValue {
-  return {
-    ttlType: 'relative',
-    ttl: 86400,
-    timestamp: NOW,
-    permissions: { adminRead: true, adminWrite: true, publicRead: true, publicWrite: false },
-    references: [],
-    ...partial,
-  };
 }
 
 /** ≥ 2.5 layout: a CNRI-style request, version 2.10 suggesting 2.11 for the answer. */

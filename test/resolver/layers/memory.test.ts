@@ -6,7 +6,8 @@ import { MemoryLayer } from '../../../resolver/layers/memory.js';
 import { SingleFlight } from '../../../resolver/layers/single-flight.js';
 import { StoreLayer } from '../../../resolver/layers/store.js';
 import { MemoryCache } from '../../../resolver/memory-cache.js';
-import { TestSource, val } from '../helpers.js';
+import { val } from '../../helpers/values.js';
+import { TestSource } from '../helpers.js';
 
 function stack() {
   const source = new TestSource();

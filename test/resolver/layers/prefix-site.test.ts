@@ -4,7 +4,8 @@ import { RecordError } from '../../../handle/record-json.js';
 import { ManualClock } from '../../../resolver/clock.js';
 import { createResolver } from '../../../resolver/pipeline.js';
 import type { Resolver } from '../../../resolver/types.js';
-import { TestSource, val } from '../helpers.js';
+import { val } from '../../helpers/values.js';
+import { TestSource } from '../helpers.js';
 
 const SITE = { version: 1, protocolVersion: '2.11', serialNumber: 1, primarySite: true, servers: [] };
 
