@@ -3,6 +3,7 @@
 import type { CasePolicy } from '../handle/identifier.js';
 import type { Role } from './db.js';
 import type { Store } from './store.js';
+import type { LoginThrottle } from './users/limiter.js';
 
 /** What one committed transaction changed: handles (canonical keys), and prefixes whose visibility changed. */
 export interface RegistryChange {
@@ -24,6 +25,8 @@ export interface RegistryContext {
   events: RegistryEvents;
   /** injected for tests; default `() => new Date()` */
   now: () => Date;
+  /** failed-login throttle shared by workers and instances (src/node.ts composes it); absent: one per store in memory */
+  loginThrottle?: LoginThrottle;
 }
 
 /** An authenticated user of the SNMS and operator faces (from a token). */

@@ -9,6 +9,7 @@ import { TYPE, type HandleValue } from '../handle/types.js';
 import { jsonb, writeAudit } from './audit.js';
 import type { RegistryContext } from './context.js';
 import type { Database } from './db.js';
+import { sealSecrets } from './secret-values.js';
 import { toRecord } from './sql-store.js';
 import type {
   Actor,
@@ -102,8 +103,9 @@ export class HandleTx {
    * Writes `next` over the locked `before` (from lock()): new values, or null to delete. The same values write
    * nothing.
    */
-  async write(ref: HandleRef, action: string, before: HandleRecord | null, next: HandleValue[] | null): Promise<WriteResult> {
+  async write(ref: HandleRef, action: string, before: HandleRecord | null, given: HandleValue[] | null): Promise<WriteResult> {
     let after: HandleRecord | null;
+    const next = given === null ? null : await sealSecrets(given, before?.values ?? null);
     if (next === null) {
       if (before === null) return { before: null, after: null };
       await this.db.deleteFrom('handles').where('key', '=', ref.key).execute();
@@ -148,8 +150,10 @@ export class HandleTx {
    * values (an idempotent retry: nothing written); 'exists' otherwise (a different record, or a case variant). A
    * key repeated inside the batch is judged against the record its first occurrence left.
    */
-  async createMany(items: readonly BulkItem[], action: string, same: SameValues): Promise<CreateManyResult[]> {
-    if (items.length === 0) return [];
+  async createMany(given: readonly BulkItem[], action: string, same: SameValues): Promise<CreateManyResult[]> {
+    if (given.length === 0) return [];
+    const items: BulkItem[] = [];
+    for (const it of given) items.push({ ...it, values: await sealSecrets(it.values, null) });
     // The first occurrence of each key is the one inserted; rows go in key order so concurrent batches lock alike.
     const first = new Map<string, number>();
     items.forEach((it, i) => {
@@ -220,16 +224,23 @@ export class HandleTx {
     for (const r of locked.rows) state.set(r.key, { handle: r.handle, values: r.values, changes: 0 });
 
     const audit: { h: string; k: string; b: HandleValue[] | null; a: HandleValue[] | null }[] = [];
-    const results = items.map((it): UpdateManyResult => {
+    const results: UpdateManyResult[] = [];
+    for (const it of items) {
       const cur = state.get(it.ref.key);
-      if (cur === undefined) return 'not-found';
-      const next = compose(cur.values, it.values);
-      if (same(cur.values, next)) return 'unchanged';
+      if (cur === undefined) {
+        results.push('not-found');
+        continue;
+      }
+      const next = await sealSecrets(compose(cur.values, it.values), cur.values);
+      if (same(cur.values, next)) {
+        results.push('unchanged');
+        continue;
+      }
       audit.push({ h: cur.handle, k: it.ref.key, b: redactSecrets(cur.values), a: redactSecrets(next) });
       cur.values = next;
       cur.changes += 1;
-      return 'updated';
-    });
+      results.push('updated');
+    }
 
     const changed = [...state.entries()].filter(([, s]) => s.changes > 0);
     if (changed.length > 0) {

@@ -6,7 +6,8 @@ import { parseHandle, type CasePolicy } from '../handle/identifier.js';
 import { TYPE } from '../handle/types.js';
 import type { Requester } from '../registry/access.js';
 import type { Principal } from '../registry/context.js';
-import { verifySecret } from '../registry/secrets.js';
+import { SecretsBusyError, verifySecret } from '../registry/secrets.js';
+import { ThrottledError, type LoginThrottle } from '../registry/users/limiter.js';
 import type { Resolver } from '../resolver/types.js';
 
 const VERIFIED_TTL_MS = 5 * 60_000;
@@ -17,7 +18,14 @@ export interface CredentialsDeps {
   policy: CasePolicy;
   /** checks an SNMS token; throws when it is invalid or expired */
   verifyToken(token: string): Promise<Principal>;
+  /** failed Basic-auth attempts, per credential (index:handle) and client address, shared by workers and instances */
+  throttle: LoginThrottle;
+  /** the clock (tests); default Date.now */
+  nowMs?: () => number;
 }
+
+/** The throttle scope of Basic-auth handle credentials (SNMS accounts have their own). */
+export const BASIC_SCOPE = 'handle';
 
 export class Credentials {
   /** successful verifications (a digest of handle, index, stored hash and secret), so a client's every request does not pay for scrypt */
@@ -27,9 +35,10 @@ export class Credentials {
 
   /**
    * null when the request carries no credentials; the requester when they check out; otherwise throws HandleError
-   * 404 (unreadable credentials) or 403 (authentication failed).
+   * 404 (unreadable credentials), 403 (authentication failed, or too many recent failures of this credential from
+   * `address` or of `address`: the message says when to retry) or 3 (too busy checking secrets: retry shortly).
    */
-  async authenticate(header: string | undefined): Promise<Requester | null> {
+  async authenticate(header: string | undefined, address = ''): Promise<Requester | null> {
     if (header === undefined || header.trim() === '') return null;
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (bearer) {
@@ -61,14 +70,35 @@ export class Credentials {
     } catch {
       throw new HandleError(RC.INVALID_CREDENTIAL, usage);
     }
+    const account = `${index}:${id.key}`;
+    const nowMs = (this.d.nowMs ?? Date.now)();
+    try {
+      // before anything is looked at: a throttled guess learns nothing, not even from a cached success
+      await this.d.throttle.check(BASIC_SCOPE, account, address, nowMs);
+    } catch (err) {
+      if (err instanceof ThrottledError) {
+        throw new HandleError(RC.AUTHENTICATION_FAILED, `Too many failed authentications as ${index}:${id.handle} from this address: retry in ${err.retryAfterSeconds} s`);
+      }
+      throw err;
+    }
     const res = await this.d.resolver.resolve(id.key);
     const secret = res.found ? res.record.values.find((v) => v.index === index && v.type.toUpperCase() === TYPE.SECKEY) : undefined;
-    if (secret === undefined || secret.data.format !== 'string') throw new HandleError(RC.AUTHENTICATION_FAILED, 'Authentication failed');
-    const stored = secret.data.value;
+    const stored = secret !== undefined && secret.data.format === 'string' ? secret.data.value : null;
     const cacheKey = createHash('sha256').update(`${id.key}\0${index}\0${stored}\0${password}`).digest('base64');
-    if (this.verified.get(cacheKey) === undefined) {
-      if (!(await verifySecret(stored, password))) throw new HandleError(RC.AUTHENTICATION_FAILED, 'Authentication failed');
+    if (stored === null || this.verified.get(cacheKey) === undefined) {
+      let ok: boolean;
+      try {
+        ok = stored !== null && (await verifySecret(stored, password));
+      } catch (err) {
+        if (err instanceof SecretsBusyError) throw new HandleError(RC.SERVER_TOO_BUSY, `Server busy checking credentials: retry in a second`);
+        throw err;
+      }
+      if (!ok) {
+        await this.d.throttle.failed(BASIC_SCOPE, account, address, nowMs);
+        throw new HandleError(RC.AUTHENTICATION_FAILED, 'Authentication failed');
+      }
       this.verified.set(cacheKey, true);
+      await this.d.throttle.succeeded(BASIC_SCOPE, account, address, nowMs);
     }
     return { kind: 'credential', handle: id.handle, key: id.key, index };
   }

@@ -9,12 +9,15 @@ import { openPgliteStore, openPostgresStore } from '../registry/open.js';
 import { DEFAULT_PLAN_FILE, loadPlan, type Plan } from '../registry/plan.js';
 import type { Store } from '../registry/store.js';
 import { ensureOperator } from '../registry/users/accounts.js';
+import { LoginThrottle, MemoryThrottleStore } from '../registry/users/limiter.js';
 import { verifyToken } from '../registry/users/tokens.js';
 import { createResolver } from '../resolver/pipeline.js';
+import { createRedisClient } from '../resolver/redis-client.js';
 import type { RecordSource, Resolver } from '../resolver/types.js';
 import type { Config } from './config.js';
 import { Credentials } from './credentials.js';
 import { NodeSite } from './site.js';
+import { RedisThrottleStore } from './throttle-redis.js';
 
 export interface Logger {
   info(msg: string): void;
@@ -82,6 +85,14 @@ export async function openNode(config: Config, log: Logger = quietLogger, opened
   const plan = loadPlan(config.PLAN_FILE ?? DEFAULT_PLAN_FILE);
   const store = opened ?? (await openStore(config));
   let resolver: Resolver | undefined;
+  // Failed logins (SNMS accounts and Basic-auth credentials) are counted where every worker and instance sees them:
+  // Redis when configured (WORKERS > 1 requires it); otherwise there is one process, and its memory is enough.
+  const throttleRedis = config.REDIS_URL ? createRedisClient(config.REDIS_URL, { connectionName: 'idnode-throttle' }) : null;
+  const loginThrottle = new LoginThrottle(
+    throttleRedis ? new RedisThrottleStore(throttleRedis, config.REDIS_NAMESPACE) : new MemoryThrottleStore(),
+    {},
+    (msg) => log.warn(msg),
+  );
   try {
     await store.migrate();
     // The registry tells the caches what it changed; the resolver exists only after it, hence the late binding.
@@ -92,6 +103,7 @@ export async function openNode(config: Config, log: Logger = quietLogger, opened
       policy,
       events: { changed: (c) => resolver!.invalidate({ keys: c.keys, prefixKeys: c.prefixKeys }) },
       now: () => new Date(),
+      loginThrottle,
     };
     const site = new NodeSite(config);
     const r = await createResolver({
@@ -107,7 +119,7 @@ export async function openNode(config: Config, log: Logger = quietLogger, opened
       site: { nodePrefixKey: prefixKey, siteData: () => site.json },
     });
     resolver = r;
-    const credentials = new Credentials({ resolver: r, policy, verifyToken: (token) => verifyToken(registry, token) });
+    const credentials = new Credentials({ resolver: r, policy, verifyToken: (token) => verifyToken(registry, token), throttle: loginThrottle });
     const admin = await ensureNodeAdmin(registry, config.ADMIN_SECRET);
     if (admin.outcome === 'created' && admin.generated) {
       log.warn(
@@ -129,10 +141,12 @@ export async function openNode(config: Config, log: Logger = quietLogger, opened
       plan,
       async close() {
         await r.close();
+        throttleRedis?.disconnect();
         await store.close();
       },
     };
   } catch (err) {
+    throttleRedis?.disconnect();
     await resolver?.close().catch(() => {});
     await store.close().catch(() => {});
     throw err;

@@ -1,14 +1,16 @@
 // Logins (plain password and SNMS v1 daily digest) and the signed tokens they issue and verify.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { RegistryError, type Principal, type RegistryContext } from '../context.js';
-import { hashSecret, verifySecret } from '../secrets.js';
+import { hashSecret, SecretsBusyError, verifySecret } from '../secrets.js';
 import { principalOf } from './accounts.js';
 import { keys } from './keys.js';
-import { limiterFor, type LoginLimiter } from './limiter.js';
+import { throttleFor, ThrottledError, type LoginThrottle } from './limiter.js';
 import { decryptDigest, MAX_PASSWORD_LENGTH, sha256hex } from './passwords.js';
 
 export const TOKEN_LIFETIME_SECONDS = 24 * 3600;
 const WRONG_CREDENTIALS = '用户名/密码错误！ / wrong username or password';
+/** the throttle scope of SNMS and operator accounts (Basic-auth handle credentials have their own) */
+export const LOGIN_SCOPE = 'user';
 const BAD_TOKEN = 'token invalid or expired';
 const SHANGHAI_OFFSET_MS = 8 * 3600_000;
 const DAY_MS = 24 * 3600_000;
@@ -37,16 +39,23 @@ let dummyHash: Promise<string> | null = null;
 
 /**
  * Checks a username and password and issues a token. Any failure (unknown user, wrong password, disabled user) is
- * the same RegistryError('invalid'); too many recent failures for the account or the address → RegistryError('locked')
- * before the password is even looked at.
+ * the same RegistryError('invalid'); an attempt the throttle holds back (too many recent failures of this account
+ * from this address, of this address, or of this account from addresses it never logged in from) is
+ * RegistryError('locked') saying when to retry, before the password is even looked at; so is a node too busy
+ * checking passwords to take one more.
  */
-export async function login(ctx: RegistryContext, input: LoginInput, limiter: LoginLimiter = limiterFor(ctx.store)): Promise<LoginResult> {
+export async function login(ctx: RegistryContext, input: LoginInput, throttle: LoginThrottle = ctx.loginThrottle ?? throttleFor(ctx.store)): Promise<LoginResult> {
   const now = ctx.now();
   const nowMs = now.getTime();
   const username = typeof input.username === 'string' ? input.username.trim() : '';
   const account = username.toLowerCase();
   const address = typeof input.address === 'string' ? input.address : '';
-  limiter.check(account, address, nowMs);
+  try {
+    await throttle.check(LOGIN_SCOPE, account, address, nowMs);
+  } catch (err) {
+    if (err instanceof ThrottledError) throw new RegistryError('locked', `登录失败次数过多，请 ${err.retryAfterSeconds} 秒后再试 / too many failed logins: retry in ${err.retryAfterSeconds} s`);
+    throw err;
+  }
 
   const password = typeof input.password === 'string' ? input.password : '';
   const row =
@@ -68,14 +77,19 @@ export async function login(ctx: RegistryContext, input: LoginInput, limiter: Lo
     // unknown users cost the same scrypt run as known ones
     dummyHash ??= hashSecret(sha256hex('idnode-dummy'));
     const stored = row?.password_hash ?? (await dummyHash);
-    ok = (await verifySecret(stored, sha256hex(password))) && row !== undefined;
+    try {
+      ok = (await verifySecret(stored, sha256hex(password))) && row !== undefined;
+    } catch (err) {
+      if (err instanceof SecretsBusyError) throw new RegistryError('locked', `节点繁忙，请稍后再试 / ${err.message}`);
+      throw err;
+    }
   }
 
   if (!ok || row === undefined || row.disabled) {
-    limiter.failed(account, address, nowMs);
+    await throttle.failed(LOGIN_SCOPE, account, address, nowMs);
     throw new RegistryError('invalid', WRONG_CREDENTIALS);
   }
-  limiter.succeeded(account);
+  await throttle.succeeded(LOGIN_SCOPE, account, address, nowMs);
   const principal = principalOf(row);
   const { token, expiresAt } = await issueToken(ctx, principal.userId, now);
   return { token, expiresAt, principal };

@@ -25,7 +25,7 @@ import { creditCodeCheckChar } from '../../registry/rules.js';
 import { verifySecret } from '../../registry/secrets.js';
 import type { Store } from '../../registry/store.js';
 import { usersOf } from '../../registry/users/accounts.js';
-import { LoginLimiter } from '../../registry/users/limiter.js';
+import { LoginThrottle, MemoryThrottleStore } from '../../registry/users/limiter.js';
 import { login } from '../../registry/users/tokens.js';
 import { storeBackends, type Opened } from '../helpers/registry-backends.js';
 import { registryRejection } from '../helpers/errors.js';
@@ -114,7 +114,7 @@ describe.each(backends)('enterprise onboarding on %s', (_name, open) => {
       { userId: a.userId, username: appA.username, role: 'enterprise', enterpriseId: a.enterpriseId, disabled: false },
     ]);
     // its user can log in right away (to follow the application)
-    const session = await login(ctx, { username: appA.username, password: 'password-' + appA.username.slice(8), mode: 'plain', address: '' }, new LoginLimiter());
+    const session = await login(ctx, { username: appA.username, password: 'password-' + appA.username.slice(8), mode: 'plain', address: '' }, new LoginThrottle(new MemoryThrottleStore()));
     expect(session.principal.enterpriseId).toBe(a.enterpriseId);
 
     // ---- duplicate application: same credit code (lower case, spaces) → refused, nothing written ----

@@ -9,6 +9,10 @@ import type { Actor, HandleRecord, HandleRef, Mutation, Store } from '../../regi
 import { alice, backends, bob, freshPrefix, postgresBackend, ref, testContext, useStore } from '../helpers/registry-backends.js';
 import { hasPostgres } from '../helpers/services.js';
 import { ALL_FORMATS, seckeyVal, urlValue, value } from '../helpers/values.js';
+import { hashSecret } from '../../registry/secrets.js';
+
+/** HS_SECKEY hashes at the node's policy (the write path refuses any other `scrypt$…`) */
+const H = { first: await hashSecret('first'), second: await hashSecret('second'), hidden: await hashSecret('hidden') };
 
 const put = (values: HandleValue[]): Mutation => () => values;
 const createOnly = (values: HandleValue[]): Mutation => (cur) => {
@@ -237,10 +241,10 @@ describe.each(backends)('handle write path: $name', (backend) => {
     const r = ref(freshPrefix(), 'keyed');
     const redacted = (index: number, type = 'HS_SECKEY') =>
       value(index, type, { format: 'string', value: '(redacted)' }, { permissions: { adminRead: true, adminWrite: true, publicRead: false, publicWrite: false } });
-    await write(r, 'handle.create', alice, put([urlValue('https://k.example/'), seckeyVal('scrypt$first')]));
-    await write(r, 'values.add', alice, put([urlValue('https://k.example/'), seckeyVal('scrypt$first'), { ...seckeyVal('scrypt$second'), index: 301, type: 'hs_SecKey' }]));
+    await write(r, 'handle.create', alice, put([urlValue('https://k.example/'), seckeyVal(H.first)]));
+    await write(r, 'values.add', alice, put([urlValue('https://k.example/'), seckeyVal(H.first), { ...seckeyVal(H.second), index: 301, type: 'hs_SecKey' }]));
     // the row keeps the real data (the credential check needs it)
-    expect((await store.getHandle(r.key))?.values.map((v) => v.data.value)).toEqual(['https://k.example/', 'scrypt$first', 'scrypt$second']);
+    expect((await store.getHandle(r.key))?.values.map((v) => v.data.value)).toEqual(['https://k.example/', H.first, H.second]);
     await write(r, 'handle.delete', alice, del);
     const [d, u, c] = await store.listAudit({ handleKey: r.key });
     expect(c?.after).toEqual([urlValue('https://k.example/'), redacted(300)]);
@@ -271,11 +275,11 @@ describe.each(backends)('handle write path: $name', (backend) => {
     const r = ref(freshPrefix(), 'public');
     const publicJson = async () =>
       (await store.db.selectFrom('handles').select('public_json').where('key', '=', r.key).executeTakeFirstOrThrow()).public_json;
-    await write(r, 'handle.create', alice, put([urlValue('https://p.example/'), seckeyVal('scrypt$hidden')]));
+    await write(r, 'handle.create', alice, put([urlValue('https://p.example/'), seckeyVal(H.hidden)]));
     expect(await publicJson()).toBe(
       '[{"index":1,"type":"URL","data":{"format":"string","value":"https://p.example/"},"ttl":86400,"timestamp":"2023-11-14T22:13:20Z"}]',
     );
-    await write(r, 'values.add', alice, put([seckeyVal('scrypt$hidden')]));
+    await write(r, 'values.add', alice, put([seckeyVal(H.hidden)]));
     expect(await publicJson()).toBe('[]');
   });
 

@@ -78,7 +78,7 @@ export default async function handleRestFace(app: FastifyInstance, d: HandleRest
   }
 
   async function requireIdentity(req: FastifyRequest): Promise<Requester> {
-    const who = await d.credentials.authenticate(req.headers.authorization);
+    const who = await d.credentials.authenticate(req.headers.authorization, req.ip);
     if (who === null) throw new HandleError(RC.AUTHENTICATION_NEEDED, 'Authentication needed');
     return who;
   }
@@ -102,7 +102,7 @@ export default async function handleRestFace(app: FastifyInstance, d: HandleRest
       const id = parseHandle(raw, d.policy);
       const filter = { types: p.type ?? [], indexes: indexes(p) };
       if (!isHomed(ctx, id)) throw new HandleError(RC.SERVER_NOT_RESP, `Server not responsible for handle ${id.handle}`);
-      const who = await d.credentials.authenticate(req.headers.authorization);
+      const who = await d.credentials.authenticate(req.headers.authorization, req.ip);
       const publicOnly = p.publicOnly !== undefined ? flag(p, 'publicOnly') : who === null;
       const res = await d.resolver.resolve(id.key, { authoritative: flag(p, 'auth') });
       if (!res.found) throw new HandleError(RC.HANDLE_NOT_FOUND, 'Handle Not Found');
