@@ -1,6 +1,7 @@
 // Resolution filters (Handle.Net semantics): requested types and indexes select a union of values; publicOnly hides private ones.
 import type { HandleValue } from './types.js';
 import { asciiUpper } from './identifier.js';
+import { isPublicReadable } from './value.js';
 
 /**
  * Whether a requested type selects a value's type, ASCII case-insensitively. A request ending in `.` (`URL.`) matches
@@ -29,7 +30,7 @@ export function filterValues(values: readonly HandleValue[], f: ValueFilter): Ha
   const all = f.types.length === 0 && f.indexes.length === 0;
   const out: HandleValue[] = [];
   for (const v of values) {
-    if (f.publicOnly && !v.permissions.publicRead) continue;
+    if (f.publicOnly && !isPublicReadable(v)) continue;
     if (!all && !f.indexes.includes(v.index) && !f.types.some((t) => typeMatches(t, v.type))) continue;
     out.push(v);
   }

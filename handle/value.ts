@@ -14,8 +14,17 @@ export function minEffectiveTtl(values: readonly HandleValue[], nowSec: number, 
   return min === Infinity ? fallback : min;
 }
 
+/**
+ * Whether anyone may read a value: public read, and never a secret key — an HS_SECKEY stays with its handle's admins
+ * whatever its permissions say (Basic credentials are checked against it).
+ */
 export function isPublicReadable(v: HandleValue): boolean {
-  return v.permissions.publicRead;
+  return v.permissions.publicRead && !isSecretKey(v);
+}
+
+/** Whether a value is a secret key (HS_SECKEY, any case). */
+export function isSecretKey(v: HandleValue): boolean {
+  return v.type.length === TYPE.SECKEY.length && v.type.toUpperCase() === TYPE.SECKEY;
 }
 
 /** The 4-character form Handle.Net prints: adminRead adminWrite publicRead publicWrite. */

@@ -88,6 +88,8 @@ export interface AuthorizeOptions {
   read: ValuesReader;
   /** the target's current values when the caller holds them already (a write's locked row; null: absent) */
   current?: readonly HandleValue[] | null;
+  /** only the admins HS_ADMIN names count (reading restricted values): the node admin gets no blanket right */
+  adminsOnly?: boolean;
 }
 
 /**
@@ -99,7 +101,7 @@ export interface AuthorizeOptions {
  */
 export async function authorize(ctx: RegistryContext, db: Db, who: Requester, target: HandleId, op: AdminOp, o: AuthorizeOptions): Promise<void> {
   if (!isHomed(ctx, target)) throw new HandleError(RC.SERVER_NOT_RESP, 'Server not responsible for handle');
-  if (isNodeAdmin(ctx, who)) return;
+  if (!o.adminsOnly && isNodeAdmin(ctx, who)) return;
   const subject = prefixOfPrefixRecord(target) ?? target.prefixKey;
   const label = actorId(who);
   if (who.kind === 'user') {
@@ -132,11 +134,24 @@ export async function authorize(ctx: RegistryContext, db: Db, who: Requester, ta
   }
 }
 
-/** Whether `who` may read `target`'s non-public values (never throws). */
+/**
+ * Whether `who` may read `target`'s non-public values — secret keys and admin-read-only values (never throws). Only
+ * the handle's own admins may: Handle credentials that its HS_ADMIN (or its prefix record's) names with the read
+ * permission, and an enterprise's users under the enterprise's own enabled prefixes. Node operators and reviewers
+ * administer the node, not the handle: they see the public values only (as Handle.Net omits what a requester may
+ * not read), and so does the node admin credential under a prefix whose record does not name it.
+ */
 export async function mayReadRestricted(ctx: RegistryContext, who: Requester | null, target: HandleId, read: ValuesReader): Promise<boolean> {
   if (who === null) return false;
+  if (who.kind === 'system') return true;
+  if (!isHomed(ctx, target)) return false;
   try {
-    await authorize(ctx, ctx.store.db, who, target, 'readValue', { onPrefixRecord: false, read });
+    if (who.kind === 'user') {
+      if (who.principal.role !== 'enterprise') return false;
+      return (await userScope(ctx, ctx.store.db, who.principal, 'write'))(prefixOfPrefixRecord(target) ?? target.prefixKey);
+    }
+    // the HS_ADMIN decision, without the node admin's right to administer everything
+    await authorize(ctx, ctx.store.db, who, target, 'readValue', { onPrefixRecord: false, read, adminsOnly: true });
     return true;
   } catch {
     return false;

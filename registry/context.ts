@@ -27,6 +27,21 @@ export interface RegistryContext {
   now: () => Date;
   /** failed-login throttle shared by workers and instances (src/node.ts composes it); absent: one per store in memory */
   loginThrottle?: LoginThrottle;
+  /**
+   * The keys of the stored SNMS v1 digests (users.password_sha256_enc), kept outside the database (src/key-file.ts);
+   * null: the v1 login is off and no digest is kept. Unset (registry tests): a throw-away in-memory key per store.
+   */
+  passwordDigests?: DigestVault | null;
+}
+
+/** Encrypts and decrypts SNMS v1 digests under keys the database never holds (registry/users/keys.ts). */
+export interface DigestVault {
+  /** `<key id>:<iv>.<tag>.<ciphertext>` under the newest key */
+  encrypt(digest: string): string;
+  /** the digest, or null when the stored text does not decrypt under any key at hand */
+  decrypt(stored: string): string | null;
+  /** the ids of the keys at hand, newest last */
+  keyIds(): string[];
 }
 
 /** An authenticated user of the SNMS and operator faces (from a token). */

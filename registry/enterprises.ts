@@ -14,7 +14,6 @@ import { checkCreditCode, checkIndustryCode, type IndustryInput } from './rules.
 import { generateSecret, hashSecret } from './secrets.js';
 import type { Actor } from './store.js';
 import { createUser, isUniqueViolation } from './users/accounts.js';
-import { nodeKey } from './users/keys.js';
 import { checkUsername, passwordDigest, type PasswordInput } from './users/passwords.js';
 
 type EnterpriseRow = Selectable<EnterprisesTable>;
@@ -110,7 +109,6 @@ export async function applyEnterprise(
   }
   const username = checkUsername(input.username);
   passwordDigest(input.password); // validated before anything is written
-  await nodeKey(ctx); // createUser needs it inside the transaction
 
   try {
     return await ctx.store.db.transaction().execute(async (trx) => {

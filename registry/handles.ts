@@ -5,8 +5,8 @@
 import { sql, type Transaction } from 'kysely';
 import { HandleError, RC } from '../handle/codes.js';
 import { publicValuesJson } from '../handle/json.js';
-import { TYPE, type HandleValue } from '../handle/types.js';
-import { jsonb, writeAudit } from './audit.js';
+import type { HandleValue } from '../handle/types.js';
+import { hasSecret, jsonb, redactSecrets, writeAudit } from './audit.js';
 import type { RegistryContext } from './context.js';
 import type { Database } from './db.js';
 import { sealSecrets } from './secret-values.js';
@@ -24,21 +24,7 @@ import type {
   WriteResult,
 } from './store.js';
 
-/** Whether a value is a secret key (the type as src/credentials.ts compares it). */
-function isSecret(v: HandleValue): boolean {
-  return v.type.toUpperCase() === TYPE.SECKEY;
-}
-
-/** Whether a value list holds a secret key the audit log must not carry. */
-function hasSecret(values: readonly HandleValue[]): boolean {
-  return values.some(isSecret);
-}
-
-/** Values as audited: HS_SECKEY data replaced (only a hash is stored, but credentials stay out of the log). */
-export function redactSecrets(values: readonly HandleValue[] | null): HandleValue[] | null {
-  if (values === null) return null;
-  return values.map((v) => (isSecret(v) ? { ...v, data: { format: 'string', value: '(redacted)' } } : v));
-}
+export { redactSecrets } from './audit.js';
 
 /** JSON with object keys sorted (JSONB reorders keys), dropping what JSON.stringify drops: equal iff same JSONB. */
 export function canonicalJson(x: unknown): string {
@@ -137,8 +123,8 @@ export class HandleTx {
       handle: ref.handle,
       handleKey: ref.key,
       enterpriseId: null,
-      before: redactSecrets(before === null ? null : before.values),
-      after: redactSecrets(after === null ? null : after.values),
+      before: before === null ? null : before.values,
+      after: after === null ? null : after.values,
     });
     this.changedKeys.add(ref.key);
     return { before, after };

@@ -8,6 +8,7 @@ import { stderrLog } from './cli/log.js';
 import { migrateCommand } from './cli/migrate.js';
 import { planCommand } from './cli/plan.js';
 import { resolveCommand } from './cli/resolve.js';
+import { rotatePasswordKeyCommand } from './cli/rotate-password-key.js';
 import { serveCommand } from './cli/serve.js';
 
 const USAGE = `usage: idnode <command>
@@ -17,6 +18,7 @@ const USAGE = `usage: idnode <command>
   plan [--csv|--json] the county plan's progress per town and year (PLAN_FILE)
   import <file> --prefix <p> [--template <v>] [--batch <n>]
                       register identifiers from CSV or NDJSON (per item; re-running changes nothing)
+  rotate-password-key a new key in the password key file, every v1 digest re-encrypted under it
 Settings come from the environment: PORT HOST NODE_PREFIX ADMIN_SECRET DATABASE_URL REDIS_URL DATA_DIR
 CACHE_MAX_BYTES ... (see README).`;
 
@@ -26,6 +28,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   resolve: resolveCommand,
   plan: planCommand,
   import: importCommand,
+  'rotate-password-key': rotatePasswordKeyCommand,
 };
 
 /** The exit code (-1: a server that keeps running). */

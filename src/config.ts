@@ -56,6 +56,11 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** HTTP worker processes (node cluster); 0 = one per core when DATABASE_URL and REDIS_URL are set, else 1 */
   WORKERS: int(0, 256).default(0),
+  // ---- password keys and the SNMS v1 login (README: "Password keys and the v1 login") ----
+  /** the key file of the SNMS v1 digests; default <DATA_DIR>/password-key (created 0600 on first start) */
+  PASSWORD_KEY_FILE: z.string().min(1).optional(),
+  /** `off`: /identity/token/v1 is refused and no recoverable password digest is kept */
+  SNMS_V1_LOGIN: z.enum(['on', 'off']).default('on'),
 });
 
 export type Config = z.infer<typeof schema>;

@@ -10,12 +10,15 @@ import { DEFAULT_PLAN_FILE, loadPlan, type Plan } from '../registry/plan.js';
 import type { Store } from '../registry/store.js';
 import { ensureOperator } from '../registry/users/accounts.js';
 import { LoginThrottle, MemoryThrottleStore } from '../registry/users/limiter.js';
+import { prepareDigests } from '../registry/users/digests.js';
+import { digestVault } from '../registry/users/keys.js';
 import { verifyToken } from '../registry/users/tokens.js';
 import { createResolver } from '../resolver/pipeline.js';
 import { createRedisClient } from '../resolver/redis-client.js';
 import type { RecordSource, Resolver } from '../resolver/types.js';
 import type { Config } from './config.js';
 import { Credentials } from './credentials.js';
+import { openKeyFile, passwordKeyFilePath } from './key-file.js';
 import { NodeSite } from './site.js';
 import { RedisThrottleStore } from './throttle-redis.js';
 
@@ -105,6 +108,7 @@ export async function openNode(config: Config, log: Logger = quietLogger, opened
       now: () => new Date(),
       loginThrottle,
     };
+    await preparePasswordKeys(config, registry, log);
     const site = new NodeSite(config);
     const r = await createResolver({
       source: recordSource(registry),
@@ -151,4 +155,37 @@ export async function openNode(config: Config, log: Logger = quietLogger, opened
     await store.close().catch(() => {});
     throw err;
   }
+}
+
+/**
+ * The keys of the SNMS v1 digests, outside the database: none with SNMS_V1_LOGIN=off (stored digests are dropped);
+ * else the key file (PASSWORD_KEY_FILE, or <DATA_DIR>/password-key, created 0600 on first start), or for a throw-away
+ * node (DATA_DIR=:memory:, no PASSWORD_KEY_FILE) a key in memory. Moves digests off the legacy in-database key. A start
+ * whose key file lacks keys that stored rows name is refused (a throw-away node only warns): those v1 logins would fail.
+ */
+async function preparePasswordKeys(config: Config, registry: RegistryContext, log: Logger): Promise<void> {
+  if (config.SNMS_V1_LOGIN === 'off') {
+    registry.passwordDigests = null;
+    const r = await prepareDigests(registry, null);
+    if (r.cleared > 0) log.info(`SNMS_V1_LOGIN=off: dropped the v1 digests of ${r.cleared} users (they log in with /identity/token)`);
+    return;
+  }
+  const path = passwordKeyFilePath(config);
+  const file = path === null ? null : openKeyFile(path);
+  if (file?.warning) log.warn(file.warning);
+  if (file !== null) registry.passwordDigests = file.ring;
+  // path null: the registry's in-memory key for this store
+  const r = await prepareDigests(registry, digestVault(registry));
+  if (file?.created) log.info(`created the password key file ${file.path} (mode 0600): back it up apart from the database`);
+  if (r.legacyKeyDeleted) log.info(`moved ${r.migrated} v1 digests to the key file and deleted the old key from the database`);
+  const missing = Object.entries(r.missing);
+  if (missing.length === 0) return;
+  const n = missing.reduce((a, [, c]) => a + c, 0);
+  const message =
+    `${n} users have SNMS v1 digests under key(s) ${missing.map(([id]) => id).join(', ')}, which ` +
+    `${file === null ? 'this throw-away node (DATA_DIR=:memory:) does not have' : `${file.path} does not hold`}: their /identity/token/v1 logins fail. ` +
+    'Give every instance the same key file (copy it from the instance that made those rows, or set PASSWORD_KEY_FILE to a shared one), ' +
+    'or start once with SNMS_V1_LOGIN=off to drop the digests (users log in with /identity/token; a password change makes a new digest).';
+  if (file === null) log.warn(message);
+  else throw new Error(message);
 }

@@ -4,6 +4,7 @@ import * as m001 from './001_handles.js';
 import * as m002 from './002_enterprises.js';
 import * as m003 from './003_public_json.js';
 import * as m004 from './004_cache_epoch.js';
+import * as m005 from './005_secret_public_answers.js';
 
 /**
  * Every migration by name; kysely applies them in name order. Add new ones as `NNN_name.ts` and list them here —
@@ -14,6 +15,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '002_enterprises': m002,
   '003_public_json': m003,
   '004_cache_epoch': m004,
+  '005_secret_public_answers': m005,
 });
 
 export const migrationProvider: MigrationProvider = {

@@ -32,8 +32,8 @@ export function userJson(r: UserRow) {
 }
 
 /**
- * Creates a user (audited). Pass `trx` to create it inside the caller's transaction (enterprise apply); the caller
- * must have loaded the node key (`await nodeKey(ctx)`) before opening it. A username taken case-insensitively →
+ * Creates a user (audited). Pass `trx` to create it inside the caller's transaction (enterprise apply). A username
+ * taken case-insensitively →
  * RegistryError('conflict').
  */
 export async function createUser(
@@ -48,7 +48,7 @@ export async function createUser(
   if ((input.role === 'enterprise') !== (enterpriseId !== null)) {
     throw invalid('企业用户必须且只有企业用户关联企业 / role enterprise needs an enterprise id, other roles must have none');
   }
-  const cols = await credentialColumns(ctx, input.password, trx !== undefined);
+  const cols = await credentialColumns(ctx, input.password);
   const run = async (db: Transaction<Database>) => {
     const key = username.toLowerCase();
     if (await db.selectFrom('users').select('id').where('username_key', '=', key).executeTakeFirst()) throw usernameTaken();

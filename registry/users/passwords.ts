@@ -1,8 +1,8 @@
 // Passwords and usernames: checking them, the sha256hex digest every login is keyed on, and the stored credential columns.
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { RegistryError, type RegistryContext } from '../context.js';
 import { hashSecret } from '../secrets.js';
-import { keys, keysIfLoaded, type Keys } from './keys.js';
+import { digestVault } from './keys.js';
 
 /** A password as a user types it, or as SNMS clients send it at apply time: its lower-case hex SHA-256. */
 export type PasswordInput = { plain: string } | { sha256: string };
@@ -47,37 +47,14 @@ export function checkUsername(username: unknown): string {
   return u;
 }
 
-/** `iv.tag.ct` (base64) of the sha256hex under the node's encryption key. */
-function encryptDigest(k: Keys, digest: string): string {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', k.enc, iv);
-  const ct = Buffer.concat([cipher.update(digest, 'utf8'), cipher.final()]);
-  return `${iv.toString('base64')}.${cipher.getAuthTag().toString('base64')}.${ct.toString('base64')}`;
-}
-
-/** The sha256hex back from password_sha256_enc, or null when it does not decrypt under this node's key. */
-export function decryptDigest(k: Keys, stored: string): string | null {
-  const parts = stored.split('.');
-  if (parts.length !== 3) return null;
-  try {
-    const decipher = createDecipheriv('aes-256-gcm', k.enc, Buffer.from(parts[0]!, 'base64'));
-    decipher.setAuthTag(Buffer.from(parts[1]!, 'base64'));
-    return Buffer.concat([decipher.update(Buffer.from(parts[2]!, 'base64')), decipher.final()]).toString('utf8');
-  } catch {
-    return null;
-  }
-}
-
-/** The users columns that store a password: its scrypt hash (plain logins) and its encrypted digest (v1 logins). */
-export async function credentialColumns(ctx: RegistryContext, password: PasswordInput, inTransaction = false) {
+/**
+ * The users columns that store a password: its scrypt hash (plain logins) and its SNMS v1 digest encrypted under the
+ * newest key of the vault, which the database never holds ('' when the v1 login is off: no digest is kept).
+ */
+export async function credentialColumns(ctx: RegistryContext, password: PasswordInput) {
   const digest = passwordDigest(password);
-  const loaded = keysIfLoaded(ctx.store);
-  // PGlite has one connection: loading the key from inside a transaction would wait for that transaction forever
-  if (inTransaction && loaded === undefined) {
-    throw new Error('createUser inside a transaction needs the node key loaded first: await nodeKey(ctx) before opening it');
-  }
-  const k = loaded ?? (await keys(ctx));
-  return { password_hash: await hashSecret(digest), password_sha256_enc: encryptDigest(k, digest) };
+  const vault = digestVault(ctx);
+  return { password_hash: await hashSecret(digest), password_sha256_enc: vault === null ? '' : vault.encrypt(digest) };
 }
 
 function invalid(message: string): RegistryError {

@@ -3,15 +3,16 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { RegistryError, type Principal, type RegistryContext } from '../context.js';
 import { hashSecret, SecretsBusyError, verifySecret } from '../secrets.js';
 import { principalOf } from './accounts.js';
-import { keys } from './keys.js';
+import { digestVault, keys } from './keys.js';
 import { throttleFor, ThrottledError, type LoginThrottle } from './limiter.js';
-import { decryptDigest, MAX_PASSWORD_LENGTH, sha256hex } from './passwords.js';
+import { MAX_PASSWORD_LENGTH, sha256hex } from './passwords.js';
 
 export const TOKEN_LIFETIME_SECONDS = 24 * 3600;
 const WRONG_CREDENTIALS = '用户名/密码错误！ / wrong username or password';
 /** the throttle scope of SNMS and operator accounts (Basic-auth handle credentials have their own) */
 export const LOGIN_SCOPE = 'user';
 const BAD_TOKEN = 'token invalid or expired';
+const V1_OFF = 'v1 登录已停用 / the v1 login (/identity/token/v1) is disabled on this node (SNMS_V1_LOGIN=off): log in with POST /identity/token and the password';
 const SHANGHAI_OFFSET_MS = 8 * 3600_000;
 const DAY_MS = 24 * 3600_000;
 
@@ -67,7 +68,9 @@ export async function login(ctx: RegistryContext, input: LoginInput, throttle: L
   if (input.mode === 'v1') {
     // The client hashes with its own "today"; accept yesterday and tomorrow (Shanghai time) as well, so a login
     // around midnight, or from a client whose clock or timezone is off by some hours, still works.
-    const stored = row === undefined ? null : decryptDigest(await keys(ctx), row.password_sha256_enc);
+    const vault = digestVault(ctx);
+    if (vault === null) throw new RegistryError('forbidden', V1_OFF);
+    const stored = row === undefined ? null : vault.decrypt(row.password_sha256_enc);
     const given = Buffer.from(password.toLowerCase(), 'utf8');
     for (const day of [nowMs, nowMs - DAY_MS, nowMs + DAY_MS]) {
       const expected = Buffer.from(sha256hex((stored ?? '0'.repeat(64)) + shanghaiDate(new Date(day))), 'utf8');

@@ -5,7 +5,7 @@ import { DEFAULT_CASE_POLICY } from '../../handle/identifier.js';
 import { RegistryError, type RegistryContext, type RegistryEvents } from '../../registry/context.js';
 import type { Store } from '../../registry/store.js';
 import { createUser, ensureOperator, getUser, setPassword, setUserDisabled } from '../../registry/users/accounts.js';
-import { nodeKey } from '../../registry/users/keys.js';
+import { keys } from '../../registry/users/keys.js';
 import { delayFor, LoginThrottle, MemoryThrottleStore, throttleFor, ThrottledError } from '../../registry/users/limiter.js';
 import { issueToken, login, shanghaiDate, TOKEN_LIFETIME_SECONDS, verifyToken } from '../../registry/users/tokens.js';
 import { storeBackends, type Opened } from '../helpers/registry-backends.js';
@@ -52,13 +52,13 @@ describe.each(backends)('users on %s', (_name, open) => {
   const plainLogin = (username: string, password: string, limiter = newThrottle(), address = '192.0.2.1') =>
     login(ctx, { username, password, mode: 'plain', address }, limiter);
 
-  it('keeps one 32-byte node key, created on first use', async () => {
-    const a = await nodeKey(ctx);
-    const b = await nodeKey(ctx);
+  it('keeps one 32-byte token key, created on first use (the digest keys are never in the database)', async () => {
+    const a = (await keys(ctx)).token;
+    const b = (await keys(ctx)).token;
     expect(a).toHaveLength(32);
     expect(b.equals(a)).toBe(true);
     const rows = await opened.store.db.selectFrom('node_keys').selectAll().execute();
-    expect(rows).toHaveLength(1);
+    expect(rows.map((r) => r.name)).toEqual(['token']);
     expect(Buffer.from(rows[0]!.value, 'base64').equals(a)).toBe(true);
   });
 
