@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The idnode command line: picks the command (src/cli/, one file each), prints the usage, turns errors into exit codes.
 import { HandleError } from '../handle/codes.js';
+import { DataDirLockedError } from '../registry/data-lock.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { UsageError, type Command } from './cli/args.js';
 import { importCommand } from './cli/import.js';
@@ -31,6 +32,14 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   'rotate-password-key': rotatePasswordKeyCommand,
 };
 
+/** What a command can do instead while a node holds the embedded store's data folder. */
+const WHILE_LOCKED: Readonly<Record<string, string>> = {
+  import: 'or send the rows to the running node over HTTP (POST /identityv2/data/batchCreate, 2000 a request)',
+  resolve: 'or ask the running node: GET /api/handles/<handle>',
+  plan: 'or ask the running node: GET /operator/plan (or /operator/plan.csv)',
+  migrate: 'the running node applied the migrations when it started',
+};
+
 /** The exit code (-1: a server that keeps running). */
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -57,13 +66,21 @@ async function main(argv: string[]): Promise<number> {
   return run(config);
 }
 
-main(process.argv.slice(2)).then(
+const cliArgs = process.argv.slice(2);
+main(cliArgs).then(
   (code) => {
     if (code >= 0) process.exitCode = code;
   },
   (err) => {
     if (err instanceof UsageError) {
       stderrLog.error(`idnode: ${err.message}`);
+      process.exitCode = 2;
+      return;
+    }
+    if (err instanceof DataDirLockedError) {
+      // a start-up error like a bad setting: nothing was opened or written
+      const hint = err.owner !== null && Object.hasOwn(WHILE_LOCKED, cliArgs[0] ?? '') ? `\n  ${WHILE_LOCKED[cliArgs[0]!]}` : '';
+      stderrLog.error(`idnode ${cliArgs[0]}: ${err.message}${hint}`);
       process.exitCode = 2;
       return;
     }

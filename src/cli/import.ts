@@ -19,7 +19,7 @@ export const importCommand: Command = (args) => {
   const prefix = values.prefix;
   const batchSize = positiveInt('batch', values.batch, MAX_BATCH_ITEMS);
   return async (config) => {
-    // With REDIS_URL the import's invalidations reach every running node; PGlite's data folder must not be in use.
+    // With REDIS_URL the import's invalidations reach every running node; on PGlite a running node holds the data folder (DataDirLockedError).
     const node = await openNode(config, stderrLog);
     const tty = process.stderr.isTTY === true;
     const started = Date.now();
