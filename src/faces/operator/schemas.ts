@@ -64,6 +64,19 @@ const Enterprise = z.looseObject({
   prefixes: z.array(z.looseObject({ prefix: z.string(), prefixKey: z.string(), status: z.int() })),
 });
 
+const EnterpriseEvent = z.looseObject({
+  at: z.date(),
+  action: z.string().describe('enterprise.apply / review / approve / reject / reapply / suspend / enable'),
+  actor: z.string(),
+  status: z.int().nullable().describe('该步之后的状态 / the status after the step'),
+  reason: z.string().nullable().describe('驳回或停用原因（重新申请时为被清除的原因） / the reason recorded (on re-application: the one it cleared)'),
+  changes: z.record(z.string(), z.looseObject({ from: z.unknown(), to: z.unknown() })).describe('重新申请修改的字段 / fields a re-application changed'),
+});
+
+const EnterpriseDetail = Enterprise.extend({
+  history: z.array(EnterpriseEvent).describe('申请历史，最早在前：驳回、重新申请及其修改 / the application\'s history, oldest first: rejections, re-applications and what they changed'),
+});
+
 const EnterprisePage = z.looseObject({ total: z.int(), items: z.array(Enterprise) });
 
 const Approved = z.looseObject({
@@ -115,9 +128,9 @@ export const OPERATOR_ROUTES = {
     querystring: EnterpriseQuery,
     response: { 200: envelope('一页企业 / a page', EnterprisePage) },
   }),
-  get: opRoute('企业详情 / One enterprise with its prefixes (reviewer, operator)', {
+  get: opRoute('企业详情及申请历史 / One enterprise with its prefixes and history (reviewer, operator)', {
     params: EnterpriseId,
-    response: { 200: envelope('企业 / the enterprise', Enterprise) },
+    response: { 200: envelope('企业及申请历史 / the enterprise and its history', EnterpriseDetail) },
   }),
   review: opRoute('开始审核 / Start the review (reviewer, operator)', { params: EnterpriseId, response: { 200: envelope('审核中 / under review', Done) } }),
   approve: opRoute('批准并分配前缀 / Approve: delegate a prefix and create 0.NA/<prefix> (reviewer, operator)', {

@@ -95,12 +95,15 @@ export const PrefixPageQuery = routeChecked(
 export const ApplyBody = routeChecked(
   z
     .object({
-      sysUser: z.object({
-        userName: text('登录名 / login name'),
-        password: text('密码，明文或 sha256 十六进制 / password, plain or its sha256 hex'),
-        email: optionalText('邮箱 / email'),
-        mobile: optionalText('手机 / mobile'),
-      }),
+      sysUser: z
+        .object({
+          userName: text('登录名 / login name'),
+          password: text('密码，明文或 sha256 十六进制 / password, plain or its sha256 hex'),
+          email: optionalText('邮箱 / email'),
+          mobile: optionalText('手机 / mobile'),
+        })
+        .optional()
+        .describe('首次申请必填；重新申请（带原账号令牌）时省略 / required on a first application; omitted when applying again with the account\'s token'),
       entBasicInfo: z.object({
         orgName: text('企业名称 / enterprise name'),
         orgCrtCode: text('统一社会信用代码 / unified social credit code (GB 32100)'),
@@ -270,7 +273,7 @@ export const SNMS_ROUTES = {
     querystring: PrefixPageQuery,
     response: { 200: envelope('一页前缀 / a page', PrefixPage) },
   }),
-  apply: snmsRoute('企业申请前缀（无需登录） / An enterprise applies for a prefix (no login)', AUTH.none, {
+  apply: snmsRoute('企业申请前缀（无需登录；被驳回后用原账号令牌重新申请） / An enterprise applies for a prefix (no login; after a rejection, again with its own account\'s token)', AUTH.none, {
     body: ApplyBody,
     response: { 200: envelope('申请已提交，待审核 / submitted, pending review', Applied) },
   }),
