@@ -2,11 +2,13 @@
 import { z } from 'zod';
 import { AUTH, media, NoQuery, TAG } from '../openapi.js';
 import { routeChecked } from '../schema-compilers.js';
+import { freeText, plainText } from '../text-fields.js';
 import { Done, envelope, envelopeOf } from '../snms/schemas.js';
 
 // ---- requests (checked by the routes) ------------------------------------------------------------------------------
 
-const optionalText = (description: string) => z.string().optional().describe(description);
+// text fields: no control characters (NUL included), refused before the route runs, naming the field
+const optionalText = (description: string) => plainText().optional().describe(description);
 
 const EnterpriseId = routeChecked(z.object({ id: z.int().min(1).describe('企业 ID / enterprise id') }));
 
@@ -23,11 +25,11 @@ const EnterpriseQuery = routeChecked(
 const ApproveBody = routeChecked(
   z.object({ prefix: optionalText('指定前缀（默认下一个空闲的 <NODE_PREFIX>.<n>） / the prefix to delegate (default: the next free <NODE_PREFIX>.<n>)') }).describe('可省略 / may be omitted'),
 );
-const ReasonBody = routeChecked(z.object({ reason: z.string().describe('原因 / the reason (≤ 500)') }));
+const ReasonBody = routeChecked(z.object({ reason: freeText().describe('原因 / the reason (≤ 500)') }));
 const UserBody = routeChecked(
   z.object({
-    username: z.string().describe('用户名 / user name (≤ 50)'),
-    password: z.string().describe('密码 / password'),
+    username: plainText().describe('用户名 / user name (≤ 50)'),
+    password: plainText().describe('密码 / password'),
     role: z.enum(['reviewer', 'operator']).describe('reviewer 审核员, operator 运营'),
   }),
 );
