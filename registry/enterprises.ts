@@ -7,7 +7,7 @@ import { INDEX, type HandleValue } from '../handle/types.js';
 import { secretKeyValue } from '../handle/value.js';
 import { writeAudit, type AuditRow } from './audit.js';
 import { handleTransaction } from './handles.js';
-import { RegistryError, type RegistryContext } from './context.js';
+import { RegistryError, type Principal, type RegistryContext } from './context.js';
 import { STATUS, type Database, type EnterprisesTable, type PrefixesTable } from './db.js';
 import { DEFAULT_PLAN_FILE, loadPlan } from './plan.js';
 import { checkCreditCode, checkIndustryCode, type IndustryInput } from './rules.js';
@@ -77,16 +77,21 @@ export interface EnterpriseApplication {
 
 let defaultTowns: readonly string[] | null = null;
 
-/**
- * Records an application (status 4, pending review) and its first user in one transaction. `towns` are the allowed
- * towns (the loaded plan's); omitted, the shipped default plan's towns apply.
- */
-export async function applyEnterprise(
-  ctx: RegistryContext,
-  input: EnterpriseApplication,
-  actor: Actor,
-  towns?: readonly string[],
-): Promise<{ enterpriseId: number; userId: number }> {
+/** What an application says about the enterprise (everything but its first user). */
+export type EnterpriseDetails = Omit<EnterpriseApplication, 'username' | 'password'>;
+
+interface CheckedDetails {
+  name: string;
+  creditCode: string;
+  town: string;
+  industry: string;
+  address: string;
+  contactName: string;
+  contactPhone: string;
+  contactEmail: string | null;
+}
+
+function checkDetails(input: EnterpriseDetails, towns: readonly string[] | undefined): CheckedDetails {
   if (typeof input !== 'object' || input === null) throw invalid('申请内容缺失 / application is missing');
   const allowedTowns = towns ?? (defaultTowns ??= loadPlan(DEFAULT_PLAN_FILE).towns.map((t) => t.name));
   const name = text(input.name, 'name', '企业名称', 255);
@@ -107,41 +112,42 @@ export async function applyEnterprise(
     contactEmail = text(input.contactEmail, 'contactEmail', '联系邮箱', 128);
     if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(contactEmail)) throw invalid('联系邮箱格式错误 / contactEmail is not an e-mail address');
   }
+  return { name, creditCode, town, industry, address, contactName, contactPhone, contactEmail };
+}
+
+/**
+ * Records a new application (status 4, pending review) and its first user in one transaction. `towns` are the
+ * allowed towns (the loaded plan's); omitted, the shipped default plan's towns apply. A credit code already on file is
+ * refused whatever its state: a rejected enterprise applies again from its own account (`reapplyEnterprise`), so an
+ * anonymous caller who knows the (public) credit code can neither overwrite its details nor add a user to it.
+ */
+export async function applyEnterprise(
+  ctx: RegistryContext,
+  input: EnterpriseApplication,
+  actor: Actor,
+  towns?: readonly string[],
+): Promise<{ enterpriseId: number; userId: number }> {
+  const d = checkDetails(input, towns);
   const username = checkUsername(input.username);
   passwordDigest(input.password); // validated before anything is written
 
   try {
     return await ctx.store.db.transaction().execute(async (trx) => {
-      const dup = await trx.selectFrom('enterprises').selectAll().where('credit_code', '=', creditCode).forUpdate().executeTakeFirst();
-      const now = ctx.now();
-      if (dup && dup.status === STATUS.REJECTED) {
-        // A rejected enterprise applies again: the same row goes back to review with the new details; its first user
-        // stays (a new username gets a new user).
-        const enterpriseId = Number(dup.id);
-        const row = await trx
-          .updateTable('enterprises')
-          .set({ name, town, industry, address, contact_name: contactName, contact_phone: contactPhone, contact_email: contactEmail, status: STATUS.PENDING_REVIEW, reason: null, reviewed_by: null, updated_at: now })
-          .where('id', '=', enterpriseId)
-          .returningAll()
-          .executeTakeFirstOrThrow();
-        await writeAudit(trx, enterpriseAudit(actor, 'enterprise.reapply', dup, row));
-        const existing = await trx.selectFrom('users').select(['id', 'enterprise_id']).where('username_key', '=', username.toLowerCase()).executeTakeFirst();
-        if (existing && Number(existing.enterprise_id) !== enterpriseId) throw new RegistryError('conflict', '用户名已存在 / username already taken');
-        const userId = existing ? Number(existing.id) : (await createUser(ctx, { username, password: input.password, role: 'enterprise', enterpriseId }, actor, trx)).id;
-        return { enterpriseId, userId };
-      }
+      const dup = await trx.selectFrom('enterprises').select(['id', 'status']).where('credit_code', '=', d.creditCode).executeTakeFirst();
+      if (dup && dup.status === STATUS.REJECTED) throw rejectedNeedsAccount();
       if (dup) throw creditCodeTaken();
+      const now = ctx.now();
       const row = await trx
         .insertInto('enterprises')
         .values({
-          name,
-          credit_code: creditCode,
-          town,
-          industry,
-          address,
-          contact_name: contactName,
-          contact_phone: contactPhone,
-          contact_email: contactEmail,
+          name: d.name,
+          credit_code: d.creditCode,
+          town: d.town,
+          industry: d.industry,
+          address: d.address,
+          contact_name: d.contactName,
+          contact_phone: d.contactPhone,
+          contact_email: d.contactEmail,
           status: STATUS.PENDING_REVIEW,
           created_at: now,
           updated_at: now,
@@ -162,6 +168,51 @@ export async function applyEnterprise(
     }
     throw err;
   }
+}
+
+/**
+ * A rejected enterprise applies again from its own account (a user of role `enterprise` linked to it): the same row
+ * goes back to review (3 → 4) with the new details, the rejection and the details it replaces kept in the audit trail
+ * (`enterpriseHistory`). No user is added; the credit code must be the enterprise's own.
+ */
+export async function reapplyEnterprise(
+  ctx: RegistryContext,
+  account: Principal,
+  input: EnterpriseDetails,
+  actor: Actor,
+  towns?: readonly string[],
+): Promise<{ enterpriseId: number; userId: number }> {
+  if (account.role !== 'enterprise' || account.enterpriseId === null) {
+    throw new RegistryError('forbidden', '只有企业的原申请账号可以重新申请 / only the enterprise\'s own account can apply again');
+  }
+  const d = checkDetails(input, towns);
+  const enterpriseId = account.enterpriseId;
+  return ctx.store.db.transaction().execute(async (trx) => {
+    const before = await lockEnterprise(trx, enterpriseId, [STATUS.REJECTED], STATUS.PENDING_REVIEW);
+    if (before.credit_code !== d.creditCode) {
+      throw invalid('统一社会信用代码与登录账号所属企业不符：重新申请只能修改本企业的申请 / the credit code is not the one of this account\'s enterprise');
+    }
+    const after = await trx
+      .updateTable('enterprises')
+      .set({
+        name: d.name,
+        town: d.town,
+        industry: d.industry,
+        address: d.address,
+        contact_name: d.contactName,
+        contact_phone: d.contactPhone,
+        contact_email: d.contactEmail,
+        status: STATUS.PENDING_REVIEW,
+        reason: null,
+        reviewed_by: null,
+        updated_at: ctx.now(),
+      })
+      .where('id', '=', enterpriseId)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await writeAudit(trx, enterpriseAudit(actor, 'enterprise.reapply', before, after));
+    return { enterpriseId, userId: account.userId };
+  });
 }
 
 // --- reads ------------------------------------------------------------------------------------------------------------
@@ -224,6 +275,37 @@ export async function prefixesOf(ctx: RegistryContext, enterpriseId: number): Pr
 export async function hiddenPrefixKeys(ctx: RegistryContext): Promise<string[]> {
   const rows = await ctx.store.db.selectFrom('prefixes').select('prefix_key').where('status', '<>', STATUS.ENABLED).orderBy('prefix_key').execute();
   return rows.map((r) => r.prefix_key);
+}
+
+/** One step of an application's life, for reviewers: who did what, the state it left, what it changed. */
+export interface EnterpriseEvent {
+  at: Date;
+  /** enterprise.apply, .review, .approve, .reject, .reapply, .suspend, .enable */
+  action: string;
+  actor: string;
+  /** the status after the step */
+  status: number | null;
+  /** the rejection or suspension reason the step recorded, or (re-application) the one it cleared */
+  reason: string | null;
+  /** fields a re-application changed: their values before and after */
+  changes: Record<string, { from: unknown; to: unknown }>;
+}
+
+const DETAIL_COLUMNS = ['name', 'town', 'industry', 'address', 'contact_name', 'contact_phone', 'contact_email'] as const;
+
+/** The enterprise's history from the audit log, oldest first (at most the last 200 steps). */
+export async function enterpriseHistory(ctx: RegistryContext, id: number): Promise<EnterpriseEvent[]> {
+  const rows = await ctx.store.listAudit({ entity: 'enterprise', entityId: String(id), limit: 200 });
+  return rows.reverse().map((r) => {
+    const before = (r.before ?? null) as Record<string, unknown> | null;
+    const after = (r.after ?? null) as Record<string, unknown> | null;
+    const changes: Record<string, { from: unknown; to: unknown }> = {};
+    if (r.action === 'enterprise.reapply' && before !== null && after !== null) {
+      for (const c of DETAIL_COLUMNS) if (before[c] !== after[c]) changes[c] = { from: before[c] ?? null, to: after[c] ?? null };
+    }
+    const reason = (after?.reason ?? before?.reason ?? null) as string | null;
+    return { at: r.at, action: r.action, actor: r.actor, status: typeof after?.status === 'number' ? after.status : null, reason, changes };
+  });
 }
 
 // --- review -----------------------------------------------------------------------------------------------------------
@@ -597,6 +679,14 @@ function notFound(id: number): RegistryError {
 
 function creditCodeTaken(): RegistryError {
   return new RegistryError('conflict', '该统一社会信用代码已申请 / an application with this credit code exists');
+}
+
+function rejectedNeedsAccount(): RegistryError {
+  return new RegistryError(
+    'conflict',
+    '该统一社会信用代码的申请已被驳回：请用原申请账号登录（POST /identity/token）后带上令牌重新申请，或联系节点运营方 / ' +
+      'the application with this credit code was rejected: log in with the original account and apply again with its token, or contact the node operator',
+  );
 }
 
 function invalid(message: string): RegistryError {

@@ -2,10 +2,10 @@
 // from them), and every face registered with exactly the parts it needs (each answers its own errors in its own
 // format); a path no face knows gets the 404 of the face it is under.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { HandleError, RC } from '../handle/codes.js';
 import type { HandleId } from '../handle/identifier.js';
 import { isHomed } from '../registry/access.js';
 import handleRestFace, { handleRestNotFound } from './faces/handle-rest/routes.js';
+import { useCheckedJson } from './faces/json-body.js';
 import { describeRoutes, docsFace } from './faces/openapi.js';
 import type { NativeStats } from './faces/native/options.js';
 import operatorFace from './faces/operator/routes.js';
@@ -15,8 +15,6 @@ import proxyFace from './faces/proxy/routes.js';
 import { snmsNotFound } from './faces/snms/envelope.js';
 import snmsFace from './faces/snms/routes.js';
 import type { Node } from './node.js';
-
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** What the app hands its faces: the node's parts, and the native face's counters once it runs. */
 export interface AppOptions {
@@ -34,22 +32,8 @@ export function notFound(req: FastifyRequest, reply: FastifyReply): FastifyReply
 
 export default async function app(fastify: FastifyInstance, o: AppOptions): Promise<void> {
   const node = o.node;
-  const defaultJson = fastify.getDefaultJsonParser('error', 'error');
-  // JSON bodies must be valid UTF-8 (fastify would otherwise substitute U+FFFD silently).
-  fastify.removeContentTypeParser('application/json');
-  fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
-    let text: string;
-    try {
-      text = strictUtf8.decode(body as Buffer);
-    } catch {
-      done(new HandleError(RC.PROTOCOL_ERROR, 'Request body is not valid UTF-8'), undefined);
-      return;
-    }
-    defaultJson(req, text, (err, value) => {
-      if (err) done(new HandleError(RC.PROTOCOL_ERROR, `Invalid JSON in request body: ${err.message}`), undefined);
-      else done(null, value);
-    });
-  });
+  // JSON bodies: valid UTF-8 (fastify would otherwise substitute U+FFFD silently), bounded depth, no NUL.
+  useCheckedJson(fastify);
   // Any other media type is accepted here and refused by the route with the face's own error.
   fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   fastify.setNotFoundHandler(notFound);

@@ -21,6 +21,11 @@ const schema = z.object({
   NATIVE_MAX_CONNECTIONS: int(1, 100_000).default(1024),
   /** seconds a native TCP connection may sit idle */
   NATIVE_IDLE_TIMEOUT: int(1, 3600).default(30),
+  // --- native TCP abuse limits (issue 10, finding 6) ---
+  /** open native TCP connections from one client address at most; default an eighth of NATIVE_MAX_CONNECTIONS */
+  NATIVE_MAX_CONNECTIONS_PER_ADDRESS: int(1, 100_000).optional(),
+  /** seconds a native request may take to arrive whole, from its first byte (the idle timeout restarts on every byte) */
+  NATIVE_MESSAGE_TIMEOUT: int(1, 3600).default(5),
   NODE_PREFIX: z
     .string()
     .regex(/^[0-9A-Za-z]+(\.[0-9A-Za-z_-]+)*$/, 'a dot-separated prefix such as 88.320924')

@@ -11,7 +11,7 @@ import type { Config } from './config.js';
 import { FrontDoor } from './edge/front-door.js';
 import { NativeHandler } from './faces/native/handler.js';
 import { startNative } from './faces/native/listen.js';
-import { NATIVE_DEFAULTS, type NativeServer, type NativeStats } from './faces/native/options.js';
+import { defaultPerAddress, NATIVE_DEFAULTS, type NativeServer, type NativeStats } from './faces/native/options.js';
 import { memoBytes, openNode, type Logger, type Node } from './node.js';
 
 /** The bytes each face's request memo may hold: half of what the memos get. */
@@ -98,7 +98,9 @@ export async function startServer(config: Config, log?: Logger, opts: ServerOpti
         port: nativePort,
         host: config.HOST,
         maxConnections: config.NATIVE_MAX_CONNECTIONS,
+        maxConnectionsPerAddress: config.NATIVE_MAX_CONNECTIONS_PER_ADDRESS ?? defaultPerAddress(config.NATIVE_MAX_CONNECTIONS),
         idleTimeoutMs: config.NATIVE_IDLE_TIMEOUT * 1000,
+        messageTimeoutMs: config.NATIVE_MESSAGE_TIMEOUT * 1000,
       });
     }
     await server.listen({ port: config.PORT, host: config.HOST });

@@ -2,13 +2,16 @@
 import type { FastifySchemaCompiler, FastifySerializerCompiler } from 'fastify';
 import { ResponseSerializationError, validatorCompiler as zodValidator } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { textIssue } from './text-fields.js';
 
 const checkedByRoute = new WeakSet<z.ZodType>();
 
 /**
  * Marks a request part that the route checks itself, answering a mistake in its face's own format (a Handle
  * responseCode and message, an SNMS status -2 with the reason, all in HTTP 200): the schema documents the part in the
- * OpenAPI document, and fastify hands the part to the route untouched, so fastify's own 400 never pre-empts it.
+ * OpenAPI document, and fastify hands the part to the route untouched, so fastify's own 400 never pre-empts it — but
+ * for the text fields' refinements (text-fields.ts): a control character or NUL where the schema allows none is
+ * refused before the route runs, naming the field.
  */
 export function routeChecked<T extends z.ZodType>(schema: T): T {
   checkedByRoute.add(schema);
@@ -21,16 +24,24 @@ function zodSchema(schema: unknown, what: string): z.ZodType {
   return s;
 }
 
-const untouched = () => true;
 
 /**
  * Request parts: checked with fastify-type-provider-zod's validator (a mismatch becomes fastify's validation error,
  * which the face's error handler answers), but the route gets the request as it came — what zod would strip, coerce
- * or reorder stays as the client sent it. Parts marked `routeChecked` are not checked here at all.
+ * or reorder stays as the client sent it. Parts marked `routeChecked` are checked here only for their text fields.
  */
 export const validatorCompiler: FastifySchemaCompiler<z.ZodType> = (route) => {
   const schema = zodSchema(route.schema, `${route.method} ${route.url} ${route.httpPart ?? 'request'}`);
-  if (checkedByRoute.has(schema)) return untouched;
+  if (checkedByRoute.has(schema)) {
+    // the route answers every other mistake in its own words; a control character or NUL in a text field is refused
+    // here, naming the field, before anything reaches the store
+    return (data) => {
+      const r = schema.safeParse(data);
+      if (r.success) return true;
+      const found = textIssue(r.error.issues as Parameters<typeof textIssue>[0]);
+      return found === null ? true : { error: Object.assign(new Error(found), { statusCode: 400 }) };
+    };
+  }
   const check = zodValidator({ ...route, schema });
   return (data) => {
     const r = check(data) as { error?: Error };

@@ -88,8 +88,9 @@ export class TcpReader {
   }
 }
 
-export async function tcpConnect(port: number): Promise<TcpReader> {
-  const s = connect({ port, host: '127.0.0.1' });
+/** A TCP connection to 127.0.0.1:`port`, from `localAddress` when given (any of 127.0.0.0/8 on Linux). */
+export async function tcpConnect(port: number, localAddress?: string): Promise<TcpReader> {
+  const s = connect({ port, host: '127.0.0.1', ...(localAddress !== undefined ? { localAddress } : {}) });
   await new Promise<void>((resolve, reject) => {
     s.once('connect', () => resolve());
     s.once('error', reject);
@@ -98,8 +99,8 @@ export async function tcpConnect(port: number): Promise<TcpReader> {
 }
 
 /** One request over a fresh TCP connection. */
-export async function tcpRequest(port: number, o: Parameters<typeof requestBytes>[0]): Promise<Answer> {
-  const r = await tcpConnect(port);
+export async function tcpRequest(port: number, o: Parameters<typeof requestBytes>[0], localAddress?: string): Promise<Answer> {
+  const r = await tcpConnect(port, localAddress);
   try {
     r.socket.write(requestBytes(o).bytes);
     return await r.next();

@@ -31,7 +31,7 @@ describe.each(backends)('native Handle protocol on %s', (backend) => {
 
   beforeAll(async () => {
     if (backend === 'postgres+redis') db = await tempPostgres();
-    s = await startTestServer(backend, { NATIVE_IDLE_TIMEOUT: '1', NATIVE_MAX_CONNECTIONS: '50' }, db ? { databaseUrl: db.url, namespace: `t-${Math.random()}:` } : undefined, { native: true });
+    s = await startTestServer(backend, { NATIVE_IDLE_TIMEOUT: '1', NATIVE_MAX_CONNECTIONS: '50', NATIVE_MAX_CONNECTIONS_PER_ADDRESS: '50' }, db ? { databaseUrl: db.url, namespace: `t-${Math.random()}:` } : undefined, { native: true });
     port = s.native!.tcpPort;
     const put = (suffix: string, body: unknown) => s.send('PUT', `/api/handles/${P}/${suffix}`, body, admin());
     expect(

@@ -8,12 +8,14 @@ import {
   applyEnterprise,
   approveEnterprise,
   enableEnterprise,
+  enterpriseHistory,
   getEnterprise,
   hiddenPrefixKeys,
   listEnterprises,
   getDelegatedPrefix,
   listDelegatedPrefixes,
   prefixesOf,
+  reapplyEnterprise,
   rejectEnterprise,
   startReview,
   suspendEnterprise,
@@ -294,22 +296,39 @@ describe.each(backends)('enterprise onboarding on %s', (_name, open) => {
     expect(trail).not.toContain(sibling.handle);
   });
 
-  it('a rejected enterprise may apply again: the same row goes back to review, its user stays', async () => {
+  it('a rejected enterprise applies again only from its own account: the same row goes back to review, history kept, no user added', async () => {
     const first = application();
     const r = await applyEnterprise(ctx, first, applicant, towns);
     await rejectEnterprise(ctx, r.enterpriseId, '材料不全', reviewer);
-    const again = await applyEnterprise(ctx, { ...first, name: `${first.name}（补充材料）` }, applicant, towns);
+    const users = await count('users');
+    // anonymously, with the credit code (public information): refused, nothing changes
+    const anon = await registryRejection(applyEnterprise(ctx, { ...first, contactPhone: '13999999999', username: 'someone_else' }, applicant, towns));
+    expect(anon.kind).toBe('conflict');
+    expect(anon.message).toMatch(/原申请账号/);
+    expect(await getEnterprise(ctx, r.enterpriseId)).toMatchObject({ status: STATUS.REJECTED, reason: '材料不全', contactPhone: first.contactPhone });
+    expect(await count('users')).toBe(users);
+
+    const account = { userId: r.userId, username: first.username, role: 'enterprise' as const, enterpriseId: r.enterpriseId };
+    const { username: _u, password: _p, ...details } = first;
+    const again = await reapplyEnterprise(ctx, account, { ...details, name: `${first.name}（补充材料）` }, { id: `user:${first.username}` }, towns);
     expect(again).toEqual(r);
+    expect(await count('users')).toBe(users);
     expect(await getEnterprise(ctx, r.enterpriseId)).toMatchObject({ status: STATUS.PENDING_REVIEW, reason: null, name: `${first.name}（补充材料）` });
     const trail = await store.listAudit({ enterpriseId: r.enterpriseId });
-    expect(trail[0]).toMatchObject({ action: 'enterprise.reapply', before: { status: 3 }, after: { status: 4 } });
-    // pending again: a third application is a duplicate
+    expect(trail[0]).toMatchObject({ action: 'enterprise.reapply', before: { status: 3, reason: '材料不全' }, after: { status: 4 } });
+    const history = await enterpriseHistory(ctx, r.enterpriseId);
+    expect(history.map((h) => h.action)).toEqual(['enterprise.apply', 'enterprise.reject', 'enterprise.reapply']);
+    expect(history[2]!.changes).toEqual({ name: { from: first.name, to: `${first.name}（补充材料）` } });
+    // pending again: a third application is a duplicate, and so is a re-application
     expect((await registryRejection(applyEnterprise(ctx, first, applicant, towns))).kind).toBe('conflict');
-    // a re-application cannot take another enterprise's username
+    expect((await registryRejection(reapplyEnterprise(ctx, account, details, applicant, towns))).kind).toBe('conflict');
+    // another enterprise's account, or a reviewer, cannot re-apply for it
     const other = await applyEnterprise(ctx, application(), applicant, towns);
     await rejectEnterprise(ctx, other.enterpriseId, '材料不全', reviewer);
-    const stolen = await registryRejection(applyEnterprise(ctx, { ...application(), creditCode: (await getEnterprise(ctx, other.enterpriseId))!.creditCode, username: first.username }, applicant, towns));
-    expect(stolen.kind).toBe('conflict');
+    const otherDetails = { ...details, creditCode: (await getEnterprise(ctx, other.enterpriseId))!.creditCode };
+    expect((await registryRejection(reapplyEnterprise(ctx, account, otherDetails, applicant, towns))).kind).toBe('conflict');
+    const staff = { userId: 1, username: 'reviewer1', role: 'reviewer' as const, enterpriseId: null };
+    expect((await registryRejection(reapplyEnterprise(ctx, staff, otherDetails, applicant, towns))).kind).toBe('forbidden');
     expect(await getEnterprise(ctx, other.enterpriseId)).toMatchObject({ status: STATUS.REJECTED });
   });
 

@@ -2,13 +2,14 @@
 import { z } from 'zod';
 import { AUTH, json, TAG, type JsonAnswer } from '../openapi.js';
 import { routeChecked } from '../schema-compilers.js';
+import { freeText, plainText } from '../text-fields.js';
 
 // ---- request -------------------------------------------------------------------------------------------------------
 // The query string gives every parameter as a string, or a list when it is repeated: these schemas say exactly that,
 // so fastify never refuses a query; the route reads the values and answers a bad one with its Handle responseCode.
 
 /** A query parameter as the query string gives it: one value, or a list when repeated (the route uses the first). */
-export const param = (description: string) => z.union([z.string(), z.array(z.string())]).optional().describe(description);
+export const param = (description: string) => z.union([plainText(), z.array(plainText())]).optional().describe(description);
 
 const pretty = param('Indent the JSON answer (`pretty`, `pretty=true`).');
 const callback = param('JSONP: wrap the answer in a call of this function (`application/javascript`).');
@@ -35,8 +36,8 @@ export const ListQuery = z.looseObject({
 export const ResolvePostBody = routeChecked(
   z
     .looseObject({
-      type: z.union([z.string(), z.array(z.string())]).optional(),
-      index: z.union([z.string(), z.number(), z.array(z.union([z.string(), z.number()]))]).optional(),
+      type: z.union([plainText(), z.array(plainText())]).optional(),
+      index: z.union([plainText(), z.number(), z.array(z.union([plainText(), z.number()]))]).optional(),
       publicOnly: z.union([z.boolean(), z.string()]).optional(),
       auth: z.union([z.boolean(), z.string()]).optional(),
       pretty: z.union([z.boolean(), z.string()]).optional(),
@@ -66,7 +67,7 @@ export const pathRest = (title: string, description: string) => z.object({ '*': 
 export const HandlePath = pathRest('handle', 'The handle `prefix/suffix`, percent-encoded as UTF-8 (`+` stays `+`).');
 
 const ValueDataIn = z.union([
-  z.string().describe('A bare string: the same as `{format: "string", value}`.'),
+  freeText().describe('A bare string: the same as `{format: "string", value}`.'),
   z.object({
     format: z.enum(['string', 'base64', 'hex', 'admin', 'vlist', 'site', 'key']),
     value: z.unknown().describe('string for string/base64/hex; {handle, index, permissions} for admin; [{handle, index}] for vlist; an object for site and key'),
@@ -76,10 +77,10 @@ const ValueDataIn = z.union([
 export const HandleValueIn = z
   .object({
     index: z.int32().min(1),
-    type: z.string().min(1).describe('e.g. URL, EMAIL, HS_ADMIN'),
+    type: plainText().min(1).describe('e.g. URL, EMAIL, HS_ADMIN'),
     data: ValueDataIn,
-    ttl: z.union([z.int32().min(0), z.string()]).optional().describe('seconds to cache (default 86400), or an ISO-8601 absolute expiry'),
-    permissions: z.string().optional().describe("up to 4 '0'/'1' (adminRead adminWrite publicRead publicWrite), or '*'; default 1110"),
+    ttl: z.union([z.int32().min(0), plainText()]).optional().describe('seconds to cache (default 86400), or an ISO-8601 absolute expiry'),
+    permissions: plainText().optional().describe("up to 4 '0'/'1' (adminRead adminWrite publicRead publicWrite), or '*'; default 1110"),
     timestamp: z.string().optional().describe('ignored: the node stamps the time of the write'),
     references: z.array(z.object({ handle: z.string(), index: z.int32() })).optional(),
   })
@@ -89,7 +90,7 @@ export const PutBody = routeChecked(
   z
     .union([
       z.array(HandleValueIn),
-      z.object({ handle: z.string().optional().describe('must be the handle of the path'), values: z.array(HandleValueIn) }),
+      z.object({ handle: plainText().optional().describe('must be the handle of the path'), values: z.array(HandleValueIn) }),
       HandleValueIn,
     ])
     .describe(

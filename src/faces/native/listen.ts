@@ -2,13 +2,13 @@
 import { createSocket } from 'node:dgram';
 import { createServer, isIPv6, type Socket } from 'node:net';
 import type { NativeHandler } from './handler.js';
-import type { NativeOptions, NativeServer, NativeStats } from './options.js';
+import { addressKey, type NativeOptions, type NativeServer, type NativeStats } from './options.js';
 import { serveTcp } from './tcp.js';
 import { serveUdp } from './udp.js';
 
 /** Starts the TCP and UDP listeners on one port number. */
 export async function startNative(handler: NativeHandler, o: NativeOptions): Promise<NativeServer> {
-  const stats: NativeStats = { tcpConnections: 0, tcpRequests: 0, udpRequests: 0, errors: 0, dropped: 0 };
+  const stats: NativeStats = { tcpConnections: 0, tcpRequests: 0, udpRequests: 0, errors: 0, dropped: 0, refusedPerAddress: 0, messageTimeouts: 0 };
   const tcp = createServer({ noDelay: true });
   tcp.maxConnections = o.maxConnections;
   await new Promise<void>((resolve, reject) => {
@@ -37,10 +37,26 @@ export async function startNative(handler: NativeHandler, o: NativeOptions): Pro
     stats.errors++;
   });
   const sockets = new Set<Socket>();
+  /** open connections per client address (loopback counts like any other) */
+  const perAddress = new Map<string, number>();
   tcp.on('connection', (s) => {
+    const key = addressKey(s.remoteAddress);
+    const open = perAddress.get(key) ?? 0;
+    if (open >= o.maxConnectionsPerAddress) {
+      stats.refusedPerAddress++;
+      s.on('error', () => {});
+      s.destroy();
+      return;
+    }
+    perAddress.set(key, open + 1);
     sockets.add(s);
     stats.tcpConnections++;
-    s.once('close', () => sockets.delete(s));
+    s.once('close', () => {
+      sockets.delete(s);
+      const n = (perAddress.get(key) ?? 1) - 1;
+      if (n <= 0) perAddress.delete(key);
+      else perAddress.set(key, n);
+    });
     serveTcp(s, handler, o, stats);
   });
   tcp.on('error', () => {

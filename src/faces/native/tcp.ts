@@ -8,7 +8,9 @@ import type { NativeOptions, NativeStats } from './options.js';
 /**
  * One TCP connection: envelope, then the message it announces; answers go out in request order. Reading pauses while
  * `maxPipelined` answers are owed or the peer does not read them, so a slow or hostile peer holds at most one
- * message of buffer; an idle one is closed after `idleTimeoutMs`. A request without the keep-alive flag is the last.
+ * message of buffer; an idle one is closed after `idleTimeoutMs`, and one whose request has not arrived whole within
+ * `messageTimeoutMs` of its first byte is closed too (a byte now and then keeps a connection from being idle, not
+ * from this deadline). A request without the keep-alive flag is the last.
  */
 export function serveTcp(s: Socket, handler: NativeHandler, o: NativeOptions, stats: NativeStats): void {
   s.setTimeout(o.idleTimeoutMs, () => s.destroy());
@@ -19,6 +21,22 @@ export function serveTcp(s: Socket, handler: NativeHandler, o: NativeOptions, st
   const owed: { bytes: Buffer | null; keepAlive: boolean }[] = [];
   let last = false; // a request without keep-alive arrived: nothing after it is read
   let blocked = false; // the peer is not reading
+  /** the deadline of the request under way (armed at its first byte, cleared when it is complete) */
+  let deadline: NodeJS.Timeout | null = null;
+  const expire = () => {
+    deadline = null;
+    if (s.destroyed) return;
+    // reading paused on our side (answers owed): the rest may be waiting in the socket; the idle timeout still holds
+    if (s.isPaused()) {
+      deadline = setTimeout(expire, o.messageTimeoutMs);
+      return;
+    }
+    stats.messageTimeouts++;
+    s.destroy();
+  };
+  s.once('close', () => {
+    if (deadline !== null) clearTimeout(deadline);
+  });
 
   const flush = () => {
     if (s.destroyed) return;
@@ -99,6 +117,12 @@ export function serveTcp(s: Socket, handler: NativeHandler, o: NativeOptions, st
     }
     // a partial request is copied out, so the chunk it came in can go
     if (!last && at < buf.length) rest = Buffer.from(buf.subarray(at));
+    // a request completed in this chunk: the deadline is the next one's, from its first byte (here)
+    if (deadline !== null && (rest === null || at > 0)) {
+      clearTimeout(deadline);
+      deadline = null;
+    }
+    if (rest !== null && deadline === null) deadline = setTimeout(expire, o.messageTimeoutMs);
     if (owed.length >= o.maxPipelined) s.pause();
     flush();
   });

@@ -6,6 +6,7 @@ import type { Plan } from '../../../registry/plan.js';
 import {
   approveEnterprise,
   enableEnterprise,
+  enterpriseHistory,
   getEnterprise,
   listEnterprises,
   rejectEnterprise,
@@ -62,9 +63,10 @@ export default async function operatorFace(app: FastifyInstance, d: OperatorDeps
   }));
   app.get('/operator/enterprises/:id', S.get, route(async (req, p) => {
     requireRole(p, 'operator', 'reviewer');
-    const e = await getEnterprise(ctx, idParam(req));
+    const id = idParam(req);
+    const e = await getEnterprise(ctx, id);
     if (e === null) throw new SnmsError(SNMS.BUSINESS, '企业不存在 / enterprise not found');
-    return e;
+    return { ...e, history: await enterpriseHistory(ctx, id) };
   }));
   app.post('/operator/enterprises/:id/review', S.review, route(async (req, p) => {
     requireRole(p, 'operator', 'reviewer');

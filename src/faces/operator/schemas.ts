@@ -2,11 +2,13 @@
 import { z } from 'zod';
 import { AUTH, media, NoQuery, TAG } from '../openapi.js';
 import { routeChecked } from '../schema-compilers.js';
+import { freeText, plainText } from '../text-fields.js';
 import { Done, envelope, envelopeOf } from '../snms/schemas.js';
 
 // ---- requests (checked by the routes) ------------------------------------------------------------------------------
 
-const optionalText = (description: string) => z.string().optional().describe(description);
+// text fields: no control characters (NUL included), refused before the route runs, naming the field
+const optionalText = (description: string) => plainText().optional().describe(description);
 
 const EnterpriseId = routeChecked(z.object({ id: z.int().min(1).describe('企业 ID / enterprise id') }));
 
@@ -23,11 +25,11 @@ const EnterpriseQuery = routeChecked(
 const ApproveBody = routeChecked(
   z.object({ prefix: optionalText('指定前缀（默认下一个空闲的 <NODE_PREFIX>.<n>） / the prefix to delegate (default: the next free <NODE_PREFIX>.<n>)') }).describe('可省略 / may be omitted'),
 );
-const ReasonBody = routeChecked(z.object({ reason: z.string().describe('原因 / the reason (≤ 500)') }));
+const ReasonBody = routeChecked(z.object({ reason: freeText().describe('原因 / the reason (≤ 500)') }));
 const UserBody = routeChecked(
   z.object({
-    username: z.string().describe('用户名 / user name (≤ 50)'),
-    password: z.string().describe('密码 / password'),
+    username: plainText().describe('用户名 / user name (≤ 50)'),
+    password: plainText().describe('密码 / password'),
     role: z.enum(['reviewer', 'operator']).describe('reviewer 审核员, operator 运营'),
   }),
 );
@@ -62,6 +64,19 @@ const Enterprise = z.looseObject({
   createdAt: z.date(),
   updatedAt: z.date(),
   prefixes: z.array(z.looseObject({ prefix: z.string(), prefixKey: z.string(), status: z.int() })),
+});
+
+const EnterpriseEvent = z.looseObject({
+  at: z.date(),
+  action: z.string().describe('enterprise.apply / review / approve / reject / reapply / suspend / enable'),
+  actor: z.string(),
+  status: z.int().nullable().describe('该步之后的状态 / the status after the step'),
+  reason: z.string().nullable().describe('驳回或停用原因（重新申请时为被清除的原因） / the reason recorded (on re-application: the one it cleared)'),
+  changes: z.record(z.string(), z.looseObject({ from: z.unknown(), to: z.unknown() })).describe('重新申请修改的字段 / fields a re-application changed'),
+});
+
+const EnterpriseDetail = Enterprise.extend({
+  history: z.array(EnterpriseEvent).describe('申请历史，最早在前：驳回、重新申请及其修改 / the application\'s history, oldest first: rejections, re-applications and what they changed'),
 });
 
 const EnterprisePage = z.looseObject({ total: z.int(), items: z.array(Enterprise) });
@@ -115,9 +130,9 @@ export const OPERATOR_ROUTES = {
     querystring: EnterpriseQuery,
     response: { 200: envelope('一页企业 / a page', EnterprisePage) },
   }),
-  get: opRoute('企业详情 / One enterprise with its prefixes (reviewer, operator)', {
+  get: opRoute('企业详情及申请历史 / One enterprise with its prefixes and history (reviewer, operator)', {
     params: EnterpriseId,
-    response: { 200: envelope('企业 / the enterprise', Enterprise) },
+    response: { 200: envelope('企业及申请历史 / the enterprise and its history', EnterpriseDetail) },
   }),
   review: opRoute('开始审核 / Start the review (reviewer, operator)', { params: EnterpriseId, response: { 200: envelope('审核中 / under review', Done) } }),
   approve: opRoute('批准并分配前缀 / Approve: delegate a prefix and create 0.NA/<prefix> (reviewer, operator)', {

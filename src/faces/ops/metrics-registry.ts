@@ -131,6 +131,16 @@ export function nodeRegistry(src: MetricsSources): Registry {
     help: 'Native datagrams dropped (undecodable, oversized, or over the in-flight bound).',
     read: () => one(native()?.dropped ?? 0),
   });
+  counter(r, {
+    name: 'idnode_native_refused_per_address_total',
+    help: 'Native TCP connections closed at accept: their address had NATIVE_MAX_CONNECTIONS_PER_ADDRESS open.',
+    read: () => one(native()?.refusedPerAddress ?? 0),
+  });
+  counter(r, {
+    name: 'idnode_native_message_timeouts_total',
+    help: 'Native TCP connections closed: a request did not arrive whole within NATIVE_MESSAGE_TIMEOUT of its first byte.',
+    read: () => one(native()?.messageTimeouts ?? 0),
+  });
   counter(r, { name: 'idnode_native_errors_total', help: 'Native protocol errors answered and socket errors.', read: () => one(native()?.errors ?? 0) });
   return Registry.merge([r, processRegistry()]);
 }

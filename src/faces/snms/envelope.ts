@@ -2,6 +2,7 @@
 // errors, and Bearer-token principals.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { classify } from '../errors.js';
+import { BodyError } from '../json-body.js';
 import { HandleError } from '../../../handle/codes.js';
 import { RegistryError, type Principal, type RegistryContext } from '../../../registry/context.js';
 import type { Role } from '../../../registry/db.js';
@@ -92,7 +93,7 @@ export function str(o: Record<string, unknown>, name: string, max = 255, require
 export function useSnmsErrors(app: FastifyInstance): void {
   app.setErrorHandler((err, req, reply) => {
     const f = classify(err);
-    if (f.kind === 'handle') return fail(reply, SNMS.BUSINESS, `请求无效 / ${f.error.message}`);
+    if (f.kind === 'handle') return fail(reply, SNMS.BUSINESS, f.error instanceof BodyError ? `${f.error.zh} / ${f.error.message}` : `请求无效 / ${f.error.message}`);
     if (f.kind === 'client' || f.kind === 'too-large') return fail(reply, SNMS.BUSINESS, `请求无效 / ${f.message}`);
     if (f.kind === 'unavailable') return fail(reply, SNMS.INTERNAL, '服务暂不可用，请稍后再试 / store unavailable, try again later');
     req.log.error({ err, url: req.raw.url, method: req.method }, 'request failed');

@@ -1,7 +1,7 @@
 // The SNMS-compatible face: tokens, identifier registration (single and batch), templates, prefixes, applications.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseHandle, parsePrefix } from '../../../handle/identifier.js';
-import { applyEnterprise, getDelegatedPrefix, listDelegatedPrefixes } from '../../../registry/enterprises.js';
+import { applyEnterprise, getDelegatedPrefix, listDelegatedPrefixes, reapplyEnterprise } from '../../../registry/enterprises.js';
 import { deleteBatch, deleteOne, identifierDetail, registerBatch, registerOne } from '../../../registry/identifiers.js';
 import type { Actor } from '../../../registry/store.js';
 import { normaliseTemplateInput } from '../../../registry/template-rules.js';
@@ -151,12 +151,12 @@ export default async function snmsFace(app: FastifyInstance, d: SnmsDeps): Promi
     }));
   }));
 
-  // ---- applications: an enterprise applies for a prefix (no login; reviewed by the node's reviewers) ----
+  // ---- applications: an enterprise applies for a prefix (no login; reviewed by the node's reviewers). A rejected
+  // enterprise applies again with its own account's token: the same application goes back to review, no user added.
   app.post('/snms/api/v3/ent/apply', S.apply, open(async (req) => {
     const b = objectBody(req);
-    const user = sub(b, 'sysUser');
+    const account = req.headers.authorization === undefined ? null : await principalOf(ctx, req);
     const ent = sub(b, 'entBasicInfo');
-    const password = str(user, 'password', 128)!;
     const industry = ent.industryCategory !== undefined
       ? {
           category: str(ent, 'industryCategory', 8)!,
@@ -165,21 +165,35 @@ export default async function snmsFace(app: FastifyInstance, d: SnmsDeps): Promi
           subclass: str(ent, 'industrySubclass', 8, false),
         }
       : str(ent, 'industry', 16)!;
+    const details = {
+      name: str(ent, 'orgName', 255)!,
+      creditCode: str(ent, 'orgCrtCode', 32)!,
+      town: str(ent, 'town', 64, false) ?? str(b, 'town', 64)!,
+      industry,
+      address: str(ent, 'orgAddr', 255)!,
+      contactName: str(ent, 'contactName', 128)!,
+      contactPhone: str(ent, 'contactPhone', 32)!,
+      contactEmail: str(ent, 'contactEmail', 128, false),
+    };
+    const actor = account === null ? { id: 'applicant', address: req.ip } : actorOf(account, req);
+    if (account !== null) {
+      const named = b.sysUser === undefined || b.sysUser === null ? undefined : str(sub(b, 'sysUser'), 'userName', 50, false);
+      if (named !== undefined && named.toLowerCase() !== account.username.toLowerCase()) {
+        throw new SnmsError(SNMS.BUSINESS, `重新申请不能新增或更换用户：sysUser.userName 须为登录账号 ${account.username}，或省略 sysUser / a re-application cannot add users: omit sysUser or name the logged-in account`);
+      }
+      const r = await reapplyEnterprise(ctx, account, details, actor, d.towns);
+      return { enterpriseId: r.enterpriseId, status: 4 };
+    }
+    const user = sub(b, 'sysUser');
+    const password = str(user, 'password', 128)!;
     const r = await applyEnterprise(
       ctx,
       {
-        name: str(ent, 'orgName', 255)!,
-        creditCode: str(ent, 'orgCrtCode', 32)!,
-        town: str(ent, 'town', 64, false) ?? str(b, 'town', 64)!,
-        industry,
-        address: str(ent, 'orgAddr', 255)!,
-        contactName: str(ent, 'contactName', 128)!,
-        contactPhone: str(ent, 'contactPhone', 32)!,
-        contactEmail: str(ent, 'contactEmail', 128, false),
+        ...details,
         username: str(user, 'userName', 50)!,
         password: /^[0-9a-f]{64}$/i.test(password) ? { sha256: password.toLowerCase() } : { plain: password },
       },
-      { id: 'applicant', address: req.ip },
+      actor,
       d.towns,
     );
     return { enterpriseId: r.enterpriseId, status: 4 };

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { AUTH, json, TAG, type JsonAnswer } from '../openapi.js';
 import { routeChecked } from '../schema-compilers.js';
+import { freeText, plainText } from '../text-fields.js';
 
 // ---- the envelope --------------------------------------------------------------------------------------------------
 
@@ -27,8 +28,9 @@ export const Done = z.literal(true);
 
 // ---- requests (checked by the routes) ------------------------------------------------------------------------------
 
-const text = (description: string) => z.string().describe(description);
-const optionalText = (description: string) => z.string().optional().describe(description);
+// text fields: no control characters (NUL included), refused before the route runs, naming the field
+const text = (description: string) => plainText().describe(description);
+const optionalText = (description: string) => plainText().optional().describe(description);
 
 export const TokenBody = routeChecked(
   z.object({ username: text('用户名 / user name (≤ 50)'), password: text('密码 / password (≤ 128); on /v1 sha256hex(sha256hex(password) + "yyyy-MM-dd"), China date') }),
@@ -36,8 +38,8 @@ export const TokenBody = routeChecked(
 
 const SnmsValueIn = z.object({
   index: z.int().describe('模板项索引 / the template item idIndex (≥ 2000)'),
-  type: z.string().describe('模板项类型 / the template item idType'),
-  data: z.object({ format: z.literal('string'), value: z.string() }),
+  type: plainText().describe('模板项类型 / the template item idType'),
+  data: z.object({ format: z.literal('string'), value: freeText() }),
 });
 
 const IdentifierIn = z.object({
@@ -49,7 +51,7 @@ const IdentifierIn = z.object({
 export const IdentifierBody = routeChecked(IdentifierIn.describe('一个标识 / one identifier'));
 export const HandleBody = routeChecked(z.object({ handle: text('标识 / the identifier') }));
 export const BatchBody = routeChecked(z.array(IdentifierIn).max(2000).describe('至多 2000 个标识 / at most 2000 identifiers, each checked on its own'));
-export const BatchDeleteBody = routeChecked(z.array(z.string()).max(2000).describe('至多 2000 个标识 / at most 2000 handles'));
+export const BatchDeleteBody = routeChecked(z.array(plainText()).max(2000).describe('至多 2000 个标识 / at most 2000 handles'));
 export const DetailQuery = routeChecked(z.object({ handle: text('标识 / the identifier') }));
 
 export const TemplateQuery = routeChecked(z.object({ prefix: text('企业前缀 / the prefix'), version: text('模板版本 / the template version') }));
@@ -60,7 +62,7 @@ const TemplateItemIn = z.object({
   idIndex: z.int().min(2000).optional().describe('索引 / value index ≥ 2000 (default: the lowest free)'),
   required: z.boolean().optional(),
   state: z.union([z.literal(0), z.literal(1)]).optional().describe('1 启用 enabled, 0 停用 disabled'),
-  metadata: z.looseObject({ type: z.string(), minLength: z.int().optional(), maxLength: z.int().optional() }).optional(),
+  metadata: z.looseObject({ type: plainText(), minLength: z.int().optional(), maxLength: z.int().optional() }).optional(),
 });
 
 export const TemplateBody = routeChecked(
@@ -73,7 +75,7 @@ export const TemplateBody = routeChecked(
       industryTrade: optionalText('中类 / group'),
       industrySubclass: optionalText('小类 / class'),
       type: z.union([z.literal(1), z.literal(2)]).optional().describe('1 主动标识载体 active identification carrier, 2 其他 other'),
-      description: optionalText('说明 / description'),
+      description: freeText().optional().describe('说明 / description'),
       items: z.array(TemplateItemIn).describe('模板项；更新时只增改不删 / items; an update adds or changes, never removes'),
     })
     .describe('模板 / a template'),
@@ -95,12 +97,15 @@ export const PrefixPageQuery = routeChecked(
 export const ApplyBody = routeChecked(
   z
     .object({
-      sysUser: z.object({
-        userName: text('登录名 / login name'),
-        password: text('密码，明文或 sha256 十六进制 / password, plain or its sha256 hex'),
-        email: optionalText('邮箱 / email'),
-        mobile: optionalText('手机 / mobile'),
-      }),
+      sysUser: z
+        .object({
+          userName: text('登录名 / login name'),
+          password: text('密码，明文或 sha256 十六进制 / password, plain or its sha256 hex'),
+          email: optionalText('邮箱 / email'),
+          mobile: optionalText('手机 / mobile'),
+        })
+        .optional()
+        .describe('首次申请必填；重新申请（带原账号令牌）时省略 / required on a first application; omitted when applying again with the account\'s token'),
       entBasicInfo: z.object({
         orgName: text('企业名称 / enterprise name'),
         orgCrtCode: text('统一社会信用代码 / unified social credit code (GB 32100)'),
@@ -270,7 +275,7 @@ export const SNMS_ROUTES = {
     querystring: PrefixPageQuery,
     response: { 200: envelope('一页前缀 / a page', PrefixPage) },
   }),
-  apply: snmsRoute('企业申请前缀（无需登录） / An enterprise applies for a prefix (no login)', AUTH.none, {
+  apply: snmsRoute('企业申请前缀（无需登录；被驳回后用原账号令牌重新申请） / An enterprise applies for a prefix (no login; after a rejection, again with its own account\'s token)', AUTH.none, {
     body: ApplyBody,
     response: { 200: envelope('申请已提交，待审核 / submitted, pending review', Applied) },
   }),
