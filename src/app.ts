@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HandleError, RC } from '../handle/codes.js';
 import type { HandleId } from '../handle/identifier.js';
-import { isHomed } from '../registry/access.js';
+import { isHomed, isNodeAdmin } from '../registry/access.js';
 import handleRestFace, { handleRestNotFound } from './faces/handle-rest/routes.js';
 import { describeRoutes, docsFace } from './faces/openapi.js';
 import type { NativeStats } from './faces/native/options.js';
@@ -57,7 +57,12 @@ export default async function app(fastify: FastifyInstance, o: AppOptions): Prom
   const homed = (id: HandleId) => isHomed(node.registry, id);
   // before the faces: their routes are declared in zod, and the OpenAPI document collects them as they register
   await describeRoutes(fastify, { nodePrefix: node.registry.nodePrefix });
-  await fastify.register(healthFace, { store: node.store, resolver: node.resolver });
+  // /readyz details for the node admin and operators only (bad or missing credentials see the status alone)
+  const mayInspect = async (authorization: string | undefined) => {
+    const who = await node.credentials.authenticate(authorization);
+    return who !== null && isNodeAdmin(node.registry, who);
+  };
+  await fastify.register(healthFace, { store: node.store, resolver: node.resolver, mayInspect });
   await fastify.register(metricsFace, { stats: () => node.resolver.stats(), nativeStats: o.nativeStats });
   await fastify.register(handleRestFace, { resolver: node.resolver, registry: node.registry, credentials: node.credentials, site: node.site, policy: node.policy });
   await fastify.register(snmsFace, { registry: node.registry, towns: node.plan.towns.map((t) => t.name) });

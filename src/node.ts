@@ -14,7 +14,9 @@ import { createResolver } from '../resolver/pipeline.js';
 import type { RecordSource, Resolver } from '../resolver/types.js';
 import type { Config } from './config.js';
 import { Credentials } from './credentials.js';
+import { RedisConnectionLog } from './redis-log.js';
 import { NodeSite } from './site.js';
+import { waitForStore } from './startup.js';
 
 export interface Logger {
   info(msg: string): void;
@@ -82,7 +84,10 @@ export async function openNode(config: Config, log: Logger = quietLogger, opened
   const plan = loadPlan(config.PLAN_FILE ?? DEFAULT_PLAN_FILE);
   const store = opened ?? (await openStore(config));
   let resolver: Resolver | undefined;
+  const redisLog = config.REDIS_URL ? new RedisConnectionLog(config.REDIS_URL, log) : null;
   try {
+    // a PostgreSQL still starting (or restarting) is waited for, DB_CONNECT_TIMEOUT seconds at most
+    if (store.kind === 'postgres') await waitForStore(store, config, log);
     await store.migrate();
     // The registry tells the caches what it changed; the resolver exists only after it, hence the late binding.
     const registry: RegistryContext = {
@@ -96,7 +101,9 @@ export async function openNode(config: Config, log: Logger = quietLogger, opened
     const site = new NodeSite(config);
     const r = await createResolver({
       source: recordSource(registry),
-      redis: config.REDIS_URL ? { url: config.REDIS_URL, namespace: config.REDIS_NAMESPACE } : null,
+      redis: config.REDIS_URL
+        ? { url: config.REDIS_URL, namespace: config.REDIS_NAMESPACE, ...(redisLog !== null ? { onConnectionChange: redisLog.change } : {}) }
+        : null,
       cache: {
         maxBytes: Math.max(0, config.CACHE_MAX_BYTES - Math.floor(config.CACHE_MAX_BYTES * MEMO_SHARE)),
         minTtl: config.CACHE_MIN_TTL,
@@ -128,11 +135,13 @@ export async function openNode(config: Config, log: Logger = quietLogger, opened
       site,
       plan,
       async close() {
+        redisLog?.close();
         await r.close();
         await store.close();
       },
     };
   } catch (err) {
+    redisLog?.close();
     await resolver?.close().catch(() => {});
     await store.close().catch(() => {});
     throw err;
