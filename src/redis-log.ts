@@ -1,7 +1,9 @@
 // Redis losses and recoveries in the node's log: one warning when the shared cache is lost, one line when it is back,
 // at most one loss a minute however much the connection flaps (the flaps are counted in the next line), URL redacted.
 import { redactUrl } from './log-redact.js';
-import type { Logger } from './node.js';
+
+/** What these messages are written to (the node's Logger; declared here so that node.ts may import this file). */
+type Logger = { info(msg: string): void; warn(msg: string): void };
 
 export const REDIS_LOG_INTERVAL_MS = 60_000;
 

@@ -5,8 +5,10 @@ import type { Store } from '../registry/store.js';
 import type { Config } from './config.js';
 import { isUnavailable } from './faces/errors.js';
 import { redactUrl } from './log-redact.js';
-import type { Logger } from './node.js';
 import { advertisedAddress } from './site.js';
+
+/** What these messages are written to (the node's Logger; declared here so that node.ts may import this file). */
+type Logger = { info(msg: string): void; warn(msg: string): void };
 
 /** The node cannot start as configured: `serve` prints the message (which says what to check) and exits 2. */
 export class StartupError extends Error {
