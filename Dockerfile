@@ -2,7 +2,8 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# --ignore-scripts: `prepare` would build before the sources are copied; the build is the explicit step below
+RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json ./
 COPY src ./src
 COPY handle ./handle
@@ -13,6 +14,10 @@ COPY plan ./plan
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
+# HOST=0.0.0.0 listens on the container's interfaces. Set ADVERTISED_HOST at run time to the address clients reach
+# the node at (the host's IP: the site information, /api/site and every HS_SITE, carry it; without it they say
+# 127.0.0.1 and the node warns at start). Credentials need TLS: TLS_CERT/TLS_KEY (mount the PEM files read-only),
+# or a TLS-terminating proxy named in TRUST_PROXY. /data holds the embedded store (PGlite) and with it the node's keys.
 ENV NODE_ENV=production \
     PORT=8000 \
     HOST=0.0.0.0 \

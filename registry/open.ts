@@ -19,6 +19,9 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
   const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 });
   // An idle client losing its connection must not crash the process; the next query gets a fresh client.
   pool.on('error', () => {});
+  // A checked-out client has no pool listener: its connection dropping (PostgreSQL stopped or out of reach) would be
+  // an uncaught 'error' that ends the process. The query in flight fails on its own and is answered as unavailable.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return new SqlStore({
     kind: 'postgres',

@@ -15,7 +15,7 @@ import { RedisLayer } from './layers/redis.js';
 import { SingleFlight } from './layers/single-flight.js';
 import { StoreLayer } from './layers/store.js';
 import { MemoryCache, type CacheEntry, type TtlPolicyOptions } from './memory-cache.js';
-import { closeRedisClient, createRedisClient, waitReady } from './redis-client.js';
+import { closeRedisClient, createRedisClient, waitReady, watchConnection } from './redis-client.js';
 import type { Change, HitToken, Layer, RecordSource, Resolution, ResolveOptions, Resolver, ResolverStats } from './types.js';
 
 export interface ResolverRedisOptions {
@@ -32,6 +32,8 @@ export interface ResolverRedisOptions {
   maxReconnectDelayMs?: number;
   /** ms between polls of the store's cache epoch (default 500) */
   epochPollMs?: number;
+  /** told when the command connection is lost (or cannot connect) and when it is back; transitions only */
+  onConnectionChange?: (up: boolean, detail: string) => void;
 }
 
 export interface CreateResolverOptions {
@@ -63,6 +65,8 @@ type MemoryHit = Resolution & { readonly token: HitToken };
 class PipelineResolver implements Resolver {
   coherence: Coherence | null = null;
   clients: Redis[] = [];
+  /** stops reporting the connection's state (closing it is no loss) */
+  unwatch = (): void => {};
   private closed = false;
 
   constructor(
@@ -166,6 +170,7 @@ class PipelineResolver implements Resolver {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.unwatch();
     this.coherence?.close();
     this.coherence = null;
     const clients = this.clients;
@@ -203,6 +208,7 @@ export async function createResolver(opts: CreateResolverOptions): Promise<Resol
   let coherence: Coherence | null = null;
   let clients: Redis[] = [];
   let redisLayer: RedisLayer | null = null;
+  let unwatch = (): void => {};
   // the layers above Redis, known once built (coherence's callbacks reach them)
   const top: { memory: MemoryLayer | null; resolver: PipelineResolver | null } = { memory: null, resolver: null };
   if (r !== undefined && r !== null) {
@@ -221,6 +227,7 @@ export async function createResolver(opts: CreateResolverOptions): Promise<Resol
     const cmd = createRedisClient(r.url, { ...conn, connectionName: `${name}:cmd` });
     const sub = createRedisClient(r.url, { ...conn, connectionName: `${name}:sub` });
     clients = [cmd, sub];
+    if (r.onConnectionChange !== undefined) unwatch = watchConnection(cmd, r.onConnectionChange);
     coherence = new Coherence({
       source: opts.source,
       cmd,
@@ -249,6 +256,7 @@ export async function createResolver(opts: CreateResolverOptions): Promise<Resol
   if (coherence !== null && redisLayer !== null && r) {
     resolver.coherence = coherence;
     resolver.clients = clients;
+    resolver.unwatch = unwatch;
     coherence.start(redisLayer);
     const connectTimeout = r.connectTimeout ?? 1000;
     await Promise.all([waitReady(clients[0]!, connectTimeout), coherence.ready(connectTimeout)]);

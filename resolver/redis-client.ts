@@ -72,3 +72,38 @@ export async function serverRunId(client: Redis): Promise<string> {
   if (m === null) throw new Error('INFO server has no run_id');
   return m[1]!;
 }
+
+/**
+ * Reports a connection's losses and recoveries (transitions only, not every failed reconnect): `change(false, why)`
+ * when it is lost or a first connection fails, `change(true, '')` when it is ready again. Returns the unsubscriber.
+ */
+export function watchConnection(client: Redis, change: (up: boolean, detail: string) => void): () => void {
+  let up: boolean | null = client.status === 'ready' ? true : null;
+  let lastError = '';
+  const onError = (err: Error): void => {
+    lastError = err.message || (err as { code?: string }).code || 'error';
+    if (up !== false) {
+      up = false;
+      change(false, lastError);
+    }
+  };
+  const onClose = (): void => {
+    if (up === true) {
+      up = false;
+      change(false, lastError || 'connection closed');
+    }
+  };
+  const onReady = (): void => {
+    lastError = '';
+    if (up === false) change(true, '');
+    up = true;
+  };
+  client.on('error', onError);
+  client.on('close', onClose);
+  client.on('ready', onReady);
+  return () => {
+    client.off('error', onError);
+    client.off('close', onClose);
+    client.off('ready', onReady);
+  };
+}

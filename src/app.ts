@@ -3,7 +3,7 @@
 // format); a path no face knows gets the 404 of the face it is under.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HandleId } from '../handle/identifier.js';
-import { isHomed } from '../registry/access.js';
+import { isHomed, isNodeAdmin } from '../registry/access.js';
 import handleRestFace, { handleRestNotFound } from './faces/handle-rest/routes.js';
 import { useCheckedJson } from './faces/json-body.js';
 import { describeRoutes, docsFace } from './faces/openapi.js';
@@ -41,7 +41,12 @@ export default async function app(fastify: FastifyInstance, o: AppOptions): Prom
   const homed = (id: HandleId) => isHomed(node.registry, id);
   // before the faces: their routes are declared in zod, and the OpenAPI document collects them as they register
   await describeRoutes(fastify, { nodePrefix: node.registry.nodePrefix });
-  await fastify.register(healthFace, { store: node.store, resolver: node.resolver });
+  // /readyz details for the node admin and operators only (bad or missing credentials see the status alone)
+  const mayInspect = async (authorization: string | undefined) => {
+    const who = await node.credentials.authenticate(authorization);
+    return who !== null && isNodeAdmin(node.registry, who);
+  };
+  await fastify.register(healthFace, { store: node.store, resolver: node.resolver, mayInspect });
   await fastify.register(metricsFace, { stats: () => node.resolver.stats(), nativeStats: o.nativeStats });
   await fastify.register(handleRestFace, { resolver: node.resolver, registry: node.registry, credentials: node.credentials, site: node.site, policy: node.policy });
   await fastify.register(snmsFace, { registry: node.registry, towns: node.plan.towns.map((t) => t.name) });

@@ -1,6 +1,7 @@
 // The one configuration loader: the environment, validated with zod, into a typed Config.
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { parseTrustProxy } from './trust-proxy.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -66,6 +67,24 @@ const schema = z.object({
   PASSWORD_KEY_FILE: z.string().min(1).optional(),
   /** `off`: /identity/token/v1 is refused and no recoverable password digest is kept */
   SNMS_V1_LOGIN: z.enum(['on', 'off']).default('on'),
+
+  // ---- operations (issue 10): TLS, proxies, access log, waiting for PostgreSQL at start ----
+  /** PEM certificate (chain) file: with TLS_KEY, the HTTP listener serves HTTPS */
+  TLS_CERT: z.string().min(1).optional(),
+  /** PEM private key file of TLS_CERT */
+  TLS_KEY: z.string().min(1).optional(),
+  /** proxies allowed to name the client in X-Forwarded-For: a hop count, or addresses/CIDRs separated by commas */
+  TRUST_PROXY: z
+    .string()
+    .refine((s) => parseTrustProxy(s) !== undefined, 'a hop count (1, 2, …) or addresses/CIDRs separated by commas, e.g. 10.0.0.0/8,127.0.0.1')
+    .optional(),
+  /** one log line per HTTP request at info level: on, off, or sample:N (one request in N) */
+  ACCESS_LOG: z
+    .string()
+    .regex(/^(on|off|sample:[1-9]\d{0,6})$/, 'on, off or sample:N (N a whole number ≥ 1)')
+    .default('on'),
+  /** seconds to keep trying PostgreSQL at start before giving up (exit 2) */
+  DB_CONNECT_TIMEOUT: int(0, 3600).default(30),
 });
 
 export type Config = z.infer<typeof schema>;
@@ -100,6 +119,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (parsed.data.WORKERS > 1 && (!parsed.data.DATABASE_URL || !parsed.data.REDIS_URL)) {
     // PGlite lives in one process, and workers keep their caches in step only through Redis.
     throw new ConfigError(['WORKERS: more than one worker needs DATABASE_URL (PostgreSQL) and REDIS_URL (cache invalidation)']);
+  }
+  if ((parsed.data.TLS_CERT === undefined) !== (parsed.data.TLS_KEY === undefined)) {
+    throw new ConfigError([`${parsed.data.TLS_CERT === undefined ? 'TLS_CERT' : 'TLS_KEY'}: set both TLS_CERT and TLS_KEY (PEM files) to serve HTTPS, or neither`]);
   }
   return parsed.data;
 }

@@ -5,7 +5,7 @@ import { HandleError, RC } from '../handle/codes.js';
 import { parseHandle, type CasePolicy } from '../handle/identifier.js';
 import { TYPE } from '../handle/types.js';
 import type { Requester } from '../registry/access.js';
-import type { Principal } from '../registry/context.js';
+import { RegistryError, type Principal } from '../registry/context.js';
 import { SecretsBusyError, verifySecret } from '../registry/secrets.js';
 import { ThrottledError, type LoginThrottle } from '../registry/users/limiter.js';
 import type { Resolver } from '../resolver/types.js';
@@ -44,8 +44,10 @@ export class Credentials {
     if (bearer) {
       try {
         return { kind: 'user', principal: await this.d.verifyToken(bearer[1]!) };
-      } catch {
-        throw new HandleError(RC.AUTHENTICATION_FAILED, 'Token invalid or expired');
+      } catch (err) {
+        // only a token found wrong is an auth failure; one that cannot be checked (store out of reach) goes on as that
+        if (err instanceof RegistryError) throw new HandleError(RC.AUTHENTICATION_FAILED, 'Token invalid or expired');
+        throw err;
       }
     }
     const m = /^Basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(header);

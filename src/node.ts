@@ -19,7 +19,9 @@ import type { RecordSource, Resolver } from '../resolver/types.js';
 import type { Config } from './config.js';
 import { Credentials } from './credentials.js';
 import { openKeyFile, passwordKeyFilePath } from './key-file.js';
+import { RedisConnectionLog } from './redis-log.js';
 import { NodeSite } from './site.js';
+import { waitForStore } from './startup.js';
 import { RedisThrottleStore } from './throttle-redis.js';
 
 export interface Logger {
@@ -96,7 +98,10 @@ export async function openNode(config: Config, log: Logger = quietLogger, opened
     {},
     (msg) => log.warn(msg),
   );
+  const redisLog = config.REDIS_URL ? new RedisConnectionLog(config.REDIS_URL, log) : null;
   try {
+    // a PostgreSQL still starting (or restarting) is waited for, DB_CONNECT_TIMEOUT seconds at most
+    if (store.kind === 'postgres') await waitForStore(store, config, log);
     await store.migrate();
     // The registry tells the caches what it changed; the resolver exists only after it, hence the late binding.
     const registry: RegistryContext = {
@@ -112,7 +117,9 @@ export async function openNode(config: Config, log: Logger = quietLogger, opened
     const site = new NodeSite(config);
     const r = await createResolver({
       source: recordSource(registry),
-      redis: config.REDIS_URL ? { url: config.REDIS_URL, namespace: config.REDIS_NAMESPACE } : null,
+      redis: config.REDIS_URL
+        ? { url: config.REDIS_URL, namespace: config.REDIS_NAMESPACE, ...(redisLog !== null ? { onConnectionChange: redisLog.change } : {}) }
+        : null,
       cache: {
         maxBytes: Math.max(0, config.CACHE_MAX_BYTES - Math.floor(config.CACHE_MAX_BYTES * MEMO_SHARE)),
         minTtl: config.CACHE_MIN_TTL,
@@ -144,6 +151,7 @@ export async function openNode(config: Config, log: Logger = quietLogger, opened
       site,
       plan,
       async close() {
+        redisLog?.close();
         await r.close();
         throttleRedis?.disconnect();
         await store.close();
@@ -151,6 +159,7 @@ export async function openNode(config: Config, log: Logger = quietLogger, opened
     };
   } catch (err) {
     throttleRedis?.disconnect();
+    redisLog?.close();
     await resolver?.close().catch(() => {});
     await store.close().catch(() => {});
     throw err;

@@ -4,6 +4,7 @@ import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { workerCount, type Config } from '../config.js';
 import { startServer } from '../server.js';
+import { StartupError, startupWarnings } from '../startup.js';
 import { parseCommandArgs, type Command } from './args.js';
 import { stderrLog } from './log.js';
 
@@ -12,7 +13,14 @@ const USAGE = 'usage: idnode serve';
 export const serveCommand: Command = (args) => {
   parseCommandArgs(args, {}, false, USAGE);
   return async (config) => {
-    await serve(config);
+    try {
+      await serve(config);
+    } catch (err) {
+      // the configuration cannot work (the message says what to check): exit 2, as for a bad setting
+      if (!(err instanceof StartupError)) throw err;
+      stderrLog.error(`idnode: ${err.message}`);
+      return 2;
+    }
     return -1; // keep running
   };
 };
@@ -28,6 +36,7 @@ function onStopSignals(stop: (signal: string) => void): void {
 
 async function serve(config: Config): Promise<void> {
   const workers = workerCount(config, availableParallelism());
+  if (cluster.isPrimary) for (const w of startupWarnings(config)) stderrLog.warn(`warning: ${w}`);
   if (workers > 1 && cluster.isPrimary) return servePrimary(config, workers);
   const running = await startServer(config, cluster.isWorker ? quietInfo : stderrLog);
   const where = running.node.store.kind === 'pglite' ? `embedded PGlite in ${config.DATA_DIR}` : 'PostgreSQL';

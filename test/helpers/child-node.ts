@@ -9,7 +9,7 @@ import { ADMIN_SECRET, NODE_PREFIX } from './node.js';
 export interface ChildNode {
   child: ChildProcess;
   pid: number;
-  /** http://127.0.0.1:<port> */
+  /** http://127.0.0.1:<port> (https:// with TLS_CERT and TLS_KEY) */
   base: string;
   /** 0 when started with NATIVE_PORT=0 (native face off) */
   nativePort: number;
@@ -81,7 +81,7 @@ export async function startChildNode(env: Record<string, string>, timeoutMs = 30
     const t = setTimeout(() => reject(new Error(`node did not start: ${log}`)), timeoutMs);
     const on = (b: Buffer) => {
       log += b.toString();
-      const http = /serving on (http:\/\/127\.0\.0\.1:\d+)/.exec(log);
+      const http = /serving on (https?:\/\/127\.0\.0\.1:\d+)/.exec(log);
       const native = /native Handle protocol on tcp\/udp port (\d+)/.exec(log);
       if (http && (native || nativeOff)) {
         clearTimeout(t);

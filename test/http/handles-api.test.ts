@@ -311,9 +311,10 @@ describe.each(backends)('Handle REST API on %s', (backend) => {
 
   it('/healthz and /readyz', async () => {
     expect((await s.get('/healthz')).json).toEqual({ status: 'ok' });
-    const ready = await s.get('/readyz');
+    const ready = await s.get('/readyz', admin());
     expect(ready.status).toBe(200);
     expect(ready.json.store).toBe(backend === 'pglite' ? 'pglite' : 'postgres');
+    expect((await s.get('/readyz')).json).toEqual({ status: 'ready' }); // anonymous: the status only
   });
 });
 

@@ -59,7 +59,10 @@ export default async function handleRestFace(app: FastifyInstance, d: HandleRest
       req.log.error({ err, url: req.raw.url, method: req.method }, 'request failed');
       he = new HandleError(RC.ERROR, f.message);
     }
-    if (f.kind === 'unavailable') req.log.warn({ err: (err as Error).message, url: req.raw.url }, 'store unavailable');
+    if (f.kind === 'unavailable') {
+      req.log.warn({ err: (err as Error).message, url: req.raw.url }, 'store unavailable');
+      reply.header('retry-after', '5'); // responseCode 3 (HTTP 503): the client may retry
+    }
     return sendHandleError(reply, paramsOf(req), he, undefined, 'other');
   });
 

@@ -1,4 +1,5 @@
-// Liveness and readiness: /healthz answers while the process runs (naming it in x-idnode-worker), /readyz only while the store answers.
+// Liveness and readiness: /healthz answers while the process runs (naming it in x-idnode-worker), /readyz only while the
+// store answers — with details (store kind, cache counters, the error) only for the node admin and operators.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Store } from '../../../registry/store.js';
@@ -9,6 +10,8 @@ import { AUTH, json, NoQuery, TAG } from '../openapi.js';
 export interface HealthDeps {
   store: Pick<Store, 'ping' | 'kind'>;
   resolver: Pick<Resolver, 'stats'>;
+  /** whether these credentials (an Authorization header) may see the details: the node admin or an operator */
+  mayInspect(authorization: string | undefined): Promise<boolean>;
 }
 
 const HEALTHZ = {
@@ -26,11 +29,12 @@ const READYZ = {
   schema: {
     tags: [TAG.ops],
     summary: 'Readiness: 200 only while the store answers',
+    description: 'Anonymous callers get the status only; the node admin (Basic) and operators (Bearer) also get the store kind, the cache counters and the error.',
     security: AUTH.none,
     querystring: NoQuery,
     response: {
-      200: json('Ready', z.object({ status: z.literal('ready'), store: z.string(), cache: z.record(z.string(), z.number()).describe('the cache tiers\' counters') })),
-      503: json('The store does not answer (within 2 s)', z.object({ status: z.literal('unavailable'), store: z.string(), error: z.string() })),
+      200: json('Ready', z.object({ status: z.literal('ready'), store: z.string().optional(), cache: z.record(z.string(), z.number()).optional().describe('the cache tiers\' counters') })),
+      503: json('The store does not answer (within 2 s)', z.object({ status: z.literal('unavailable'), store: z.string().optional(), error: z.string().optional() })),
     },
   },
 };
@@ -39,15 +43,16 @@ export default async function healthFace(app: FastifyInstance, d: HealthDeps): P
   // the pid of the process that answered: with WORKERS>1, which worker took the connection
   const pid = String(process.pid);
   app.get('/healthz', HEALTHZ, async (_req, reply) => reply.header('x-idnode-worker', pid).send({ status: 'ok' }));
-  app.get('/readyz', READYZ, async (_req, reply) => {
+  app.get('/readyz', READYZ, async (req, reply) => {
+    const details = await d.mayInspect(req.headers.authorization).catch(() => false);
     try {
       await Promise.race([
         d.store.ping(),
         new Promise((_, reject) => setTimeout(() => reject(new Error('store ping timed out')), 2000).unref()),
       ]);
-      return reply.send({ status: 'ready', store: d.store.kind, cache: d.resolver.stats() });
+      return reply.send(details ? { status: 'ready', store: d.store.kind, cache: d.resolver.stats() } : { status: 'ready' });
     } catch (err) {
-      return reply.code(503).send({ status: 'unavailable', store: d.store.kind, error: (err as Error).message });
+      return reply.code(503).send(details ? { status: 'unavailable', store: d.store.kind, error: (err as Error).message } : { status: 'unavailable' });
     }
   });
 }

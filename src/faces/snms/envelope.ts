@@ -37,6 +37,8 @@ export function errorToSnms(reply: FastifyReply, err: unknown, log: (e: unknown)
     return fail(reply, err.kind === 'forbidden' ? SNMS.FORBIDDEN : SNMS.BUSINESS, err.message);
   }
   if (err instanceof HandleError) return fail(reply, SNMS.BUSINESS, err.message);
+  // the store out of reach (a token that cannot be checked, say): try again later, not an internal error
+  if (classify(err).kind === 'unavailable') return fail(reply, SNMS.INTERNAL, '服务暂不可用，请稍后再试 / store unavailable, try again later');
   log(err);
   return fail(reply, SNMS.INTERNAL, '系统内部错误 / internal error');
 }
