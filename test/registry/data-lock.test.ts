@@ -157,7 +157,7 @@ describe('lockDataDir', () => {
 });
 
 describe('openPgliteStore on a data folder', () => {
-  it('takes the lock before PGlite opens the folder (closing gives it back: test/cli/data-lock.test.ts)', async () => {
+  it('takes the lock before PGlite opens the folder (closing gives it back: test/slow/data-lock-cli.test.ts)', async () => {
     writeFileSync(lockPath(), JSON.stringify({ pid: 7, host: 'elsewhere.example', command: 'serve', started: 'x', nonce: 'n' }));
     await refusal(openPgliteStore(dir));
     expect(existsSync(join(dir, 'PG_VERSION')), 'PGlite never touched the folder').toBe(false);

@@ -3,10 +3,10 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startChildNode, type ChildNode } from './helpers/child-node.js';
-import { ADMIN_SECRET, NODE_PREFIX } from './helpers/node.js';
-import { RedisServer } from './helpers/redis-server.js';
-import { databaseUrl, hasPostgres } from './helpers/services.js';
+import { startChildNode, type ChildNode } from '../helpers/child-node.js';
+import { ADMIN_SECRET, NODE_PREFIX } from '../helpers/node.js';
+import { RedisServer } from '../helpers/redis-server.js';
+import { databaseUrl, hasPostgres } from '../helpers/services.js';
 
 /** A loopback port nothing listens on (bound, then closed). */
 async function closedPort(): Promise<number> {
