@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HandleId } from '../handle/identifier.js';
 import { isHomed, isNodeAdmin } from '../registry/access.js';
 import handleRestFace, { handleRestNotFound } from './faces/handle-rest/routes.js';
+import { classify } from './faces/errors.js';
 import { useCheckedJson } from './faces/json-body.js';
 import { describeRoutes, docsFace } from './faces/openapi.js';
 import type { NativeStats } from './faces/native/options.js';
@@ -37,6 +38,13 @@ export default async function app(fastify: FastifyInstance, o: AppOptions): Prom
   // Any other media type is accepted here and refused by the route with the face's own error.
   fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   fastify.setNotFoundHandler(notFound);
+  // What escapes outside every face: a body refused on the way to a path no face knows (bad JSON, too deep, NUL,
+  // too large) is still a path no face knows; anything else is ours, logged without reaching the client.
+  fastify.setErrorHandler((err, req, reply) => {
+    if (classify(err).kind !== 'internal') return notFound(req, reply);
+    req.log.error({ err, url: req.raw.url, method: req.method }, 'request failed');
+    return reply.code(500).type('text/plain; charset=utf-8').send('Internal error\n');
+  });
 
   const homed = (id: HandleId) => isHomed(node.registry, id);
   // before the faces: their routes are declared in zod, and the OpenAPI document collects them as they register

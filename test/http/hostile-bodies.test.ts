@@ -166,6 +166,23 @@ describe('hostile bodies (PGlite)', () => {
     // free text keeps its line breaks
     expect((await s.send('PUT', path, [{ index: 1, type: 'DESC', data: 'line 1\nline 2' }], ent.handleAuth)).status).toBe(200);
   });
+
+  it('a refused body on a path no face knows gets that face\'s 404, never a 500 (found by test/slow/fuzz-faces)', async () => {
+    const json = { 'content-type': 'application/json' };
+    const cases: [string, string, string][] = [
+      ['PATCH', `/api/handles/${ent.prefix}/x`, ''], // empty JSON body, a method the face has no route for
+      ['OPTIONS', '/', '{'], // truncated JSON
+      ['POST', '/identity/tok', '{"username":"a","password":"b'], // truncated, under the SNMS face
+      ['PUT', '/identityv2/data/nope', `[${'['.repeat(5000)}`], // too deep
+      ['DELETE', '/somewhere/else', '\u00ff\u00fe not json'],
+    ];
+    for (const [method, path, body] of cases) {
+      const r = await s.send(method as 'PUT', path, body, json);
+      expect(r.status, `${method} ${path}`).toBe(404);
+    }
+    expect((await s.send('PATCH', `/api/handles/${ent.prefix}/x`, '', json)).json.responseCode).toBe(4);
+    expect((await s.send('POST', '/identity/tok', '{', json)).json.status).toBe(-2);
+  });
 });
 
 describe.skipIf(!hasPostgres)('hostile bodies leave no stack in the log (child node, LOG_LEVEL=info)', () => {
