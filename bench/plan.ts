@@ -3,7 +3,8 @@
 //        [--smoke [--no-reset]] [--strict]. Needs DATABASE_URL (its server hosts the bench database) and REDIS_URL.
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import { relative } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { sql } from 'kysely';
 import { Redis } from 'ioredis';
@@ -19,6 +20,7 @@ import { creditCodeCheckChar } from '../registry/rules.js';
 import type { Actor, Store } from '../registry/store.js';
 import { normaliseTemplateInput } from '../registry/template-rules.js';
 import { createTemplate } from '../registry/templates.js';
+import { openKeyFile } from '../src/key-file.js';
 import { BenchUsageError, parseBenchArgs, positiveInt, runMain } from './args.js';
 import { childPids, cpuMicros, fmtInt, fmtMB, load, rssBytes, seededRandom, shuffle, startNode, writeReport, zipf, type LoadRequest, type LoadResult, type Proc } from './lib.js';
 import { benchContext, benchTemplateBody, syntheticItems } from './registration.js';
@@ -549,7 +551,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   const namespace = `idnode-bench-plan:${process.pid}-${randomBytes(3).toString('hex')}:`;
   try {
     await store.migrate();
-    const ctx = benchContext(store);
+    // the users' SNMS v1 digests are sealed under a key file the node is then given (it refuses rows it cannot open);
+    // one file per bench database, so a database kept from an earlier run keeps its key
+    const keyFile = join(tmpdir(), `${o.database}.password-key`);
+    const ctx: RegistryContext = { ...benchContext(store), passwordDigests: openKeyFile(keyFile).ring };
     const { prefixes, report: seeding } = await seed(ctx, specs, towns, o.perEnterprise);
     log(describeSeed(seeding));
 
@@ -570,7 +575,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     store = null;
 
     // the node, as its own process over the same database and Redis
-    node = await startNode({ DATABASE_URL: url, REDIS_URL: redisUrl, REDIS_NAMESPACE: namespace, ADMIN_SECRET, NODE_PREFIX });
+    node = await startNode({ DATABASE_URL: url, REDIS_URL: redisUrl, REDIS_NAMESPACE: namespace, ADMIN_SECRET, NODE_PREFIX, PASSWORD_KEY_FILE: keyFile });
     log(`node pid ${node.pid} on 127.0.0.1:${node.port}, Redis namespace ${namespace}`);
     const probe = `${prefixes[0]!}/${suffixOf(0)}`;
     await check(node.port, 'GET', `/api/handles/${probe}`);
