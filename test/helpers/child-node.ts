@@ -2,7 +2,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { request } from 'undici';
 import { ADMIN_SECRET, NODE_PREFIX } from './node.js';
 
@@ -55,6 +57,9 @@ export async function freePort(): Promise<number> {
 export async function startChildNode(env: Record<string, string>, timeoutMs = 30_000): Promise<ChildNode> {
   const nativeOff = env.NATIVE_PORT === '0';
   const nativePort = nativeOff ? 0 : await freePort();
+  // a data folder of its own unless the test names one: the node keeps files there (its password key file, with
+  // DATABASE_URL too), which must neither land in the checkout nor be shared with other tests' nodes
+  const ownDataDir = env.DATA_DIR === undefined ? mkdtempSync(join(tmpdir(), 'idnode-child-')) : null;
   const child = spawn(process.execPath, ['dist/src/cli.js', 'serve'], {
     env: {
       ...process.env,
@@ -65,6 +70,7 @@ export async function startChildNode(env: Record<string, string>, timeoutMs = 30
       NODE_PREFIX,
       ADMIN_SECRET,
       LOG_LEVEL: 'warn',
+      ...(ownDataDir !== null ? { DATA_DIR: ownDataDir } : {}),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -74,6 +80,7 @@ export async function startChildNode(env: Record<string, string>, timeoutMs = 30
   const exitSeen = new Promise<void>((resolve) =>
     child.once('exit', (code, signal) => {
       exit = code ?? signal ?? 'unknown';
+      if (ownDataDir !== null) rmSync(ownDataDir, { recursive: true, force: true });
       resolve();
     }),
   );

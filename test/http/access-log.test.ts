@@ -8,7 +8,7 @@ import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startChildNode, type ChildNode } from '../helpers/child-node.js';
 import { ADMIN_SECRET, NODE_PREFIX } from '../helpers/node.js';
-import { databaseUrl, hasPostgres } from '../helpers/services.js';
+import { hasPostgres, tempPostgres } from '../helpers/services.js';
 
 const basicAdmin = `Basic ${Buffer.from(`300%3A0.NA/${NODE_PREFIX}:${ADMIN_SECRET}`).toString('base64')}`;
 
@@ -32,10 +32,15 @@ async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
 
 describe.skipIf(!hasPostgres)('access log and /readyz', () => {
   let n: ChildNode;
+  let db: Awaited<ReturnType<typeof tempPostgres>>;
   beforeAll(async () => {
-    n = await startChildNode({ LOG_LEVEL: 'info', DATABASE_URL: databaseUrl, REDIS_URL: '', TRUST_PROXY: '127.0.0.1' });
+    db = await tempPostgres();
+    n = await startChildNode({ LOG_LEVEL: 'info', DATABASE_URL: db.url, REDIS_URL: '', TRUST_PROXY: '127.0.0.1' });
   }, 40_000);
-  afterAll(async () => n?.stop());
+  afterAll(async () => {
+    await n?.stop();
+    await db?.drop();
+  });
 
   it('writes a line per request (fastify and the front door) with id, status, client, face; honours x-request-id', async () => {
     const put = await request(`${n.base}/api/handles/${NODE_PREFIX}/ACCESS-LOG-1`, {
@@ -98,11 +103,13 @@ describe.skipIf(!hasPostgres)('access log and /readyz', () => {
 describe.skipIf(!hasPostgres)('HTTPS listener', () => {
   let n: ChildNode;
   let dir: string;
+  let db: Awaited<ReturnType<typeof tempPostgres>>;
   beforeAll(async () => {
+    db = await tempPostgres();
     dir = mkdtempSync(join(tmpdir(), 'idnode-tls-'));
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
       '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
-    n = await startChildNode({ DATABASE_URL: databaseUrl, REDIS_URL: '', TLS_CERT: join(dir, 'cert.pem'), TLS_KEY: join(dir, 'key.pem') });
+    n = await startChildNode({ DATABASE_URL: db.url, REDIS_URL: '', TLS_CERT: join(dir, 'cert.pem'), TLS_KEY: join(dir, 'key.pem') });
   }, 40_000);
   afterAll(async () => n?.stop());
 

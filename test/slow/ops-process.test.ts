@@ -2,11 +2,26 @@
 // the start-up warnings, Redis losses and recoveries in the log, and `npm start` passing the stop signal to the node.
 import { spawn, execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
-import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startChildNode, type ChildNode } from '../helpers/child-node.js';
 import { ADMIN_SECRET, NODE_PREFIX } from '../helpers/node.js';
 import { RedisServer } from '../helpers/redis-server.js';
-import { databaseUrl, hasPostgres } from '../helpers/services.js';
+import { hasPostgres, tempPostgres } from '../helpers/services.js';
+
+/** The nodes here get a database of their own (rows sealed under another node's password key would stop them). */
+let db: Awaited<ReturnType<typeof tempPostgres>> | undefined;
+let testDb = '';
+/** …and one password key file, since they share that database */
+const keyFile = join(mkdtempSync(join(tmpdir(), 'idnode-ops-keys-')), 'password-key');
+beforeAll(async () => {
+  if (!hasPostgres) return;
+  db = await tempPostgres();
+  testDb = db.url;
+});
+afterAll(async () => db?.drop());
 
 /** A loopback port nothing listens on (bound, then closed). */
 async function closedPort(): Promise<number> {
@@ -60,7 +75,7 @@ describe.skipIf(!hasPostgres)('start-up warnings and Redis in the log', () => {
   });
 
   it('HOST=0.0.0.0 without ADVERTISED_HOST warns what is advertised and how to change it', async () => {
-    const n = await startChildNode({ HOST: '0.0.0.0', DATABASE_URL: databaseUrl, REDIS_URL: '' });
+    const n = await startChildNode({ HOST: '0.0.0.0', DATABASE_URL: testDb, PASSWORD_KEY_FILE: keyFile, REDIS_URL: '' });
     nodes.push(n);
     expect(n.log()).toMatch(/warning: HOST=0\.0\.0\.0 without ADVERTISED_HOST: .* advertises 127\.0\.0\.1.*Set ADVERTISED_HOST/s);
     expect(n.log()).toMatch(/warning: HOST=0\.0\.0\.0 serves plain HTTP .*TLS_CERT and TLS_KEY/s);
@@ -69,7 +84,7 @@ describe.skipIf(!hasPostgres)('start-up warnings and Redis in the log', () => {
 
   it('logs once when Redis is lost and once when it is back', async () => {
     redis = await RedisServer.start();
-    const n = await startChildNode({ DATABASE_URL: databaseUrl, REDIS_URL: redis.url, REDIS_NAMESPACE: `t-${process.pid}-${Date.now()}:` });
+    const n = await startChildNode({ DATABASE_URL: testDb, PASSWORD_KEY_FILE: keyFile, REDIS_URL: redis.url, REDIS_NAMESPACE: `t-${process.pid}-${Date.now()}:` });
     nodes.push(n);
     expect(n.log()).not.toMatch(/Redis unreachable/);
     await redis.kill();
@@ -85,7 +100,7 @@ describe.skipIf(!hasPostgres)('start-up warnings and Redis in the log', () => {
 describe.skipIf(!hasPostgres)('npm start', () => {
   it('runs the built node itself, so stopping npm stops the node', async () => {
     const npm = spawn('npm', ['start', '--silent'], {
-      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', NATIVE_PORT: '0', WORKERS: '1', NODE_PREFIX, ADMIN_SECRET, LOG_LEVEL: 'warn', DATABASE_URL: databaseUrl, REDIS_URL: '' },
+      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', NATIVE_PORT: '0', WORKERS: '1', NODE_PREFIX, ADMIN_SECRET, LOG_LEVEL: 'warn', DATABASE_URL: testDb, PASSWORD_KEY_FILE: keyFile, DATA_DIR: mkdtempSync(join(tmpdir(), 'idnode-npm-start-')), REDIS_URL: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
