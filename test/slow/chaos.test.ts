@@ -59,7 +59,10 @@ describe.skipIf(PG_BIN === null || !hasRedis)('chaos: Redis cut, PostgreSQL rest
 
   const pgCtl = (...args: string[]) => pgRun('pg_ctl', ['-D', join(dir, 'data'), ...args]);
   const pgStart = () => pgCtl('-w', '-l', join(dir, 'pg.log'), '-o', `-p ${pgPort} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on`, 'start');
-  const startNode = () => startChildNode({ DATABASE_URL: dbUrl, REDIS_URL: `redis://127.0.0.1:${proxy.port}`, REDIS_NAMESPACE: ns, WORKERS: '1', LOG_LEVEL: 'error' }, 60_000);
+  // one password key file across the node's restarts (rows sealed under another key would stop it)
+  const keyFile = join(mkdtempSync(join(tmpdir(), 'idnode-chaos-keys-')), 'password-key');
+  const startNode = () =>
+    startChildNode({ DATABASE_URL: dbUrl, PASSWORD_KEY_FILE: keyFile, REDIS_URL: `redis://127.0.0.1:${proxy.port}`, REDIS_NAMESPACE: ns, WORKERS: '1', LOG_LEVEL: 'error' }, 60_000);
   const client = (): TestServer =>
     ({ get: (p: string, h?: Record<string, string>) => call(node.base, 'GET', p, undefined, h), send: (m: string, p: string, b?: unknown, h?: Record<string, string>) => call(node.base, m, p, b, h) }) as unknown as TestServer;
 
