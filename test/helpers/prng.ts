@@ -1,16 +1,5 @@
-// A small seeded PRNG (mulberry32) with the picks fuzzers need: integers, choices, chances, bytes, strings.
-
-/** mulberry32: 32-bit state, uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// A small seeded PRNG (bench/lib.ts seededRandom, mulberry32) with the picks fuzzers need: integers, choices, chances, bytes, strings.
+import { seededRandom } from '../../bench/lib.js';
 
 /** The seed of the `i`-th item of a run, so any item can be regenerated alone from (run seed, i). */
 export function itemSeed(seed: number, i: number): number {
@@ -20,7 +9,7 @@ export function itemSeed(seed: number, i: number): number {
 export class Rng {
   readonly next: () => number;
   constructor(readonly seed: number) {
-    this.next = mulberry32(seed);
+    this.next = seededRandom(seed);
   }
   /** integer in [0, n) */
   int(n: number): number {
