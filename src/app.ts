@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HandleId } from '../handle/identifier.js';
 import { isHomed, isNodeAdmin } from '../registry/access.js';
 import handleRestFace, { handleRestNotFound } from './faces/handle-rest/routes.js';
+import consoleFace from './faces/console/routes.js';
 import { classify } from './faces/errors.js';
 import { useCheckedJson } from './faces/json-body.js';
 import { describeRoutes, docsFace } from './faces/openapi.js';
@@ -59,6 +60,7 @@ export default async function app(fastify: FastifyInstance, o: AppOptions): Prom
   await fastify.register(handleRestFace, { resolver: node.resolver, registry: node.registry, credentials: node.credentials, site: node.site, policy: node.policy });
   await fastify.register(snmsFace, { registry: node.registry, towns: node.plan.towns.map((t) => t.name) });
   await fastify.register(operatorFace, { registry: node.registry, plan: node.plan });
+  await fastify.register(consoleFace, { nodePrefix: node.registry.nodePrefix });
   await fastify.register(proxyFace, { resolver: node.resolver, policy: node.policy, nodePrefix: node.registry.nodePrefix, isHomed: homed, notFound });
   await fastify.register(docsFace);
 }

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { serializerCompiler, validatorCompiler } from './schema-compilers.js';
 
 /** The faces as the document groups them. */
-export const TAG = { handleRest: 'Handle REST', proxy: 'Proxy', snms: 'SNMS', operator: 'Operator', ops: 'Operations' } as const;
+export const TAG = { handleRest: 'Handle REST', proxy: 'Proxy', snms: 'SNMS', operator: 'Operator', ops: 'Operations', console: 'Console' } as const;
 
 const TAGS = [
   {
@@ -33,6 +33,7 @@ const TAGS = [
       '运营接口：企业审核、批准、驳回、停用与启用，账号，审计日志，规划进度；应答格式同 SNMS。\n\nThe operator face: review, approve, reject, suspend and enable enterprises; accounts; the audit log; plan progress. Answers as on the SNMS face.',
   },
   { name: TAG.ops, description: 'Liveness, readiness, Prometheus metrics, and this document.' },
+  { name: TAG.console, description: '网页控制台 / The web console: a client of the faces above, with the same authorization.' },
 ];
 
 /** Security requirements of the routes (OpenAPI `security`). */

@@ -61,17 +61,6 @@ export default async function proxyFace(app: FastifyInstance, d: ProxyDeps): Pro
       .send(page(message, `<h1>${esc(message)}</h1><p>Handle: <code>${esc(handle)}</code></p><p><a href="/">idnode ${esc(d.nodePrefix)}</a></p>`));
   }
 
-  app.get('/', S.home, async (_req, reply) =>
-    reply.type('text/html; charset=utf-8').send(
-      page(
-        `idnode ${d.nodePrefix}`,
-        `<h1>idnode — identifier resolution node ${esc(d.nodePrefix)}</h1>
-<form onsubmit="location.href='/'+this.h.value;return false"><input name="h" size="50" placeholder="${esc(d.nodePrefix)}/..."> <button>Resolve</button></form>
-<p>API: <code>/api/handles/{handle}</code> · health: <a href="/healthz">/healthz</a></p>`,
-      ),
-    ),
-  );
-
   // Cache hits of redirects are answered by the front door (src/edge/front-door.ts) before routing; this is the full path.
   app.get('/*', S.resolve, (req, reply) => proxyResolve(req, reply));
 

@@ -15,9 +15,6 @@ const failure = (description: string) => media(description, { 'text/html': Page,
 
 /** The schema options of each route of the face (proxy.ts passes them to fastify). */
 export const PROXY_ROUTES = {
-  home: {
-    schema: { tags: [TAG.proxy], summary: 'The node\'s home page, with a form to resolve a handle', security: AUTH.none, querystring: NoQuery, response: { 200: media('The page', { 'text/html': Page }) } },
-  },
   resolve: {
     schema: {
       tags: [TAG.proxy],

@@ -1,0 +1,5 @@
+// The ops pages' strings, Chinese and English (keys prefixed by the page).
+export default {
+  zh: {} as Record<string, string>,
+  en: {} as Record<string, string>,
+};
