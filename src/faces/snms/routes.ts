@@ -60,6 +60,9 @@ export default async function snmsFace(app: FastifyInstance, d: SnmsDeps): Promi
     }));
   }
 
+  // who a token belongs to (the console asks after logging in)
+  app.get('/identity/me', S.me, route(async (_req, _reply, p) => ({ userId: p.userId, username: p.username, role: p.role, enterpriseId: p.enterpriseId })));
+
   // ---- identifiers ----
   app.get('/identityv2/data/detail', S.detail, route(async (req, _reply, p) => {
     const q = req.query as Record<string, unknown>;

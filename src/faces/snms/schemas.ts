@@ -1,6 +1,6 @@
 // Zod schemas of the SNMS-compatible face, route by route (the envelope is shared with the operator face): bodies and queries, which the routes check themselves (status -2 with the reason), and the `data` of each answer.
 import { z } from 'zod';
-import { AUTH, json, TAG, type JsonAnswer } from '../openapi.js';
+import { AUTH, json, NoQuery, TAG, type JsonAnswer } from '../openapi.js';
 import { routeChecked } from '../schema-compilers.js';
 import { freeText, plainText } from '../text-fields.js';
 
@@ -128,6 +128,12 @@ export const ApplyBody = routeChecked(
 // ---- answers' data -------------------------------------------------------------------------------------------------
 
 export const Token = z.object({ token: z.string().describe('Bearer 令牌，24 小时有效 / Bearer token, valid 24 h') });
+export const Me = z.object({
+  userId: z.int(),
+  username: z.string(),
+  role: z.enum(['operator', 'reviewer', 'enterprise']).describe('operator 运营, reviewer 审核, enterprise 企业'),
+  enterpriseId: z.int().nullable().describe('企业用户所属企业 / the enterprise of an enterprise user'),
+});
 
 const SnmsValueOut = z.looseObject({
   index: z.int(),
@@ -225,6 +231,10 @@ export const SNMS_ROUTES = {
       body: TokenBody,
       response: { 200: envelope('令牌 / the token', Token) },
     }),
+  me: snmsRoute('当前账号 / The account this token belongs to', AUTH.bearer, {
+    querystring: NoQuery,
+    response: { 200: envelope('账号 / the account', Me) },
+  }),
   detail: snmsRoute('查询标识 / An identifier and its values', AUTH.bearer, {
     querystring: DetailQuery,
     response: { 200: envelope('标识详情 / the identifier', Detail) },
