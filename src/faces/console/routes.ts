@@ -5,8 +5,13 @@ import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { CONSOLE_ROUTES as S } from './schemas.js';
 
-/** Where the build put the console (dist/console, beside dist/src). */
-export const CONSOLE_DIR = fileURLToPath(new URL('../../../console/', import.meta.url));
+/**
+ * Where the build put the console: dist/console, beside dist/src when the node runs from dist/, or under dist/ when
+ * it runs from the sources (the tests).
+ */
+export const CONSOLE_DIR: string =
+  ['../../../console/', '../../../dist/console/'].map((p) => fileURLToPath(new URL(p, import.meta.url))).find((d) => existsSync(`${d}index.html`)) ??
+  fileURLToPath(new URL('../../../console/', import.meta.url));
 
 /**
  * The page may load only the node's own scripts, styles and data (no CDN, nothing inline but style attributes), may
@@ -67,7 +72,8 @@ export default async function consoleFace(app: FastifyInstance, d: ConsoleDeps):
       immutable: true,
       etag: true,
       lastModified: false,
-      preCompressed: false,
+      // the build wrote .br and .gz beside each asset (src/console/vite.config.ts)
+      preCompressed: true,
       setHeaders: (reply) => void reply.header('x-content-type-options', 'nosniff'),
     });
   }
