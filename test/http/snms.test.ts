@@ -289,6 +289,12 @@ describe.each(backends)('SNMS and operator faces on %s', (backend) => {
     failed(await s.send('DELETE', TEMPLATE, { prefix: ent1.prefix, version: 'v-upd' }, t), -2);
     // the v3 path answers the same
     expect(okData(await s.get(`/snms/api/v3/template?prefix=${ent1.prefix}&version=v1`, t)).items).toHaveLength(3);
+    // the list of the prefix's templates, by version: the deleted one gone; another enterprise's prefix refused
+    const listed = okData(await s.get(`${TEMPLATE}/list?prefix=${ent1.prefix}`, t)) as { version: string }[];
+    expect(listed.map((x) => x.version)).toContain('v1');
+    expect(listed.map((x) => x.version)).not.toContain('v-upd');
+    failed(await s.get(`${TEMPLATE}/list?prefix=${ent2.prefix}`, t), -3);
+    failed(await s.get(`${TEMPLATE}/list?prefix=${ent1.prefix}`), -1);
   });
 
   it('identifier values breaking the template are reported per item; the valid items of the batch are written', async () => {

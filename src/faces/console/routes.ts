@@ -59,11 +59,11 @@ export default async function consoleFace(app: FastifyInstance, d: ConsoleDeps):
   app.get('/console/', S.console, async (_req, reply) => sendPage(reply));
 
   if (built) {
-    // file names carry their content's hash: cached for a year, never revalidated
+    // file names carry their content's hash: cached for a year, never revalidated; the build wrote .br and .gz beside
+    // each (src/console/vite.config.ts). @fastify/static does the sending (ranges, encodings, path checks).
     await app.register(fastifyStatic, {
       root: `${dir}assets`,
-      prefix: '/console/assets/',
-      decorateReply: false,
+      serve: false,
       index: false,
       list: false,
       dotfiles: 'deny',
@@ -72,9 +72,14 @@ export default async function consoleFace(app: FastifyInstance, d: ConsoleDeps):
       immutable: true,
       etag: true,
       lastModified: false,
-      // the build wrote .br and .gz beside each asset (src/console/vite.config.ts)
       preCompressed: true,
       setHeaders: (reply) => void reply.header('x-content-type-options', 'nosniff'),
+    });
+    app.get('/console/assets/*', S.asset, (req, reply) => {
+      const name = (req.params as { '*': string })['*'];
+      // one file of the folder: no sub-paths, no dot files (the names Vite writes)
+      if (!/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(name)) return reply.callNotFound();
+      return reply.sendFile(name);
     });
   }
 }

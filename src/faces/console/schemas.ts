@@ -21,4 +21,19 @@ const page = (summary: string) => ({
 export const CONSOLE_ROUTES = {
   home: page('The web console (the node\'s home page)'),
   console: page('The web console'),
+  asset: {
+    schema: {
+      tags: [TAG.console],
+      summary: 'A file of the console (script, stylesheet), named by its content\'s hash',
+      description:
+        'Cached for a year and never revalidated (`Cache-Control: public, max-age=31536000, immutable`): a new build has new names. Sent Brotli- or gzip-compressed when the client accepts it. Nothing outside the console\'s assets folder is served.',
+      security: AUTH.none,
+      params: z.object({ '*': z.string().max(200).meta({ title: 'file', description: 'The file name, e.g. `index-3f2a1b.js`.' }) }),
+      querystring: NoQuery,
+      response: {
+        200: media('The file', { 'application/javascript': z.string(), 'text/css': z.string() }),
+        404: media('No such file', { 'text/plain': z.string() }),
+      },
+    },
+  },
 };

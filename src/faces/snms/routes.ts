@@ -5,7 +5,7 @@ import { applyEnterprise, getDelegatedPrefix, listDelegatedPrefixes, reapplyEnte
 import { deleteBatch, deleteOne, identifierDetail, registerBatch, registerOne } from '../../../registry/identifiers.js';
 import type { Actor } from '../../../registry/store.js';
 import { normaliseTemplateInput } from '../../../registry/template-rules.js';
-import { createTemplate, deleteTemplate, getTemplate, updateTemplate } from '../../../registry/templates.js';
+import { createTemplate, deleteTemplate, getTemplate, listTemplates, updateTemplate } from '../../../registry/templates.js';
 import { login } from '../../../registry/users/tokens.js';
 import { currentScope, type Access } from '../../../registry/access.js';
 import type { Principal, RegistryContext } from '../../../registry/context.js';
@@ -100,6 +100,11 @@ export default async function snmsFace(app: FastifyInstance, d: SnmsDeps): Promi
     batchDeleteData(await deleteBatch(ctx, arrayBody(req), actorOf(p, req), { principal: p }))));
 
   // ---- templates (v5; v3 paths answer the same) ----
+  app.get('/snms/api/v5/template/list', S.templateList, route(async (req, _r, p) => {
+    const prefix = parsePrefix(str(req.query as Record<string, unknown>, 'prefix', 64)!);
+    if (!(await scopeOf(p, 'read'))(prefix.prefixKey)) throw forbiddenPrefix();
+    return listTemplates(ctx, prefix.prefix);
+  }));
   for (const base of ['/snms/api/v5/template', '/snms/api/v3/template']) {
     app.get(base, S.templateGet(base.includes('/v3/')), route(async (req, _r, p) => {
       const q = req.query as Record<string, unknown>;

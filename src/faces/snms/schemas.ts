@@ -257,6 +257,10 @@ export const SNMS_ROUTES = {
     body: BatchDeleteBody,
     response: { 200: envelope('逐项结果 / per item', DeleteResults) },
   }),
+  templateList: snmsRoute('模板列表 / Every template of a prefix, by version', AUTH.bearer, {
+    querystring: PrefixQuery,
+    response: { 200: envelope('模板 / the templates', z.array(Template)) },
+  }),
   templateGet: (v3: boolean) =>
     snmsRoute(`查询模板 / A template${v3 ? ' (v3 path, as v5)' : ''}`, AUTH.bearer, {
       querystring: TemplateQuery,
