@@ -1,4 +1,4 @@
-// An enterprise's identifier templates (SNMS v5): open by version (no list endpoint: versions remembered in this browser), create, view, add items, disable / enable items.
+// An enterprise's identifier templates (SNMS v5): the prefix's list, open by version, create, view, add items, disable / enable items.
 import type { JSX } from 'preact';
 import { useId, useState } from 'preact/hooks';
 import { get, post, put } from '../api.js';
@@ -41,31 +41,6 @@ export interface Template {
 }
 
 const TEMPLATE_PATH = '/snms/api/v5/template';
-
-// ---- versions remembered in this browser (the node has no list of a prefix's templates) ----
-
-const recentKey = (prefix: string) => `idnode.templates.${prefix.toUpperCase()}`;
-
-function recentVersions(prefix: string): string[] {
-  try {
-    const v = JSON.parse(localStorage.getItem(recentKey(prefix)) ?? '[]') as unknown;
-    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
-  } catch {
-    return [];
-  }
-}
-
-function saveVersions(prefix: string, versions: string[]): void {
-  try {
-    localStorage.setItem(recentKey(prefix), JSON.stringify(versions.slice(0, 100)));
-  } catch {
-    // not kept: the list lasts as long as the page
-  }
-}
-
-function remember(prefix: string, version: string): void {
-  saveVersions(prefix, [version, ...recentVersions(prefix).filter((v) => v !== version)]);
-}
 
 // ---- the item editor ----
 
@@ -329,7 +304,6 @@ function TemplateView(props: { prefix: string; version: string; created: boolean
   const t = useT();
   const tpl = useLoad(async () => {
     const r = await get<Template>(TEMPLATE_PATH, { prefix: props.prefix, version: props.version });
-    remember(props.prefix, r.version);
     props.onOpened();
     return r;
   }, [props.prefix, props.version]);
@@ -460,8 +434,10 @@ export default function EntTemplates(): JSX.Element {
   const version = route.query.get('version') ?? '';
   const creating = route.query.get('new') === '1';
   const [open, setOpen] = useState('');
-  const [, setTick] = useState(0);
-  const recent = prefix === '' ? [] : recentVersions(prefix);
+  // the prefix's templates (GET …/template/list), loaded again after a create or an opened version
+  const [tick, setTick] = useState(0);
+  const list = useLoad(() => (prefix === '' ? Promise.resolve([] as Template[]) : get<Template[]>(`${TEMPLATE_PATH}/list`, { prefix })), [prefix, tick]);
+  const known = list.data ?? [];
   const go = (q: { version?: string; new?: string; created?: string }) => navigate('/ent/templates', { prefix, ...q });
 
   let body: JSX.Element;
@@ -494,7 +470,7 @@ export default function EntTemplates(): JSX.Element {
         <div class="tpl-layout">
           <section class="card" aria-labelledby="tpl-known">
             <h2 id="tpl-known">{t('tpl.known')}</h2>
-            <Note kind="info">{t('tpl.noList')}</Note>
+            <ErrorNote error={list.error} />
             <form
               class="inline"
               onSubmit={(e) => {
@@ -506,26 +482,18 @@ export default function EntTemplates(): JSX.Element {
               <Field label={t('tpl.openVersion')} value={open} onInput={setOpen} required maxLength={128} name="version" />
               <button type="submit">{t('tpl.open')}</button>
             </form>
-            {recent.length === 0 ? (
+            {list.loading && list.data === undefined ? (
+              <p class="muted">{t('common.loading')}</p>
+            ) : known.length === 0 ? (
               <p class="muted">{t('tpl.noneKnown')}</p>
             ) : (
               <ul class="tpl-versions">
-                {recent.map((v) => (
-                  <li key={v}>
-                    <a href={href(`/ent/templates?prefix=${encodeURIComponent(prefix)}&version=${encodeURIComponent(v)}`)} aria-current={v === version && !creating ? 'page' : undefined}>
-                      {v}
-                    </a>
-                    <button
-                      type="button"
-                      class="link"
-                      aria-label={t('tpl.forgetN', { version: v })}
-                      onClick={() => {
-                        saveVersions(prefix, recentVersions(prefix).filter((x) => x !== v));
-                        setTick((n) => n + 1);
-                      }}
-                    >
-                      {t('tpl.forget')}
-                    </button>
+                {known.map((x) => (
+                  <li key={x.version}>
+                    <a href={href(`/ent/templates?prefix=${encodeURIComponent(prefix)}&version=${encodeURIComponent(x.version)}`)} aria-current={x.version === version && !creating ? 'page' : undefined}>
+                      {x.version}
+                    </a>{' '}
+                    <span class="muted">{t('tpl.itemCount', { n: x.items.length })}</span>
                   </li>
                 ))}
               </ul>
@@ -542,7 +510,7 @@ export default function EntTemplates(): JSX.Element {
                 prefix={prefix}
                 onCancel={() => go({})}
                 onCreated={(v) => {
-                  remember(prefix, v);
+                  setTick((n) => n + 1);
                   go({ version: v, created: '1' });
                 }}
               />
