@@ -39,5 +39,5 @@ export const ROUTES: PageRoute[] = [
   { path: '/op/accounts', component: OpAccounts, roles: ['operator'], nav: 'nav.accounts' },
   { path: '/op/audit', component: OpAudit, roles: ['operator'], nav: 'nav.audit' },
   { path: '/plan', component: Plan, roles: ['operator', 'reviewer'], nav: 'nav.plan' },
-  { path: '/health', component: Health, roles: ['operator', 'reviewer'], nav: 'nav.health' },
+  { path: '/health', component: Health, roles: ['operator'], nav: 'nav.health' },
 ];

@@ -548,7 +548,10 @@ describe.each(backends)('SNMS and operator faces on %s', (backend) => {
     const csv = await s.get('/operator/plan.csv', bearer(op));
     expect(csv.status).toBe(200);
     expect(csv.headers['content-type']).toMatch(/^text\/csv/);
-    const lines = csv.text.trimEnd().split('\n');
+    // a UTF-8 byte-order mark first, for Excel (text decoders drop it: read the bytes)
+    const raw = Buffer.from(await (await fetch(`${s.url}/operator/plan.csv`, { headers: bearer(op) })).arrayBuffer());
+    expect([...raw.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    const lines = csv.text.replace(/^\ufeff/, '').trimEnd().split('\n');
     expect(lines[0]).toBe('town,year,target,registered,gap,aboveScale2021,coverage');
     expect(lines).toHaveLength(1 + 18 * 4);
     expect(lines).toContain('合德镇,now,,1,,50,0.0200');

@@ -125,7 +125,8 @@ export default async function operatorFace(app: FastifyInstance, d: OperatorDeps
   }));
   app.get('/operator/plan.csv', S.planCsv, route(async (_req, p, reply) => {
     requireRole(p, 'operator', 'reviewer');
-    const csv = progressToCsv(await planProgress(ctx, d.plan));
+    // a byte-order mark first: Excel, which officials open it with, reads the Chinese town names as UTF-8 only then
+    const csv = `\ufeff${progressToCsv(await planProgress(ctx, d.plan))}`;
     return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="plan-progress.csv"').send(csv);
   }));
 }
