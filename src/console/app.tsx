@@ -43,7 +43,7 @@ export function App(): JSX.Element {
               {account.username} · {t(`role.${account.role}`)}
             </span>
           ) : null}
-          <button type="button" class="link" aria-label={t('lang.label')} onClick={() => lang.set(lang.get() === 'zh' ? 'en' : 'zh')}>
+          <button type="button" class="link" lang={lang.get() === 'zh' ? 'en' : 'zh-CN'} title={t('lang.label')} onClick={() => lang.set(lang.get() === 'zh' ? 'en' : 'zh')}>
             {t('lang.switch')}
           </button>
           {account !== null ? (

@@ -4,6 +4,23 @@ import { useCallback, useEffect, useId, useState } from 'preact/hooks';
 import { ApiError } from './api.js';
 import { t, useT } from './i18n/index.js';
 
+/**
+ * A field's label: its text alone (so the control's accessible name is exactly the text), the required mark beside
+ * it, hidden from assistive technology (the control says `required` itself).
+ */
+function Label(props: { for: string; text: string; required: boolean | undefined }): JSX.Element {
+  return (
+    <div class="label-row">
+      <label for={props.for}>{props.text}</label>
+      {props.required ? (
+        <span class="req" aria-hidden="true">
+          *
+        </span>
+      ) : null}
+    </div>
+  );
+}
+
 /** A labelled text input (every form field has a visible label tied to it). */
 export function Field(props: {
   label: string;
@@ -23,10 +40,7 @@ export function Field(props: {
   const hintId = `${id}-hint`;
   return (
     <div class={`field${props.error ? ' invalid' : ''}`}>
-      <label for={id}>
-        {props.label}
-        {props.required ? <span class="req" aria-hidden="true"> *</span> : null}
-      </label>
+      <Label for={id} text={props.label} required={props.required} />
       <input
         {...({
           id,
@@ -68,10 +82,7 @@ export function Select(props: {
   const id = useId();
   return (
     <div class="field">
-      <label for={id}>
-        {props.label}
-        {props.required ? <span class="req" aria-hidden="true"> *</span> : null}
-      </label>
+      <Label for={id} text={props.label} required={props.required} />
       <select id={id} name={props.name} value={props.value} required={props.required} onChange={(e) => props.onChange((e.currentTarget as HTMLSelectElement).value)}>
         {props.options.map((o) => (
           <option key={o.value} value={o.value}>
@@ -88,10 +99,7 @@ export function TextArea(props: { label: string; value: string; onInput: (v: str
   const id = useId();
   return (
     <div class="field">
-      <label for={id}>
-        {props.label}
-        {props.required ? <span class="req" aria-hidden="true"> *</span> : null}
-      </label>
+      <Label for={id} text={props.label} required={props.required} />
       <textarea id={id} name={props.name} rows={props.rows ?? 3} value={props.value} required={props.required} onInput={(e) => props.onInput((e.currentTarget as HTMLTextAreaElement).value)} />
     </div>
   );
