@@ -63,9 +63,10 @@ async function lockRow(trx: Transaction<Database>, id: number): Promise<Enterpri
 const rowJson = (r: EnterpriseRow) => ({ ...r, id: Number(r.id) });
 
 /**
- * A new secret for an approved (status 1) enterprise's prefix: HS_SECKEY at 300 of `0.NA/<prefix>` replaced through
- * the one write path (hashed, audited redacted, caches told after commit, so the old secret stops working at once),
- * sealed for the enterprise's one-time reveal, and returned in plain text. Other statuses → RegistryError('conflict').
+ * A new secret for an approved enterprise's prefix (status 1, or 0 while suspended: a leaked credential is replaced
+ * before the enterprise is enabled again): HS_SECKEY at 300 of `0.NA/<prefix>` replaced through the one write path
+ * (hashed, audited redacted, caches told after commit, so the old secret stops working at once), sealed for the
+ * enterprise's one-time reveal, and returned in plain text. Other statuses → RegistryError('conflict').
  */
 export async function rotateHandleSecret(ctx: RegistryContext, enterpriseId: number, actor: Actor): Promise<HandleCredential> {
   const handleSecret = generateSecret();
@@ -74,8 +75,11 @@ export async function rotateHandleSecret(ctx: RegistryContext, enterpriseId: num
   const nowSec = Math.floor(ctx.now().getTime() / 1000);
   return handleTransaction(ctx, actor, async (tx) => {
     const before = await lockRow(tx.db, enterpriseId);
-    if (before.status !== STATUS.ENABLED) {
-      throw new RegistryError('conflict', `只有已启用的企业可以重置凭据 / only an approved, enabled enterprise (status 1) gets a new credential: enterprise ${enterpriseId} has status ${before.status}`);
+    if (before.status !== STATUS.ENABLED && before.status !== STATUS.DISABLED) {
+      throw new RegistryError(
+        'conflict',
+        `只有已批准（启用或停用）的企业可以重置凭据 / only an approved enterprise (status 1, or 0 while suspended) has a credential to rotate: enterprise ${enterpriseId} has status ${before.status}`,
+      );
     }
     const p = await tx.db.selectFrom('prefixes').select('prefix').where('enterprise_id', '=', enterpriseId).orderBy('created_at').orderBy('prefix_key').executeTakeFirst();
     if (p === undefined) throw new RegistryError('conflict', `企业 ${enterpriseId} 没有前缀 / enterprise ${enterpriseId} has no delegated prefix`);

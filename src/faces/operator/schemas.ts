@@ -147,7 +147,7 @@ export const OPERATOR_ROUTES = {
     response: { 200: envelope('已停用 / suspended', Done) },
   }),
   enable: opRoute('启用 / Enable again (operator)', { params: EnterpriseId, response: { 200: envelope('已启用 / enabled', Done) } }),
-  rotateSecret: opRoute('重置企业 Handle 凭据：旧密钥立即失效 / Rotate an approved enterprise\'s Handle credential: the old secret stops working at once (operator)', {
+  rotateSecret: opRoute('重置已批准企业（启用或停用中）的 Handle 凭据：旧密钥立即失效 / Rotate an approved (enabled or suspended) enterprise\'s Handle credential: the old secret stops working at once (operator)', {
     params: EnterpriseId,
     response: { 200: envelope('新凭据 / the new credential', HandleCredential) },
   }),
