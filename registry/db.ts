@@ -67,6 +67,8 @@ export interface EnterprisesTable {
   approved_at: Date | null;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
+  /** the handle credential `{prefix, secret}` sealed under the password key until its one-time reveal (006); NULL: none */
+  handle_secret_enc: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface PrefixesTable {
@@ -91,6 +93,8 @@ export interface UsersTable {
   disabled: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
+  /** tokens issued before this instant are refused (set by a password reset or a disable, 006); NULL: none */
+  tokens_valid_after: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 /** One field of a template: registered values at `idIndex` must have type `idType`. */

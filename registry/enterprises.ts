@@ -6,6 +6,7 @@ import { asciiUpper, isUnderPrefix, parseHandle, parsePrefix, prefixRecordHandle
 import { INDEX, type HandleValue } from '../handle/types.js';
 import { secretKeyValue } from '../handle/value.js';
 import { writeAudit, type AuditRow } from './audit.js';
+import { sealHandleSecret } from './enterprise-secret.js';
 import { handleTransaction } from './handles.js';
 import { RegistryError, type Principal, type RegistryContext } from './context.js';
 import { STATUS, type Database, type EnterprisesTable, type PrefixesTable } from './db.js';
@@ -50,6 +51,8 @@ export interface Enterprise {
   contactEmail: string | null;
   /** SNMS status code (STATUS) */
   status: number;
+  /** the status in words, e.g. 已驳回/rejected */
+  statusName: string;
   /** why it was rejected or suspended */
   reason: string | null;
   reviewedBy: string | null;
@@ -330,7 +333,8 @@ const PREFIX_LOCK_KEY = 0x69646e70;
 /**
  * 4 or 5 → 1: delegates `opts.prefix` (a prefix derived from the node prefix, not taken) or the next free
  * `<nodePrefix>.<n>`, and creates its `0.NA/<prefix>` record with HS_ADMIN and a fresh HS_SECKEY (index 300), all in
- * one transaction. Returns the secret in plain text, once: the enterprise's Handle credential `300:0.NA/<prefix>`.
+ * one transaction. Returns the secret in plain text: the enterprise's Handle credential `300:0.NA/<prefix>`; it is also
+ * sealed for the enterprise's own one-time reveal (registry/enterprise-secret.ts).
  */
 export async function approveEnterprise(
   ctx: RegistryContext,
@@ -382,7 +386,8 @@ export async function approveEnterprise(
       .executeTakeFirstOrThrow();
     const after = await trx
       .updateTable('enterprises')
-      .set({ status: STATUS.ENABLED, approved_at: now, reviewed_by: actor.id, reason: null, updated_at: now })
+      // the credential, sealed under the password key for the enterprise's one-time reveal (GET /snms/api/v3/ent/handle-secret)
+      .set({ status: STATUS.ENABLED, approved_at: now, reviewed_by: actor.id, reason: null, updated_at: now, handle_secret_enc: sealHandleSecret(ctx, prefix, handleSecret) })
       .where('id', '=', id)
       .returningAll()
       .executeTakeFirstOrThrow();
@@ -660,6 +665,7 @@ function toEnterprise(r: EnterpriseRow, prefixes: PrefixInfo[]): Enterprise {
     contactPhone: r.contact_phone,
     contactEmail: r.contact_email,
     status: r.status,
+    statusName: STATUS_NAMES[r.status] ?? String(r.status),
     reason: r.reason,
     reviewedBy: r.reviewed_by,
     approvedAt: r.approved_at,

@@ -127,7 +127,6 @@ export class SqlStore implements Store {
     let query = this.#db
       .selectFrom('audit_log')
       .select(['id', 'at', 'actor', 'address', 'action', 'entity', 'entity_id', 'enterprise_id', 'handle', 'before', 'after'])
-      .orderBy('at', 'desc')
       .orderBy('id', 'desc')
       .limit(auditLimit(q.limit));
     if (q.handleKey !== undefined) query = query.where('handle_key', '=', q.handleKey);
@@ -160,6 +159,9 @@ export class SqlStore implements Store {
       );
     }
     if (q.entity !== undefined) query = query.where('entity', '=', q.entity);
+    if (q.action !== undefined) query = query.where('action', '=', q.action);
+    if (q.actionPrefix !== undefined) query = query.where('action', 'like', `${q.actionPrefix.replace(/[\\%_]/g, '\\$&')}%`);
+    if (q.beforeId !== undefined) query = query.where('id', '<', q.beforeId);
     if (q.entityId !== undefined) query = query.where('entity_id', '=', q.entityId);
     if (q.since !== undefined) query = query.where('at', '>=', q.since);
     if (q.until !== undefined) query = query.where('at', '<', q.until);

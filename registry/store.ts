@@ -65,8 +65,14 @@ export interface AuditQuery {
   enterpriseId?: number;
   entity?: string;
   entityId?: string;
+  /** the action exactly (e.g. `user.role`) */
+  action?: string;
+  /** actions starting with this (e.g. `enterprise.`) */
+  actionPrefix?: string;
   since?: Date;
   until?: Date;
+  /** entries with a smaller id only: the next page back, given the last id of the page before */
+  beforeId?: number;
   limit?: number;
 }
 
@@ -116,6 +122,7 @@ export interface Store {
   resolveHandles(keys: readonly string[]): Promise<(ResolvedHandle | null)[]>;
   /** Handles whose prefix key equals `prefixKey`, ordered by key. */
   listHandles(prefixKey: string, q?: ListQuery): Promise<{ total: number; handles: string[] }>;
+  /** Audit entries, newest first (by id: the order they were written), at most `limit` (default 100, at most 1000). */
   listAudit(q: AuditQuery): Promise<AuditEntry[]>;
   /** Throws when the database cannot be reached. */
   ping(): Promise<void>;

@@ -75,7 +75,8 @@ export async function serverRunId(client: Redis): Promise<string> {
 
 /**
  * Reports a connection's losses and recoveries (transitions only, not every failed reconnect): `change(false, why)`
- * when it is lost or a first connection fails, `change(true, '')` when it is ready again. Returns the unsubscriber.
+ * when it is lost or a first connection fails, `change(true, '')` when it is ready (the first time too, unless it
+ * already was when watching began: then the caller knows). Returns the unsubscriber.
  */
 export function watchConnection(client: Redis, change: (up: boolean, detail: string) => void): () => void {
   let up: boolean | null = client.status === 'ready' ? true : null;
@@ -95,7 +96,7 @@ export function watchConnection(client: Redis, change: (up: boolean, detail: str
   };
   const onReady = (): void => {
     lastError = '';
-    if (up === false) change(true, '');
+    if (up !== true) change(true, '');
     up = true;
   };
   client.on('error', onError);

@@ -2,6 +2,7 @@
 // from them), and every face registered with exactly the parts it needs (each answers its own errors in its own
 // format); a path no face knows gets the 404 of the face it is under.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Histogram } from 'prom-client';
 import type { HandleId } from '../handle/identifier.js';
 import { isHomed, isNodeAdmin } from '../registry/access.js';
 import handleRestFace, { handleRestNotFound } from './faces/handle-rest/routes.js';
@@ -22,6 +23,8 @@ import type { Node } from './node.js';
 export interface AppOptions {
   node: Node;
   nativeStats(): NativeStats | undefined;
+  /** the sampled request-latency histogram the server fills (null: LATENCY_SAMPLE=0) */
+  latency?: Histogram<'face'> | null;
 }
 
 /** The 404 of whichever face a path belongs to. */
@@ -55,10 +58,10 @@ export default async function app(fastify: FastifyInstance, o: AppOptions): Prom
     const who = await node.credentials.authenticate(authorization);
     return who !== null && isNodeAdmin(node.registry, who);
   };
-  await fastify.register(healthFace, { store: node.store, resolver: node.resolver, mayInspect });
-  await fastify.register(metricsFace, { stats: () => node.resolver.stats(), nativeStats: o.nativeStats });
+  await fastify.register(healthFace, { store: node.store, resolver: node.resolver, redis: () => node.redisState(), workers: node.workers, mayInspect });
+  await fastify.register(metricsFace, { stats: () => node.resolver.stats(), nativeStats: o.nativeStats, latency: o.latency ?? null });
   await fastify.register(handleRestFace, { resolver: node.resolver, registry: node.registry, credentials: node.credentials, site: node.site, policy: node.policy });
-  await fastify.register(snmsFace, { registry: node.registry, towns: node.plan.towns.map((t) => t.name) });
+  await fastify.register(snmsFace, { registry: node.registry, plan: node.plan });
   await fastify.register(operatorFace, { registry: node.registry, plan: node.plan });
   await fastify.register(consoleFace, { nodePrefix: node.registry.nodePrefix });
   await fastify.register(proxyFace, { resolver: node.resolver, policy: node.policy, nodePrefix: node.registry.nodePrefix, isHomed: homed, notFound });

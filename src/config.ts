@@ -83,6 +83,8 @@ const schema = z.object({
     .string()
     .regex(/^(on|off|sample:[1-9]\d{0,6})$/, 'on, off or sample:N (N a whole number ≥ 1)')
     .default('on'),
+  /** time one HTTP request in N for the idnode_http_request_duration_seconds histogram of /metrics; 0 = off */
+  LATENCY_SAMPLE: int(0, 1_000_000).default(8),
   /** seconds to keep trying PostgreSQL at start before giving up (exit 2) */
   DB_CONNECT_TIMEOUT: int(0, 3600).default(30),
 });

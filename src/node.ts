@@ -1,5 +1,7 @@
 // Composition root: opens the store, the registry context, the resolver over the registry's reads, the site and the
 // plan, and bootstraps the node admin. The server hands each face the parts it needs, and nothing else.
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import { parsePrefix, type CasePolicy } from '../handle/identifier.js';
 import { ensureNodeAdmin } from '../registry/bootstrap.js';
 import { bumpCacheEpoch, readCacheEpoch } from '../registry/cache-epoch.js';
@@ -16,7 +18,7 @@ import { verifyToken } from '../registry/users/tokens.js';
 import { createResolver } from '../resolver/pipeline.js';
 import { createRedisClient } from '../resolver/redis-client.js';
 import type { RecordSource, Resolver } from '../resolver/types.js';
-import type { Config } from './config.js';
+import { workerCount, type Config } from './config.js';
 import { Credentials } from './credentials.js';
 import { openKeyFile, passwordKeyFilePath } from './key-file.js';
 import { RedisConnectionLog } from './redis-log.js';
@@ -41,6 +43,10 @@ export interface Node {
   credentials: Credentials;
   site: NodeSite;
   plan: Plan;
+  /** the shared cache's connection: 'off' without REDIS_URL */
+  redisState(): 'ready' | 'down' | 'off';
+  /** the HTTP processes serving this node (WORKERS, as `idnode serve` forks them; 1 when this process is the only one) */
+  workers: number;
   close(): Promise<void>;
 }
 
@@ -99,6 +105,12 @@ export async function openNode(config: Config, log: Logger = quietLogger, opened
     (msg) => log.warn(msg),
   );
   const redisLog = config.REDIS_URL ? new RedisConnectionLog(config.REDIS_URL, log) : null;
+  // the shared cache's connection as the resolver reports it (its first ready included), for /readyz
+  let redisUp = false;
+  const onRedisChange = (up: boolean, detail: string): void => {
+    redisUp = up;
+    redisLog?.change(up, detail);
+  };
   try {
     // a PostgreSQL still starting (or restarting) is waited for, DB_CONNECT_TIMEOUT seconds at most
     if (store.kind === 'postgres') await waitForStore(store, config, log);
@@ -118,7 +130,7 @@ export async function openNode(config: Config, log: Logger = quietLogger, opened
     const r = await createResolver({
       source: recordSource(registry),
       redis: config.REDIS_URL
-        ? { url: config.REDIS_URL, namespace: config.REDIS_NAMESPACE, ...(redisLog !== null ? { onConnectionChange: redisLog.change } : {}) }
+        ? { url: config.REDIS_URL, namespace: config.REDIS_NAMESPACE, onConnectionChange: onRedisChange }
         : null,
       cache: {
         maxBytes: Math.max(0, config.CACHE_MAX_BYTES - Math.floor(config.CACHE_MAX_BYTES * MEMO_SHARE)),
@@ -150,6 +162,8 @@ export async function openNode(config: Config, log: Logger = quietLogger, opened
       credentials,
       site,
       plan,
+      redisState: () => (config.REDIS_URL ? (redisUp ? 'ready' : 'down') : 'off'),
+      workers: cluster.isWorker ? workerCount(config, availableParallelism()) : 1,
       async close() {
         redisLog?.close();
         await r.close();

@@ -13,6 +13,7 @@ import { AccessLog, faceOf, rawRequestId, requestId, VIA_APP } from './access-lo
 import app from './app.js';
 import type { Config } from './config.js';
 import { FrontDoor } from './edge/front-door.js';
+import { LatencySampler } from './faces/ops/latency.js';
 import { NativeHandler } from './faces/native/handler.js';
 import { startNative } from './faces/native/listen.js';
 import { defaultPerAddress, NATIVE_DEFAULTS, type NativeServer, type NativeStats } from './faces/native/options.js';
@@ -58,10 +59,13 @@ export function buildServer(node: Node, opts: { logger?: boolean; nativeStats?: 
   // one trust rule for fastify's request.ip, the front door and the access log (TRUST_PROXY)
   const trust = parseTrustProxy(config.TRUST_PROXY) ?? null;
   let access: AccessLog | null = null;
+  // one request in LATENCY_SAMPLE timed for /metrics, whichever answers it (the front door or a route)
+  const latency = config.LATENCY_SAMPLE > 0 ? new LatencySampler(config.LATENCY_SAMPLE) : null;
   fastify = Fastify({
     // The front door answers before fastify routes anything (src/edge/front-door.ts); the rest is fastify's.
     serverFactory: (handler) => {
       const onRequest = (req: Marked, res: ServerResponse): void => {
+        if (latency !== null) latency.arrived(req, res);
         const log = access;
         if (log === null || !log.enabled) {
           // no access log: only a client's own request id is given back (nothing is made for the hot path)
@@ -128,7 +132,7 @@ export function buildServer(node: Node, opts: { logger?: boolean; nativeStats?: 
       done();
     });
   }
-  fastify.register(app, { node, nativeStats: opts.nativeStats ?? (() => undefined) });
+  fastify.register(app, { node, nativeStats: opts.nativeStats ?? (() => undefined), latency: latency?.histogram ?? null });
   return fastify;
 }
 

@@ -38,7 +38,7 @@ describe.skipIf(!hasPostgres || !hasRedis)('/metrics of idnode serve with WORKER
 
   beforeAll(async () => {
     db = await tempPostgres();
-    node = await startChildNode({ WORKERS: '2', NATIVE_PORT: '0', DATABASE_URL: db.url, REDIS_URL: redisUrl, REDIS_NAMESPACE: redisNamespace() });
+    node = await startChildNode({ WORKERS: '2', NATIVE_PORT: '0', LATENCY_SAMPLE: '1', DATABASE_URL: db.url, REDIS_URL: redisUrl, REDIS_NAMESPACE: redisNamespace() });
     base = node.base;
     // both workers up: their pids seen on /metrics (in one scrape, or over several)
     const seen = new Set<string>();
@@ -70,6 +70,10 @@ describe.skipIf(!hasPostgres || !hasRedis)('/metrics of idnode serve with WORKER
     const scrapes = [];
     for (let i = 0; i < 6; i++) scrapes.push(await scrape());
     const totals = scrapes.map((s) => resolutions(s.sample));
+    // the latency histogram (every request timed, LATENCY_SAMPLE=1) is summed over the workers like the counters
+    const timed = scrapes.map((s) => s.sample.get('idnode_http_request_duration_seconds_count{face="handle-rest"}') ?? 0);
+    for (const t of timed) expect(t, `timed ${timed.join(', ')}`).toBeGreaterThanOrEqual(FOUND + UNKNOWN);
+    expect(new Set(timed).size, `timed ${timed.join(', ')}`).toBe(1);
     const misses = scrapes.map((s) => s.sample.get('idnode_cache_misses_total'));
     // logged, so a failure shows what each scrape said
     console.log(`resolutions before ${before}, after ${FOUND + UNKNOWN} requests: ${totals.join(', ')}; misses: ${misses.join(', ')}`);

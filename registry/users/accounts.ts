@@ -1,4 +1,4 @@
-// User accounts: creating, re-passwording, disabling and reading users (audited), and the bootstrap operator.
+// User accounts: creating, listing, re-passwording, disabling, re-roling and reading users (audited), and the bootstrap operator.
 import type { Selectable, Transaction } from 'kysely';
 import { writeAudit } from '../audit.js';
 import { RegistryError, type Principal, type RegistryContext } from '../context.js';
@@ -78,15 +78,87 @@ export async function createUser(
   }
 }
 
-/** Replaces a user's password (audited without the secret). */
+/**
+ * Replaces a user's password (audited without the secret; the password policy is createUser's) and ends every token
+ * issued before it (users.tokens_valid_after).
+ */
 export async function setPassword(ctx: RegistryContext, userId: number, password: PasswordInput, actor: Actor): Promise<void> {
   const cols = await credentialColumns(ctx, password);
-  await updateUser(ctx, userId, 'user.password', actor, cols);
+  await updateUser(ctx, userId, 'user.password', actor, { ...cols, tokens_valid_after: ctx.now() });
 }
 
-/** Disables or re-enables a user; a disabled user can neither log in nor use its tokens. */
+/**
+ * Disables or re-enables a user; a disabled user can neither log in nor use its tokens, and the tokens it held stay
+ * ended when it is enabled again (a disable sets users.tokens_valid_after).
+ */
 export async function setUserDisabled(ctx: RegistryContext, userId: number, disabled: boolean, actor: Actor): Promise<void> {
-  await updateUser(ctx, userId, disabled ? 'user.disable' : 'user.enable', actor, { disabled });
+  await updateUser(ctx, userId, disabled ? 'user.disable' : 'user.enable', actor, disabled ? { disabled, tokens_valid_after: ctx.now() } : { disabled });
+}
+
+/**
+ * Changes the role of a node account between `operator` and `reviewer` (audited as `user.role`). Enterprise accounts
+ * keep theirs (a role of `enterprise` belongs to its enterprise). Takes effect on the user's next request: tokens
+ * carry the user id, and every check reads the role from the row.
+ */
+export async function setUserRole(ctx: RegistryContext, userId: number, role: Role, actor: Actor): Promise<void> {
+  if (role !== 'operator' && role !== 'reviewer') throw invalid('角色只能是 operator 或 reviewer / role must be operator or reviewer');
+  await updateUser(ctx, userId, 'user.role', actor, { role }, (before) => {
+    if (before.role === 'enterprise' || before.enterprise_id !== null) {
+      throw invalid('企业账号的角色不能更改 / an enterprise account keeps its role: only operator and reviewer accounts change roles');
+    }
+  });
+}
+
+/** One user as listed for operators (no secrets). */
+export interface UserListItem {
+  id: number;
+  username: string;
+  role: Role;
+  enterpriseId: number | null;
+  enterpriseName: string | null;
+  disabled: boolean;
+  createdAt: Date;
+}
+
+export interface UserQuery {
+  role?: Role | undefined;
+  /** substring of the username, case-insensitive */
+  q?: string | undefined;
+  /** 1-based */
+  page: number;
+  /** 1 … 100 */
+  pageSize: number;
+}
+
+/** A page of the node's users by id, with their enterprise's name, and how many match. */
+export async function listUsers(ctx: RegistryContext, q: UserQuery): Promise<{ total: number; items: UserListItem[] }> {
+  if (!Number.isInteger(q.page) || q.page < 1 || q.page > 100_000) throw invalid('页码应为1-100000 / currentPage must be 1-100000');
+  if (!Number.isInteger(q.pageSize) || q.pageSize < 1 || q.pageSize > 100) throw invalid('每页条数应为1-100 / pageSize must be 1-100');
+  if (q.role !== undefined && !ROLES.includes(q.role)) throw invalid(`未知角色 / unknown role: ${String(q.role)} (operator, reviewer, enterprise)`);
+  let base = ctx.store.db.selectFrom('users as u').leftJoin('enterprises as e', 'e.id', 'u.enterprise_id');
+  if (q.role !== undefined) base = base.where('u.role', '=', q.role);
+  if (q.q !== undefined && q.q !== '') base = base.where('u.username_key', 'like', `%${q.q.toLowerCase().replace(/[\\%_]/g, '\\$&')}%`);
+  const [count, rows] = await Promise.all([
+    base.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
+    base
+      .select(['u.id', 'u.username', 'u.role', 'u.enterprise_id', 'e.name', 'u.disabled', 'u.created_at'])
+      .orderBy('u.id')
+      .limit(q.pageSize)
+      .offset((q.page - 1) * q.pageSize)
+      .execute(),
+  ]);
+  return {
+    total: Number(count.n),
+    items: rows.map((r) => ({
+      id: Number(r.id),
+      username: r.username,
+      role: r.role,
+      enterpriseId: r.enterprise_id === null ? null : Number(r.enterprise_id),
+      enterpriseName: r.name,
+      disabled: r.disabled,
+      createdAt: r.created_at,
+    })),
+  };
 }
 
 async function updateUser(
@@ -94,11 +166,14 @@ async function updateUser(
   userId: number,
   action: string,
   actor: Actor,
-  set: { password_hash?: string; password_sha256_enc?: string; disabled?: boolean },
+  set: { password_hash?: string; password_sha256_enc?: string; disabled?: boolean; role?: Role; tokens_valid_after?: Date },
+  check?: (before: UserRow) => void,
 ): Promise<void> {
+  if (!Number.isSafeInteger(userId) || userId < 1) throw new RegistryError('not-found', `用户不存在 / no user with id ${String(userId)}`);
   await ctx.store.db.transaction().execute(async (trx) => {
     const before = await trx.selectFrom('users').selectAll().where('id', '=', userId).forUpdate().executeTakeFirst();
     if (!before) throw new RegistryError('not-found', `用户不存在 / no user with id ${userId}`);
+    check?.(before);
     const after = await trx
       .updateTable('users')
       .set({ ...set, updated_at: ctx.now() })

@@ -100,9 +100,14 @@ export async function reencryptDigests(ctx: RegistryContext, vault: DigestVault,
   }
 }
 
-/** The key ids stored rows use (to know which old keys a rotation may drop). */
+/**
+ * The key ids stored rows use (to know which old keys a rotation may drop): the v1 digests', and those of the handle
+ * credentials waiting for their one-time reveal (enterprises.handle_secret_enc, sealed under the same keys).
+ */
 export async function keyIdsInUse(ctx: RegistryContext): Promise<Set<string>> {
   const rows = await sql<{ kid: string }>`
-    select distinct split_part(password_sha256_enc, ':', 1) as kid from users where position(':' in password_sha256_enc) > 0`.execute(ctx.store.db);
+    select distinct split_part(password_sha256_enc, ':', 1) as kid from users where position(':' in password_sha256_enc) > 0
+    union
+    select distinct split_part(handle_secret_enc, ':', 1) as kid from enterprises where position(':' in handle_secret_enc) > 0`.execute(ctx.store.db);
   return new Set(rows.rows.map((r) => r.kid));
 }

@@ -98,18 +98,25 @@ export async function login(ctx: RegistryContext, input: LoginInput, throttle: L
   return { token, expiresAt, principal };
 }
 
-/** A signed token for a user: `base64url(JSON {sub, iat, exp}).base64url(HMAC-SHA256)`, valid 24 h. */
+/**
+ * A signed token for a user: `base64url(JSON {sub, iat, exp, iatMs}).base64url(HMAC-SHA256)`, valid 24 h. `iatMs` (the
+ * issue instant in milliseconds) lets a password reset end the tokens issued before it, even within the same second.
+ */
 export async function issueToken(ctx: RegistryContext, userId: number, now: Date = ctx.now()): Promise<{ token: string; expiresAt: Date }> {
-  const iat = Math.floor(now.getTime() / 1000);
+  const iatMs = now.getTime();
+  const iat = Math.floor(iatMs / 1000);
   const exp = iat + TOKEN_LIFETIME_SECONDS;
-  const body = Buffer.from(JSON.stringify({ sub: userId, iat, exp }), 'utf8').toString('base64url');
+  const body = Buffer.from(JSON.stringify({ sub: userId, iat, exp, iatMs }), 'utf8').toString('base64url');
   const sig = createHmac('sha256', (await keys(ctx)).token).update(body).digest('base64url');
   return { token: `${body}.${sig}`, expiresAt: new Date(exp * 1000) };
 }
 
 const B64URL_RE = /^[A-Za-z0-9_-]+$/;
 
-/** Checks a token's signature and expiry, then that its user exists and is enabled. Else RegistryError('invalid'). */
+/**
+ * Checks a token's signature and expiry, then that its user exists, is enabled, and has not had its tokens ended
+ * (users.tokens_valid_after: a password reset or a disable) since the token was issued. Else RegistryError('invalid').
+ */
 export async function verifyToken(ctx: RegistryContext, token: string): Promise<Principal> {
   if (typeof token !== 'string' || token.length > 1024) throw invalid(BAD_TOKEN);
   const parts = token.split('.');
@@ -124,11 +131,16 @@ export async function verifyToken(ctx: RegistryContext, token: string): Promise<
   } catch {
     throw invalid(BAD_TOKEN);
   }
-  const p = payload as { sub?: unknown; iat?: unknown; exp?: unknown };
+  const p = payload as { sub?: unknown; iat?: unknown; exp?: unknown; iatMs?: unknown };
   if (typeof p !== 'object' || p === null || !Number.isSafeInteger(p.sub) || typeof p.exp !== 'number') throw invalid(BAD_TOKEN);
   if (ctx.now().getTime() >= p.exp * 1000) throw invalid(BAD_TOKEN);
   const row = await ctx.store.db.selectFrom('users').selectAll().where('id', '=', p.sub as number).executeTakeFirst();
   if (!row || row.disabled) throw invalid(BAD_TOKEN);
+  if (row.tokens_valid_after !== null) {
+    // tokens without the millisecond claim count as issued at the start of their second (refused when in doubt)
+    const issuedMs = Number.isSafeInteger(p.iatMs) ? (p.iatMs as number) : typeof p.iat === 'number' ? p.iat * 1000 : 0;
+    if (issuedMs < row.tokens_valid_after.getTime()) throw invalid(BAD_TOKEN);
+  }
   return principalOf(row);
 }
 

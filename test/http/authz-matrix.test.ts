@@ -53,7 +53,18 @@ const PREFIX_FACES = [
   'snms-batch-delete',
   'snms-template-create',
 ] as const;
-const OPERATOR_FACES = ['op-approve', 'op-reject', 'op-suspend', 'op-enable', 'op-create-user'] as const;
+const OPERATOR_FACES = [
+  'op-approve',
+  'op-reject',
+  'op-suspend',
+  'op-enable',
+  'op-create-user',
+  'op-rotate-secret',
+  'op-user-disable',
+  'op-user-enable',
+  'op-user-password',
+  'op-user-role',
+] as const;
 type Face = (typeof PREFIX_FACES)[number] | (typeof OPERATOR_FACES)[number];
 
 /** What each actor may do: the expected outcome, written from the design (not from what the code does). */
@@ -143,6 +154,10 @@ describe.skipIf(!hasPostgres || !hasRedis)('authorization matrix: actor × write
   }
 
   const snmsVictims: string[] = [];
+  const victims = new Map<number, number>(); // case n → user id (account faces)
+  async function userRow(id: number) {
+    return s.node.registry.store.db.selectFrom('users').select(['disabled', 'role', 'password_hash']).where('id', '=', id).executeTakeFirstOrThrow();
+  }
   /** Prepares the victims a case writes to (as the operator, before any suspension); SNMS ones are collected for one batch. */
   async function prepare(c: Case): Promise<void> {
     const opAuth = bearer(op);
@@ -160,6 +175,11 @@ describe.skipIf(!hasPostgres || !hasRedis)('authorization matrix: actor × write
     } else if (c.face === 'op-approve' || c.face === 'op-reject') {
       const applied = okData(await s.send('POST', '/snms/api/v3/ent/apply', application({ n: 500 + c.n, username: `app-${c.n}`, password: `App-pass-${c.n}x` })));
       pendingApps.set(c.n, applied.enterpriseId as number);
+    } else if (c.face.startsWith('op-user-')) {
+      // a reviewer account of its own per case (disabled already for the enable case)
+      const id = okData(await s.send('POST', '/operator/users', { username: `victim-${c.n}`, password: `Victim-pass-${c.n}`, role: 'reviewer' }, opAuth)).id as number;
+      victims.set(c.n, id);
+      if (c.face === 'op-user-enable') okData(await s.send('POST', `/operator/users/${id}/disable`, undefined, opAuth));
     }
   }
 
@@ -273,6 +293,30 @@ describe.skipIf(!hasPostgres || !hasRedis)('authorization matrix: actor × write
         const username = `matrix-user-${n}`;
         const reply = await s.send('POST', '/operator/users', { username, password: 'Matrix-pass-1', role: 'operator' }, who);
         return { reply, success: snmsOk(reply), applied: () => userExists(username) };
+      }
+      case 'op-rotate-secret': {
+        const record = `0.NA/${B.prefix}`;
+        const before = valueAt(await handleValues(record), 300);
+        const reply = await s.send('POST', `/operator/enterprises/${B.enterpriseId}/rotate-secret`, undefined, who);
+        return { reply, success: snmsOk(reply), applied: async () => valueAt(await handleValues(record), 300) !== before };
+      }
+      case 'op-user-disable':
+      case 'op-user-enable': {
+        const id = victims.get(n)!;
+        const disable = c.face === 'op-user-disable';
+        const reply = await s.send('POST', `/operator/users/${id}/${disable ? 'disable' : 'enable'}`, undefined, who);
+        return { reply, success: snmsOk(reply), applied: async () => (await userRow(id)).disabled === disable };
+      }
+      case 'op-user-password': {
+        const id = victims.get(n)!;
+        const before = (await userRow(id)).password_hash;
+        const reply = await s.send('POST', `/operator/users/${id}/password`, { password: `Reset-pass-${n}` }, who);
+        return { reply, success: snmsOk(reply), applied: async () => (await userRow(id)).password_hash !== before };
+      }
+      case 'op-user-role': {
+        const id = victims.get(n)!;
+        const reply = await s.send('POST', `/operator/users/${id}/role`, { role: 'operator' }, who);
+        return { reply, success: snmsOk(reply), applied: async () => (await userRow(id)).role === 'operator' };
       }
       default:
         throw new Error(`no operator face ${c.face}`);

@@ -26,6 +26,8 @@ const ROUTES: { method: 'POST' | 'PUT'; path: string; face: 'snms' | 'handle'; a
   { method: 'POST', path: '/operator/users', face: 'snms', auth: 'operator' },
   { method: 'POST', path: '/operator/enterprises/1/approve', face: 'snms', auth: 'operator' },
   { method: 'POST', path: '/operator/enterprises/1/reject', face: 'snms', auth: 'operator' },
+  { method: 'POST', path: '/operator/users/2/password', face: 'snms', auth: 'operator' },
+  { method: 'POST', path: '/operator/users/2/role', face: 'snms', auth: 'operator' },
   { method: 'PUT', path: `/api/handles/${NODE_PREFIX}/DEEP-1`, face: 'handle', auth: 'none' },
   { method: 'PUT', path: `/api/handles/${NODE_PREFIX}/DEEP-1`, face: 'handle', auth: 'admin' },
   { method: 'POST', path: `/api/handles/${NODE_PREFIX}/DEEP-1`, face: 'handle', auth: 'none' },

@@ -1,4 +1,4 @@
-// The operator face: enterprise review (approve / reject / suspend / enable), accounts, audit queries, plan progress.
+// The operator face: enterprise review (approve / reject / suspend / enable, credential rotation), accounts, audit queries, plan progress.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseHandle } from '../../../handle/identifier.js';
 import type { Principal, RegistryContext } from '../../../registry/context.js';
@@ -13,9 +13,10 @@ import {
   startReview,
   suspendEnterprise,
 } from '../../../registry/enterprises.js';
+import { rotateHandleSecret } from '../../../registry/enterprise-secret.js';
 import { planProgress, progressToCsv } from '../../../registry/plan.js';
 import type { Actor } from '../../../registry/store.js';
-import { createUser } from '../../../registry/users/accounts.js';
+import { createUser, listUsers, setPassword, setUserDisabled, setUserRole } from '../../../registry/users/accounts.js';
 import { OPERATOR_ROUTES as S } from './schemas.js';
 import { errorToSnms, useSnmsErrors, objectBody, ok, principalOf, requireRole, SNMS, SnmsError, str } from '../snms/envelope.js';
 
@@ -95,6 +96,56 @@ export default async function operatorFace(app: FastifyInstance, d: OperatorDeps
     return true;
   }));
 
+  app.post('/operator/enterprises/:id/rotate-secret', S.rotateSecret, route(async (req, p) => {
+    requireRole(p, 'operator');
+    return rotateHandleSecret(ctx, idParam(req), actorOf(p, req));
+  }));
+
+  // ---- accounts ----
+  const userParam = (req: FastifyRequest): number => {
+    const id = Number((req.params as { id: string }).id);
+    if (!Number.isSafeInteger(id) || id < 1) throw new SnmsError(SNMS.BUSINESS, '用户ID无效 / invalid user id: a positive integer');
+    return id;
+  };
+  const notSelf = (p: Principal, id: number, zh: string, en: string) => {
+    if (p.userId === id) throw new SnmsError(SNMS.BUSINESS, `${zh}，请由另一位运营人员操作 / you cannot ${en} your own account: ask another operator`);
+  };
+  app.get('/operator/users', S.listUsers, route(async (req, p) => {
+    requireRole(p, 'operator');
+    const q = req.query as Record<string, unknown>;
+    const role = str(q, 'role', 16, false);
+    if (role !== undefined && role !== 'operator' && role !== 'reviewer' && role !== 'enterprise') {
+      throw new SnmsError(SNMS.BUSINESS, 'role 应为 operator、reviewer 或 enterprise / role must be operator, reviewer or enterprise');
+    }
+    const pageSize = positive(q.pageSize, 20);
+    if (pageSize > 100) throw new SnmsError(SNMS.BUSINESS, '每页最多100条 / pageSize must be at most 100');
+    return listUsers(ctx, { role, q: str(q, 'q', 50, false), page: positive(q.currentPage, 1), pageSize });
+  }));
+  for (const [path, disabled] of [['/operator/users/:id/disable', true], ['/operator/users/:id/enable', false]] as const) {
+    app.post(path, disabled ? S.disableUser : S.enableUser, route(async (req, p) => {
+      requireRole(p, 'operator');
+      const id = userParam(req);
+      if (disabled) notSelf(p, id, '不能停用自己的账号', 'disable');
+      await setUserDisabled(ctx, id, disabled, actorOf(p, req));
+      return true;
+    }));
+  }
+  app.post('/operator/users/:id/password', S.userPassword, route(async (req, p) => {
+    requireRole(p, 'operator');
+    const id = userParam(req);
+    await setPassword(ctx, id, { plain: str(body(req), 'password', 128)! }, actorOf(p, req));
+    return true;
+  }));
+  app.post('/operator/users/:id/role', S.userRole, route(async (req, p) => {
+    requireRole(p, 'operator');
+    const id = userParam(req);
+    const role = str(body(req), 'role', 16)!;
+    if (role !== 'reviewer' && role !== 'operator') throw new SnmsError(SNMS.BUSINESS, 'role 应为 reviewer 或 operator / role must be reviewer or operator');
+    notSelf(p, id, '不能更改自己账号的角色', 'change the role of');
+    await setUserRole(ctx, id, role, actorOf(p, req));
+    return true;
+  }));
+
   app.post('/operator/users', S.createUser, route(async (req, p) => {
     requireRole(p, 'operator');
     const b = body(req);
@@ -109,13 +160,23 @@ export default async function operatorFace(app: FastifyInstance, d: OperatorDeps
     const q = req.query as Record<string, unknown>;
     const handle = str(q, 'handle', 255, false);
     const enterpriseId = q.enterpriseId === undefined || q.enterpriseId === '' ? undefined : positive(q.enterpriseId, 0);
+    const action = str(q, 'action', 100, false);
+    const entity = str(q, 'entity', 32, false);
+    if (entity !== undefined && !AUDIT_ENTITIES.includes(entity)) {
+      throw new SnmsError(SNMS.BUSINESS, `entity 应为 ${AUDIT_ENTITIES.join('、')} 之一 / entity must be one of ${AUDIT_ENTITIES.join(', ')}`);
+    }
+    const beforeId = q.beforeId === undefined || q.beforeId === '' ? undefined : positive(q.beforeId, 0);
     return ctx.store.listAudit({
       handleKey: handle === undefined ? undefined : parseHandle(handle, ctx.policy).key,
       enterpriseId,
       actor: str(q, 'actor', 255, false),
+      // `enterprise.*`: every action starting `enterprise.`; otherwise the action exactly
+      ...(action === undefined ? {} : action.endsWith('*') ? { actionPrefix: action.slice(0, -1) } : { action }),
+      entity,
       since: date(q.since, 'since'),
       until: date(q.until, 'until'),
-      limit: q.limit === undefined ? undefined : positive(q.limit, 100),
+      beforeId,
+      limit: Math.min(positive(q.limit, 100), AUDIT_MAX_PAGE),
     });
   }));
 
@@ -130,6 +191,11 @@ export default async function operatorFace(app: FastifyInstance, d: OperatorDeps
     return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="plan-progress.csv"').send(csv);
   }));
 }
+
+/** What the audit log's `entity` can be. */
+const AUDIT_ENTITIES = ['handle', 'enterprise', 'prefix', 'template', 'user'];
+/** The most audit entries one request gets (a larger `limit` is cut to it). */
+const AUDIT_MAX_PAGE = 500;
 
 function positive(v: unknown, dflt: number): number {
   if (v === undefined || v === '') return dflt;

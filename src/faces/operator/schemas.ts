@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { AUTH, media, NoQuery, TAG } from '../openapi.js';
 import { routeChecked } from '../schema-compilers.js';
 import { freeText, plainText } from '../text-fields.js';
-import { Done, envelope, envelopeOf } from '../snms/schemas.js';
+import { Done, Enterprise, EnterpriseEvent, envelope, envelopeOf, HandleCredential } from '../snms/schemas.js';
 
 // ---- requests (checked by the routes) ------------------------------------------------------------------------------
 
@@ -39,41 +39,31 @@ const AuditQuery = routeChecked(
     enterpriseId: optionalText('企业 ID：企业本身及其前缀下标识的变更 / the enterprise, and changes under its prefixes'),
     handle: optionalText('标识 / one identifier'),
     actor: optionalText('操作者，如 user:admin / who, e.g. user:admin'),
+    action: optionalText('操作，精确匹配；以 * 结尾时按前缀匹配，如 enterprise.* / the action exactly, e.g. user.role; ending in `*` a prefix, e.g. `enterprise.*`'),
+    entity: optionalText('对象类型 / the entity: handle, enterprise, prefix, template, user'),
     since: optionalText('起始时间（含），ISO-8601 / from (inclusive)'),
     until: optionalText('截止时间（不含），ISO-8601 / until (exclusive)'),
-    limit: optionalText('条数 / how many (default 100)'),
+    beforeId: optionalText('只要 id 小于此值的记录：传上一页最后一条的 id 向前翻页 / entries with a smaller id: the last id of the previous page, to page back'),
+    limit: optionalText('条数 / how many (default 100, at most 500)'),
   }),
 );
 
+const UserId = routeChecked(z.object({ id: z.int().min(1).describe('用户 ID / user id') }));
+
+const UserQuery = routeChecked(
+  z.object({
+    role: optionalText('operator 运营, reviewer 审核员, enterprise 企业'),
+    q: optionalText('用户名包含（不区分大小写） / username contains (case-insensitive)'),
+    currentPage: optionalText('页码，从 1 开始 / page, from 1'),
+    pageSize: optionalText('每页条数 / page size (default 20, at most 100)'),
+  }),
+);
+const PasswordBody = routeChecked(z.object({ password: plainText().describe('新密码，8–128 位 / the new password, 8–128 characters') }));
+const RoleBody = routeChecked(z.object({ role: z.enum(['reviewer', 'operator']).describe('reviewer 审核员, operator 运营') }));
+
 // ---- answers' data -------------------------------------------------------------------------------------------------
 
-const Enterprise = z.looseObject({
-  id: z.int(),
-  name: z.string(),
-  creditCode: z.string(),
-  town: z.string(),
-  industry: z.string().describe('GB/T 4754, e.g. C3441'),
-  address: z.string(),
-  contactName: z.string(),
-  contactPhone: z.string(),
-  contactEmail: z.string().nullable(),
-  status: z.int().describe('0 停用, 1 启用, 2 待删除, 3 已驳回, 4 待审核, 5 审核中'),
-  reason: z.string().nullable().describe('驳回或停用原因 / why it was rejected or suspended'),
-  reviewedBy: z.string().nullable(),
-  approvedAt: z.date().nullable(),
-  createdAt: z.date(),
-  updatedAt: z.date(),
-  prefixes: z.array(z.looseObject({ prefix: z.string(), prefixKey: z.string(), status: z.int() })),
-});
 
-const EnterpriseEvent = z.looseObject({
-  at: z.date(),
-  action: z.string().describe('enterprise.apply / review / approve / reject / reapply / suspend / enable'),
-  actor: z.string(),
-  status: z.int().nullable().describe('该步之后的状态 / the status after the step'),
-  reason: z.string().nullable().describe('驳回或停用原因（重新申请时为被清除的原因） / the reason recorded (on re-application: the one it cleared)'),
-  changes: z.record(z.string(), z.looseObject({ from: z.unknown(), to: z.unknown() })).describe('重新申请修改的字段 / fields a re-application changed'),
-});
 
 const EnterpriseDetail = Enterprise.extend({
   history: z.array(EnterpriseEvent).describe('申请历史，最早在前：驳回、重新申请及其修改 / the application\'s history, oldest first: rejections, re-applications and what they changed'),
@@ -81,10 +71,20 @@ const EnterpriseDetail = Enterprise.extend({
 
 const EnterprisePage = z.looseObject({ total: z.int(), items: z.array(Enterprise) });
 
-const Approved = z.looseObject({
-  prefix: z.string().describe('分配的前缀 / the delegated prefix'),
-  handleAdmin: z.string().describe('Handle 凭据 / the Handle credential, 300:0.NA/<prefix>'),
-  handleSecret: z.string().describe('只显示这一次 / shown this once'),
+
+const UserPage = z.looseObject({
+  total: z.int(),
+  items: z.array(
+    z.looseObject({
+      id: z.int(),
+      username: z.string(),
+      role: z.enum(['operator', 'reviewer', 'enterprise']),
+      enterpriseId: z.int().nullable(),
+      enterpriseName: z.string().nullable(),
+      disabled: z.boolean(),
+      createdAt: z.date(),
+    }),
+  ),
 });
 
 const AuditEntries = z.array(
@@ -138,7 +138,7 @@ export const OPERATOR_ROUTES = {
   approve: opRoute('批准并分配前缀 / Approve: delegate a prefix and create 0.NA/<prefix> (reviewer, operator)', {
     params: EnterpriseId,
     body: ApproveBody,
-    response: { 200: envelope('已批准 / approved', Approved) },
+    response: { 200: envelope('已批准 / approved', HandleCredential) },
   }),
   reject: opRoute('驳回 / Reject (reviewer, operator)', { params: EnterpriseId, body: ReasonBody, response: { 200: envelope('已驳回 / rejected', Done) } }),
   suspend: opRoute('停用：其标识在所有接口停止解析 / Suspend: its identifiers stop resolving everywhere (operator)', {
@@ -147,11 +147,37 @@ export const OPERATOR_ROUTES = {
     response: { 200: envelope('已停用 / suspended', Done) },
   }),
   enable: opRoute('启用 / Enable again (operator)', { params: EnterpriseId, response: { 200: envelope('已启用 / enabled', Done) } }),
+  rotateSecret: opRoute('重置已批准企业（启用或停用中）的 Handle 凭据：旧密钥立即失效 / Rotate an approved (enabled or suspended) enterprise\'s Handle credential: the old secret stops working at once (operator)', {
+    params: EnterpriseId,
+    response: { 200: envelope('新凭据 / the new credential', HandleCredential) },
+  }),
+  listUsers: opRoute('账号列表，按 ID 排序 / Accounts, by id (operator)', {
+    querystring: UserQuery,
+    response: { 200: envelope('一页账号 / a page', UserPage) },
+  }),
+  disableUser: opRoute('停用账号：不能登录，已有令牌失效；不能停用自己 / Disable an account: no login, its tokens end; not your own (operator)', {
+    params: UserId,
+    response: { 200: envelope('已停用 / disabled', Done) },
+  }),
+  enableUser: opRoute('启用账号（停用前的令牌仍然无效） / Enable an account again (tokens from before the disable stay ended) (operator)', {
+    params: UserId,
+    response: { 200: envelope('已启用 / enabled', Done) },
+  }),
+  userPassword: opRoute('重置密码：该账号已有的令牌全部失效 / Reset a password: every token the account holds ends (operator)', {
+    params: UserId,
+    body: PasswordBody,
+    response: { 200: envelope('已重置 / reset', Done) },
+  }),
+  userRole: opRoute('更改运营/审核员账号的角色（企业账号与自己的账号除外） / Change the role of an operator or reviewer account (not enterprise accounts, not your own) (operator)', {
+    params: UserId,
+    body: RoleBody,
+    response: { 200: envelope('已更改 / changed', Done) },
+  }),
   createUser: opRoute('创建账号 / Create a reviewer or operator account (operator)', {
     body: UserBody,
     response: { 200: envelope('账号 / the account', z.looseObject({ id: z.int() })) },
   }),
-  audit: opRoute('审计日志，最新在前 / The audit log, newest first (operator)', {
+  audit: opRoute('审计日志，最新在前（按 id），用 beforeId 向前翻页 / The audit log, newest first (by id); page back with beforeId (operator)', {
     querystring: AuditQuery,
     response: { 200: envelope('审计记录 / entries', AuditEntries) },
   }),

@@ -1,5 +1,5 @@
 // Liveness and readiness: /healthz answers while the process runs (naming it in x-idnode-worker), /readyz only while the
-// store answers — with details (store kind, cache counters, the error) only for the node admin and operators.
+// store answers — with details (store kind, Redis, workers, cache counters, the error) only for the node admin and operators.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Store } from '../../../registry/store.js';
@@ -10,6 +10,10 @@ import { AUTH, json, NoQuery, TAG } from '../openapi.js';
 export interface HealthDeps {
   store: Pick<Store, 'ping' | 'kind'>;
   resolver: Pick<Resolver, 'stats'>;
+  /** the shared cache's connection: 'off' without REDIS_URL */
+  redis(): 'ready' | 'down' | 'off';
+  /** the HTTP processes serving the node */
+  workers: number;
   /** whether these credentials (an Authorization header) may see the details: the node admin or an operator */
   mayInspect(authorization: string | undefined): Promise<boolean>;
 }
@@ -25,16 +29,32 @@ const HEALTHZ = {
   },
 };
 
+const Redis = z.enum(['ready', 'down', 'off']).describe('the shared cache (Redis): ready, down, or off (no REDIS_URL)');
+const Workers = z.int().describe('HTTP worker processes serving the node');
+
 const READYZ = {
   schema: {
     tags: [TAG.ops],
     summary: 'Readiness: 200 only while the store answers',
-    description: 'Anonymous callers get the status only; the node admin (Basic) and operators (Bearer) also get the store kind, the cache counters and the error.',
+    description:
+      'Anonymous callers get the status only; the node admin (Basic) and operators (Bearer) also get the store kind, the shared cache\'s connection (`redis`: ready, down — resolutions go on from the store —, or off without REDIS_URL), the number of worker processes, the cache counters and the error.',
     security: AUTH.none,
     querystring: NoQuery,
     response: {
-      200: json('Ready', z.object({ status: z.literal('ready'), store: z.string().optional(), cache: z.record(z.string(), z.number()).optional().describe('the cache tiers\' counters') })),
-      503: json('The store does not answer (within 2 s)', z.object({ status: z.literal('unavailable'), store: z.string().optional(), error: z.string().optional() })),
+      200: json(
+        'Ready',
+        z.object({
+          status: z.literal('ready'),
+          store: z.string().optional(),
+          redis: Redis.optional(),
+          workers: Workers.optional(),
+          cache: z.record(z.string(), z.number()).optional().describe('the cache tiers\' counters'),
+        }),
+      ),
+      503: json(
+        'The store does not answer (within 2 s)',
+        z.object({ status: z.literal('unavailable'), store: z.string().optional(), redis: Redis.optional(), workers: Workers.optional(), error: z.string().optional() }),
+      ),
     },
   },
 };
@@ -50,9 +70,11 @@ export default async function healthFace(app: FastifyInstance, d: HealthDeps): P
         d.store.ping(),
         new Promise((_, reject) => setTimeout(() => reject(new Error('store ping timed out')), 2000).unref()),
       ]);
-      return reply.send(details ? { status: 'ready', store: d.store.kind, cache: d.resolver.stats() } : { status: 'ready' });
+      return reply.send(details ? { status: 'ready', store: d.store.kind, redis: d.redis(), workers: d.workers, cache: d.resolver.stats() } : { status: 'ready' });
     } catch (err) {
-      return reply.code(503).send(details ? { status: 'unavailable', store: d.store.kind, error: (err as Error).message } : { status: 'unavailable' });
+      return reply
+        .code(503)
+        .send(details ? { status: 'unavailable', store: d.store.kind, redis: d.redis(), workers: d.workers, error: (err as Error).message } : { status: 'unavailable' });
     }
   });
 }

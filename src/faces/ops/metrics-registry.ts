@@ -1,5 +1,5 @@
 // The metrics of this process as a prom-client registry: the node's metrics defined once, read at scrape time from the stats the node keeps.
-import { collectDefaultMetrics, Counter, Gauge, Registry, type Aggregator } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Aggregator, type Histogram } from 'prom-client';
 import type { ResolverStats } from '../../../resolver/types.js';
 import type { NativeStats } from '../native/options.js';
 
@@ -8,6 +8,8 @@ export interface MetricsSources {
   stats(): ResolverStats;
   /** the native face's counters, once it runs */
   nativeStats(): NativeStats | undefined;
+  /** the sampled HTTP request-latency histogram (latency.ts), when LATENCY_SAMPLE is not 0 */
+  latency?: Histogram<'face'> | null;
 }
 
 /** One metric's samples at scrape time: label values (none for an unlabelled metric) and the value. */
@@ -142,5 +144,7 @@ export function nodeRegistry(src: MetricsSources): Registry {
     read: () => one(native()?.messageTimeouts ?? 0),
   });
   counter(r, { name: 'idnode_native_errors_total', help: 'Native protocol errors answered and socket errors.', read: () => one(native()?.errors ?? 0) });
+  // observed as requests are answered (a sample of them); its buckets sum over the workers
+  if (src.latency) r.registerMetric(src.latency);
   return Registry.merge([r, processRegistry()]);
 }

@@ -1,8 +1,11 @@
-// The SNMS-compatible face: tokens, identifier registration (single and batch), templates, prefixes, applications.
+// The SNMS-compatible face: tokens, identifier registration (single and batch) and listing, templates, prefixes, applications and their follow-up.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseHandle, parsePrefix } from '../../../handle/identifier.js';
-import { applyEnterprise, getDelegatedPrefix, listDelegatedPrefixes, reapplyEnterprise } from '../../../registry/enterprises.js';
+import { revealHandleSecret } from '../../../registry/enterprise-secret.js';
+import { applyEnterprise, enterpriseHistory, getDelegatedPrefix, getEnterprise, listDelegatedPrefixes, reapplyEnterprise } from '../../../registry/enterprises.js';
+import { listIdentifiers } from '../../../registry/identifier-list.js';
 import { deleteBatch, deleteOne, identifierDetail, registerBatch, registerOne } from '../../../registry/identifiers.js';
+import type { Plan } from '../../../registry/plan.js';
 import type { Actor } from '../../../registry/store.js';
 import { normaliseTemplateInput } from '../../../registry/template-rules.js';
 import { createTemplate, deleteTemplate, getTemplate, listTemplates, updateTemplate } from '../../../registry/templates.js';
@@ -18,12 +21,18 @@ const forbiddenPrefix = () => new SnmsError(SNMS.FORBIDDEN, '无权操作该前�
 /** What the SNMS face needs, and nothing else. */
 export interface SnmsDeps {
   registry: RegistryContext;
-  /** the towns an application may name (the plan's) */
-  towns: readonly string[];
+  /** the county plan: its towns are those an application may name, with their targets */
+  plan: Pick<Plan, 'county' | 'towns'>;
 }
 
 export default async function snmsFace(app: FastifyInstance, d: SnmsDeps): Promise<void> {
   const ctx = d.registry;
+  const towns = d.plan.towns.map((t) => t.name);
+  // the plan's towns with their targets: the same for every request
+  const townsData = {
+    county: d.plan.county.name,
+    towns: d.plan.towns.map((t) => ({ name: t.name, targets: t.identifierRegisteredEnterprises ?? null })),
+  };
   useSnmsErrors(app);
   const scopeOf = (p: Principal, access: Access) => currentScope(ctx, p, access);
 
@@ -72,6 +81,22 @@ export default async function snmsFace(app: FastifyInstance, d: SnmsDeps): Promi
     const d = await identifierDetail(ctx, id);
     if (d === null) throw new SnmsError(SNMS.BUSINESS, '没有找到标识 / handle not found');
     return detailData(d);
+  }));
+
+  app.get('/identityv2/data/page', S.page, route(async (req, _reply, p) => {
+    const q = req.query as Record<string, unknown>;
+    const prefix = parsePrefix(str(q, 'prefix', 64)!);
+    if (!(await scopeOf(p, 'read'))(prefix.prefixKey)) throw forbiddenPrefix();
+    const pageSize = pageNumber(q.pageSize, 20);
+    if (pageSize > 100) throw new SnmsError(SNMS.BUSINESS, '每页最多100条 / pageSize must be at most 100');
+    return listIdentifiers(ctx, {
+      prefixKey: prefix.prefixKey,
+      keyword: str(q, 'keyword', 255, false),
+      page: pageNumber(q.currentPage, 1),
+      pageSize,
+      // values not publicly readable: for the prefix's own enterprise only (operators and reviewers see public ones)
+      restricted: p.role === 'enterprise',
+    });
   }));
 
   async function writeOne(req: FastifyRequest, p: Principal, mode: 'create' | 'update') {
@@ -159,6 +184,19 @@ export default async function snmsFace(app: FastifyInstance, d: SnmsDeps): Promi
     }));
   }));
 
+  // ---- an enterprise's own account: its application and credential, whatever its status ----
+  app.get('/snms/api/v3/ent/mine', S.mine, route(async (_req, _r, p) => {
+    const id = ownEnterprise(p);
+    const e = await getEnterprise(ctx, id);
+    if (e === null) throw new SnmsError(SNMS.BUSINESS, '企业不存在 / enterprise not found');
+    return { enterprise: e, prefixes: e.prefixes, history: await enterpriseHistory(ctx, id) };
+  }));
+  app.get('/snms/api/v3/ent/handle-secret', S.handleSecret, route(async (req, _r, p) => {
+    ownEnterprise(p);
+    return revealHandleSecret(ctx, p, actorOf(p, req));
+  }));
+  app.get('/snms/api/v3/ent/towns', S.towns, open(async () => townsData));
+
   // ---- applications: an enterprise applies for a prefix (no login; reviewed by the node's reviewers). A rejected
   // enterprise applies again with its own account's token: the same application goes back to review, no user added.
   app.post('/snms/api/v3/ent/apply', S.apply, open(async (req) => {
@@ -189,7 +227,7 @@ export default async function snmsFace(app: FastifyInstance, d: SnmsDeps): Promi
       if (named !== undefined && named.toLowerCase() !== account.username.toLowerCase()) {
         throw new SnmsError(SNMS.BUSINESS, `重新申请不能新增或更换用户：sysUser.userName 须为登录账号 ${account.username}，或省略 sysUser / a re-application cannot add users: omit sysUser or name the logged-in account`);
       }
-      const r = await reapplyEnterprise(ctx, account, details, actor, d.towns);
+      const r = await reapplyEnterprise(ctx, account, details, actor, towns);
       return { enterpriseId: r.enterpriseId, status: 4 };
     }
     const user = sub(b, 'sysUser');
@@ -202,10 +240,16 @@ export default async function snmsFace(app: FastifyInstance, d: SnmsDeps): Promi
         password: /^[0-9a-f]{64}$/i.test(password) ? { sha256: password.toLowerCase() } : { plain: password },
       },
       actor,
-      d.towns,
+      towns,
     );
     return { enterpriseId: r.enterpriseId, status: 4 };
   }));
+}
+
+/** The enterprise of an enterprise account; -3 for every other account. */
+function ownEnterprise(p: Principal): number {
+  if (p.role !== 'enterprise' || p.enterpriseId === null) throw new SnmsError(SNMS.FORBIDDEN, '仅限企业账号 / for enterprise accounts only');
+  return p.enterpriseId;
 }
 
 function sub(o: Record<string, unknown>, name: string): Record<string, unknown> {

@@ -82,6 +82,15 @@ export const TemplateBody = routeChecked(
 );
 export const TemplateKeyBody = routeChecked(z.object({ prefix: text('企业前缀 / the prefix'), version: text('模板版本 / the version') }));
 
+export const IdentifierPageQuery = routeChecked(
+  z.object({
+    prefix: text('前缀 / the prefix'),
+    keyword: optionalText('后缀包含（不区分大小写） / suffix contains (case-insensitive)'),
+    currentPage: optionalText('页码，从 1 开始 / page, from 1'),
+    pageSize: optionalText('每页条数 / page size (default 20, at most 100)'),
+  }),
+);
+
 export const PrefixQuery = routeChecked(z.object({ prefix: text('前缀 / the prefix') }));
 export const PrefixPageQuery = routeChecked(
   z.object({
@@ -218,6 +227,80 @@ export const PrefixPage = z
 
 export const Applied = z.object({ enterpriseId: z.int(), status: z.literal(4).describe('4 待审核 / pending review') });
 
+/** An enterprise as the operator face and its own accounts see it (shared with the operator face). */
+export const Enterprise = z.looseObject({
+  id: z.int(),
+  name: z.string(),
+  creditCode: z.string(),
+  town: z.string(),
+  industry: z.string().describe('GB/T 4754, e.g. C3441'),
+  address: z.string(),
+  contactName: z.string(),
+  contactPhone: z.string(),
+  contactEmail: z.string().nullable(),
+  status: z.int().describe('0 停用, 1 启用, 2 待删除, 3 已驳回, 4 待审核, 5 审核中'),
+  statusName: z.string().describe('状态名称 / the status in words, e.g. 已驳回/rejected'),
+  reason: z.string().nullable().describe('驳回或停用原因 / why it was rejected or suspended'),
+  reviewedBy: z.string().nullable(),
+  approvedAt: z.date().nullable(),
+  createdAt: z.date(),
+  updatedAt: z.date(),
+  prefixes: z.array(z.looseObject({ prefix: z.string(), prefixKey: z.string(), status: z.int() })),
+});
+
+/** One step of an application's history (shared with the operator face). */
+export const EnterpriseEvent = z.looseObject({
+  at: z.date(),
+  action: z.string().describe('enterprise.apply / review / approve / reject / reapply / suspend / enable / rotate-secret / reveal-secret'),
+  actor: z.string(),
+  status: z.int().nullable().describe('该步之后的状态 / the status after the step'),
+  reason: z.string().nullable().describe('驳回或停用原因（重新申请时为被清除的原因） / the reason recorded (on re-application: the one it cleared)'),
+  changes: z.record(z.string(), z.looseObject({ from: z.unknown(), to: z.unknown() })).describe('重新申请修改的字段 / fields a re-application changed'),
+});
+
+/** The enterprise's Handle credential (approve, rotate-secret, and the enterprise's own one-time reveal). */
+export const HandleCredential = z.looseObject({
+  prefix: z.string().describe('分配的前缀 / the delegated prefix'),
+  handleAdmin: z.string().describe('Handle 凭据 / the Handle credential, 300:0.NA/<prefix>'),
+  handleSecret: z.string().describe(
+    '凭据密钥：节点只保存其散列；企业账号还可通过 GET /snms/api/v3/ent/handle-secret 查看一次 / the secret: the node keeps only its hash; the enterprise\'s accounts can also read it once at GET /snms/api/v3/ent/handle-secret',
+  ),
+});
+
+export const EnterpriseMine = z.looseObject({
+  enterprise: Enterprise.describe('企业及其状态、驳回或停用原因 / the enterprise, its status and the rejection or suspension reason'),
+  prefixes: z.array(z.looseObject({ prefix: z.string(), prefixKey: z.string(), status: z.int() })),
+  history: z.array(EnterpriseEvent).describe('申请历史，最早在前 / the application\'s history, oldest first'),
+});
+
+export const Towns = z.looseObject({
+  county: z.string().describe('县 / the county'),
+  towns: z.array(
+    z.looseObject({
+      name: z.string(),
+      targets: z.record(z.string(), z.number()).nullable().describe('各年底累计注册企业目标，如 {"2022": 12}；无目标为 null / registered-enterprise targets by year end, cumulative; null: no target'),
+    }),
+  ),
+});
+
+const ListedValue = z.looseObject({
+  index: z.int(),
+  type: z.string(),
+  data: z.looseObject({ format: z.string(), value: z.unknown() }),
+});
+
+export const IdentifierPage = z.looseObject({
+  total: z.int().describe('匹配的标识数（最多计到 100000） / matching identifiers, counted up to 100000'),
+  totalCapped: z.boolean().describe('实际多于 total / there are more than total'),
+  items: z.array(
+    z.looseObject({
+      handle: z.string(),
+      updatedAt: z.date(),
+      values: z.array(ListedValue).describe('按索引，不含 HS_SECKEY；运营与审核员只见公开值 / by index, never HS_SECKEY; operators and reviewers see the public values only'),
+    }),
+  ),
+});
+
 // ---- the routes ----------------------------------------------------------------------------------------------------
 
 const snmsRoute = (summary: string, security: Record<string, string[]>[], parts: Record<string, unknown>) => ({
@@ -281,6 +364,22 @@ export const SNMS_ROUTES = {
       body: TemplateKeyBody,
       response: { 200: envelope('已删除 / deleted', Done) },
     }),
+  page: snmsRoute('标识列表：某前缀下的标识，按标识排序，可按后缀搜索 / The identifiers under a prefix, by handle, searchable by suffix', AUTH.bearer, {
+    querystring: IdentifierPageQuery,
+    response: { 200: envelope('一页标识 / a page', IdentifierPage) },
+  }),
+  mine: snmsRoute('本企业的申请：状态、原因、前缀与历史（任何状态的企业账号） / The account\'s own enterprise: status, reason, prefixes and history (enterprise accounts, whatever the status)', AUTH.bearer, {
+    querystring: NoQuery,
+    response: { 200: envelope('本企业 / the enterprise', EnterpriseMine) },
+  }),
+  handleSecret: snmsRoute('查看一次本企业的 Handle 凭据（批准或重置时生成），之后清除 / The enterprise\'s Handle credential made at approval or by the last rotation, shown once, then cleared (enterprise accounts)', AUTH.bearer, {
+    querystring: NoQuery,
+    response: { 200: envelope('凭据；再次查看为 -2 / the credential; a second call gets -2', HandleCredential) },
+  }),
+  towns: snmsRoute('规划中的镇及其目标（无需登录） / The plan\'s towns and their targets (no login)', AUTH.none, {
+    querystring: NoQuery,
+    response: { 200: envelope('县与镇 / the county and its towns', Towns) },
+  }),
   prefixQuery: snmsRoute('查询前缀 / A delegated prefix and its enterprise', AUTH.bearer, {
     querystring: PrefixQuery,
     response: { 200: envelope('前缀 / the prefix', PrefixDetail) },
