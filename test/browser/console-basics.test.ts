@@ -54,7 +54,7 @@ describeBrowser('web console basics', () => {
     await openConsole(page);
     const toggle = languageSwitch(page);
     await expect.poll(() => toggle.textContent()).toBe('English');
-    await toggle.click();
+    await page.getByRole('button', { name: 'English', exact: true }).click();
     await expect.poll(() => heading(page).textContent()).toBe('Resolve an identifier');
     expect(await htmlLang(page)).toBe('en');
     await expect.poll(() => navLinks(page)).toContain('Resolve');
@@ -64,7 +64,7 @@ describeBrowser('web console basics', () => {
     expect(await htmlLang(page)).toBe('en');
     await expect.poll(() => toggle.textContent()).toBe('中文');
 
-    await toggle.click();
+    await page.getByRole('button', { name: '中文', exact: true }).click();
     await expect.poll(() => heading(page).textContent()).toBe('标识查询');
     expect(await htmlLang(page)).toBe('zh-CN');
     await page.reload();

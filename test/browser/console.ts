@@ -20,8 +20,8 @@ export const htmlLang = (page: Page): Promise<string | null> => page.locator('ht
 /** The page's heading (the Page frame's h1). */
 export const heading = (page: Page): Locator => page.locator('h1');
 
-/** The header's language switch (its visible text is the other language: "English" / "中文"). */
-export const languageSwitch = (page: Page): Locator => page.locator('header button', { hasText: /^(English|中文)$/ });
+/** The header's language switch: a button named by the language it switches to ("English" / "中文"). */
+export const languageSwitch = (page: Page): Locator => page.getByRole('button', { name: /^(English|中文)$/ });
 
 /** Switches to `to` (zh or en) when the console is in the other language. */
 export async function setLanguage(page: Page, to: 'zh' | 'en'): Promise<void> {
