@@ -79,7 +79,10 @@ export interface ConsoleNode {
 export interface ConsoleNodeOptions {
   /** extra environment for `idnode serve` */
   env?: Record<string, string>;
-  /** 'pglite' (default): embedded PGlite in a temp DATA_DIR; 'postgres': a throw-away database on DATABASE_URL */
+  /**
+   * 'pglite' (default): embedded PGlite in a temp DATA_DIR; 'postgres': a throw-away database on DATABASE_URL.
+   * Either way no Redis unless `env` names one (REDIS_URL with a REDIS_NAMESPACE of its own).
+   */
   store?: 'pglite' | 'postgres';
 }
 
@@ -93,7 +96,10 @@ export async function startConsoleNode(opts: ConsoleNodeOptions = {}): Promise<C
   }
   const db = opts.store === 'postgres' ? (hasPostgres ? await tempPostgres() : null) : null;
   if (opts.store === 'postgres' && db === null) throw new Error('store postgres asked for, but DATABASE_URL is not set');
-  const child = await startChildNode({ NATIVE_PORT: '0', LOG_LEVEL: 'warn', ...(db !== null ? { DATABASE_URL: db.url } : {}), ...opts.env }, 90_000);
+  // the node inherits the test run's environment: CI's DATABASE_URL and REDIS_URL (shared by other suites) are
+  // blanked (empty counts as unset), so it keeps to its own store and in-process cache
+  const env = { NATIVE_PORT: '0', LOG_LEVEL: 'warn', DATABASE_URL: db?.url ?? '', REDIS_URL: '', ...opts.env };
+  const child = await startChildNode(env, 90_000);
   const operator = { username: opts.env?.ADMIN_USER ?? 'admin', password: opts.env?.ADMIN_SECRET ?? ADMIN_SECRET };
   return {
     base: child.base,
