@@ -1,37 +1,13 @@
 // Shared by the enterprise identifier pages: the node's shapes (own enterprise, templates, identifiers), the node's value rules mirrored for early checks, and file downloads.
 import { call, get } from '../api.js';
 import { t } from '../i18n/index.js';
+import type { Mine, PrefixInfo, Template, TemplateItem } from '../shapes.js';
 
-/** One prefix of the enterprise (GET /snms/api/v3/ent/mine). */
-export interface PrefixInfo {
-  prefix: string;
-  prefixKey: string;
-  status: number;
-}
+export type { Mine, PrefixInfo, Template, TemplateItem };
 
-/** GET /snms/api/v3/ent/mine: the logged-in enterprise, its status and prefixes. */
-export interface Mine {
-  enterprise: { id: number; name: string; status: number; statusName?: string; reason?: string | null };
-  prefixes: PrefixInfo[];
-}
 
-export interface TemplateItem {
-  name: string;
-  idType: string;
-  idIndex: number;
-  required: boolean;
-  /** 1 enabled, 0 disabled */
-  state: number;
-  metadata: { type: string; minLength?: number; maxLength?: number };
-}
 
-/** GET /snms/api/v5/template?prefix=&version= */
-export interface Template {
-  prefix: string;
-  version: string;
-  description?: string;
-  items: TemplateItem[];
-}
+
 
 /** One value as POST /identityv2/data takes it. */
 export interface ValueIn {
@@ -80,7 +56,7 @@ const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f]/;
 
 /** The enterprise's own record; prefixes given as plain strings are accepted too. */
 export async function loadMine(signal?: AbortSignal): Promise<Mine> {
-  const raw = await call<{ enterprise: Mine['enterprise']; prefixes?: unknown[] }>('GET', '/snms/api/v3/ent/mine', signal === undefined ? {} : { signal });
+  const raw = await call<{ enterprise: Mine['enterprise']; prefixes?: unknown[]; history?: Mine['history'] }>('GET', '/snms/api/v3/ent/mine', signal === undefined ? {} : { signal });
   const prefixes: PrefixInfo[] = [];
   for (const p of raw.prefixes ?? []) {
     if (typeof p === 'string') prefixes.push({ prefix: p, prefixKey: asciiUpper(p), status: 1 });
@@ -89,7 +65,7 @@ export async function loadMine(signal?: AbortSignal): Promise<Mine> {
       prefixes.push({ prefix: q.prefix, prefixKey: q.prefixKey ?? asciiUpper(q.prefix), status: typeof q.status === 'number' ? q.status : 1 });
     }
   }
-  return { enterprise: raw.enterprise, prefixes };
+  return { enterprise: raw.enterprise, prefixes, history: raw.history ?? [] };
 }
 
 export const loadTemplate = (prefix: string, version: string): Promise<Template> => get<Template>('/snms/api/v5/template', { prefix, version });

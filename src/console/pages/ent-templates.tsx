@@ -6,7 +6,8 @@ import { useT } from '../i18n/index.js';
 import { href, navigate, useRoute } from '../router.js';
 import { ErrorNote, Field, Note, Page, Select, TextArea, useAction, useLoad } from '../ui.js';
 import { INDUSTRY_LETTERS, industryDetailError } from './apply.js';
-import { loadMine, prefixesOf } from './my-application.js';
+import type { Template, TemplateItem } from '../shapes.js';
+import { loadMine } from './ent-common.js';
 import './enterprise.css';
 
 // The node's template rules (registry/template-rules.ts), repeated for checking as the user types.
@@ -19,26 +20,7 @@ const MAX_VALUE_CHARS = 255;
 const IDTYPE_RE = /^[A-Za-z0-9_.:-]+$/;
 const RESERVED_TYPES = ['HS_ADMIN', 'HS_SECKEY', 'HS_PUBKEY', 'HS_SITE', 'HS_VLIST', 'TEMPLATE', 'TEMPLATE_ID'];
 
-export interface TemplateItem {
-  name: string;
-  idType: string;
-  idIndex: number;
-  required: boolean;
-  state: number;
-  metadata: { type: string; minLength?: number; maxLength?: number };
-}
 
-export interface Template {
-  prefix: string;
-  version: string;
-  industryCategory: string;
-  industrySpecific: string;
-  industryTrade: string;
-  industrySubclass: string;
-  type: number;
-  description: string;
-  items: TemplateItem[];
-}
 
 const TEMPLATE_PATH = '/snms/api/v5/template';
 
@@ -297,7 +279,7 @@ function AddItems(props: { template: Template; onSaved: (n: number) => void; onC
 }
 
 function industryOf(x: Template): string {
-  return x.industryCategory + (x.industrySubclass || x.industryTrade || x.industrySpecific);
+  return (x.industryCategory ?? '') + (x.industrySubclass || x.industryTrade || x.industrySpecific || '');
 }
 
 function TemplateView(props: { prefix: string; version: string; created: boolean; onOpened: () => void }): JSX.Element {
@@ -428,7 +410,7 @@ export default function EntTemplates(): JSX.Element {
   const t = useT();
   const route = useRoute();
   const mine = useLoad(() => loadMine(), []);
-  const prefixes = mine.data === undefined ? [] : prefixesOf(mine.data);
+  const prefixes = mine.data === undefined ? [] : mine.data.prefixes;
   const asked = route.query.get('prefix');
   const prefix = prefixes.find((p) => p.prefix === asked || p.prefixKey === asked?.toUpperCase())?.prefix ?? prefixes[0]?.prefix ?? '';
   const version = route.query.get('version') ?? '';

@@ -6,54 +6,14 @@ import { useT } from '../i18n/index.js';
 import { href } from '../router.js';
 import { ErrorNote, Note, Page, useAction, useLoad, when } from '../ui.js';
 import { ApplicationForm, splitIndustry, type Details } from './apply.js';
+import type { Enterprise, EnterpriseEvent } from '../shapes.js';
+import { loadMine } from './ent-common.js';
 import './enterprise.css';
 
-export interface PrefixInfo {
-  prefix: string;
-  prefixKey: string;
-  status: number;
-}
 
-export interface MyEnterprise {
-  id: number;
-  name: string;
-  creditCode: string;
-  town: string;
-  industry: string;
-  address: string;
-  contactName: string;
-  contactPhone: string;
-  contactEmail: string | null;
-  status: number;
-  statusName?: string;
-  reason: string | null;
-  reviewedBy?: string | null;
-  approvedAt?: string | null;
-  createdAt?: string;
-  updatedAt?: string;
-  prefixes?: PrefixInfo[];
-}
 
-export interface EnterpriseEvent {
-  at: string;
-  action: string;
-  actor: string;
-  status: number | null;
-  reason: string | null;
-  changes?: Record<string, { from: unknown; to: unknown }>;
-}
 
-export interface Mine {
-  enterprise: MyEnterprise;
-  prefixes: PrefixInfo[];
-  history: EnterpriseEvent[];
-}
 
-/** The logged-in enterprise account's own enterprise (GET /snms/api/v3/ent/mine). */
-export const loadMine = (): Promise<Mine> => get<Mine>('/snms/api/v3/ent/mine');
-
-/** The enterprise's prefixes, wherever the answer put them. */
-export const prefixesOf = (m: Mine): PrefixInfo[] => (m.prefixes.length > 0 ? m.prefixes : m.enterprise.prefixes ?? []);
 
 /** A status code in words (待审核 / 审核中 / 已通过 / 已驳回 / 已停用 / 待删除). */
 export function StatusBadge(props: { status: number }): JSX.Element {
@@ -210,7 +170,7 @@ function HandleCredential(props: { history: EnterpriseEvent[]; onRevealed: () =>
 }
 
 /** What the enterprise should do next, by status (the reason prominently when rejected or suspended). */
-function NextStep(props: { e: MyEnterprise; onReapply: () => void; reapplying: boolean }): JSX.Element {
+function NextStep(props: { e: Enterprise; onReapply: () => void; reapplying: boolean }): JSX.Element {
   const t = useT();
   const s = props.e.status;
   if (s === 3) {
@@ -240,7 +200,7 @@ function NextStep(props: { e: MyEnterprise; onReapply: () => void; reapplying: b
   return <Note kind={s === 1 ? 'ok' : 'info'}>{t(words[s] ?? 'my.unknownNext')}</Note>;
 }
 
-function detailsOf(e: MyEnterprise): Details {
+function detailsOf(e: Enterprise): Details {
   return {
     name: e.name,
     creditCode: e.creditCode,
@@ -260,7 +220,7 @@ export default function MyApplication(): JSX.Element {
   const [resubmitted, setResubmitted] = useState(false);
   const m = mine.data;
   const e = m?.enterprise;
-  const prefixes = m === undefined ? [] : prefixesOf(m);
+  const prefixes = m === undefined ? [] : m.prefixes;
   return (
     <Page
       title={t('my.title')}

@@ -161,6 +161,42 @@ function ConfirmRotate(props: { busy: boolean; running: boolean; onConfirm: () =
   );
 }
 
+/** A form that takes a reason (reject, suspend): the reason required before anything is sent. */
+function ReasonForm(props: {
+  title: string;
+  hint: string;
+  label: string;
+  name: string;
+  submit: string;
+  value: string;
+  onInput: (v: string) => void;
+  action: { run: () => Promise<unknown>; error: unknown; setError: (e: unknown) => void };
+  busy: boolean;
+}): JSX.Element {
+  const t = useT();
+  return (
+    <form
+      class="card"
+      onSubmit={(ev) => {
+        ev.preventDefault();
+        if (props.value.trim() === '') {
+          props.action.setError(new Error(t('opent.reasonRequired')));
+          return;
+        }
+        void props.action.run();
+      }}
+    >
+      <h3>{props.title}</h3>
+      <p class="hint">{props.hint}</p>
+      <TextArea label={props.label} name={props.name} value={props.value} onInput={props.onInput} required rows={3} />
+      <ErrorNote error={props.action.error} />
+      <button type="submit" class="danger" disabled={props.busy}>
+        {props.submit}
+      </button>
+    </form>
+  );
+}
+
 export default function OpEnterprise(): JSX.Element {
   const t = useT();
   const route = useRoute();
@@ -308,7 +344,7 @@ export default function OpEnterprise(): JSX.Element {
             </dl>
           </div>
 
-          {e.prefixes.length > 0 ? (
+          {e.prefixes !== undefined && e.prefixes.length > 0 ? (
             <div class="card">
               <h2>{t('opent.prefixes')}</h2>
               <ul>
@@ -350,46 +386,30 @@ export default function OpEnterprise(): JSX.Element {
               </form>
             ) : null}
             {e.status === 4 || e.status === 5 ? (
-              <form
-                class="card"
-                onSubmit={(ev) => {
-                  ev.preventDefault();
-                  if (rejectReason.trim() === '') {
-                    reject.setError(new Error(t('opent.reasonRequired')));
-                    return;
-                  }
-                  void reject.run();
-                }}
-              >
-                <h3>{t('opent.rejectTitle')}</h3>
-                <p class="hint">{t('opent.rejectHint')}</p>
-                <TextArea label={t('opent.rejectReason')} name="reason" value={rejectReason} onInput={setRejectReason} required rows={3} />
-                <ErrorNote error={reject.error} />
-                <button type="submit" class="danger" disabled={busy}>
-                  {t('opent.reject')}
-                </button>
-              </form>
+              <ReasonForm
+                title={t('opent.rejectTitle')}
+                hint={t('opent.rejectHint')}
+                label={t('opent.rejectReason')}
+                name="reason"
+                submit={t('opent.reject')}
+                value={rejectReason}
+                onInput={setRejectReason}
+                action={reject}
+                busy={busy}
+              />
             ) : null}
             {isOperator && e.status === 1 ? (
-              <form
-                class="card"
-                onSubmit={(ev) => {
-                  ev.preventDefault();
-                  if (suspendReason.trim() === '') {
-                    suspend.setError(new Error(t('opent.reasonRequired')));
-                    return;
-                  }
-                  void suspend.run();
-                }}
-              >
-                <h3>{t('opent.suspendTitle')}</h3>
-                <p class="hint">{t('opent.suspendHint')}</p>
-                <TextArea label={t('opent.suspendReason')} name="suspendReason" value={suspendReason} onInput={setSuspendReason} required rows={3} />
-                <ErrorNote error={suspend.error} />
-                <button type="submit" class="danger" disabled={busy}>
-                  {t('opent.suspend')}
-                </button>
-              </form>
+              <ReasonForm
+                title={t('opent.suspendTitle')}
+                hint={t('opent.suspendHint')}
+                label={t('opent.suspendReason')}
+                name="suspendReason"
+                submit={t('opent.suspend')}
+                value={suspendReason}
+                onInput={setSuspendReason}
+                action={suspend}
+                busy={busy}
+              />
             ) : null}
             {isOperator && e.status === 1 ? (
               <div class="card">

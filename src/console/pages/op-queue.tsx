@@ -5,27 +5,11 @@ import { call, get } from '../api.js';
 import { useT } from '../i18n/index.js';
 import { href, navigate, useRoute } from '../router.js';
 import { ErrorNote, Field, Pager, Page, Select, useLoad, when } from '../ui.js';
+import type { Enterprise } from '../shapes.js';
 import './operator.css';
 
-/** An enterprise as the operator face lists it. */
-export interface Enterprise {
-  id: number;
-  name: string;
-  creditCode: string;
-  town: string;
-  industry: string;
-  address: string;
-  contactName: string;
-  contactPhone: string;
-  contactEmail: string | null;
-  status: number;
-  reason: string | null;
-  reviewedBy: string | null;
-  approvedAt: string | null;
-  createdAt: string;
-  updatedAt: string;
-  prefixes: { prefix: string; prefixKey: string; status: number }[];
-}
+export type { Enterprise };
+
 
 export const STATUSES = [4, 5, 1, 3, 0, 2] as const;
 const PAGE_SIZE = 20;
