@@ -170,7 +170,7 @@ describe('native handler', () => {
       const m = decoded(reply.bytes).message;
       expect(m.header.responseCode).toBe(RC.ERROR);
       expect(decodeErrorBody(m.body, false).message).toBe('Server error processing request');
-      expect(reply.keepAlive).toBe(false);
+      expect(reply.close).toBe(true);
       expect(fast({ ...ask, requestId: 11 })).toBeNull();
     }
     expect(errors).toHaveLength(3);

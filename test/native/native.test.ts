@@ -130,7 +130,7 @@ describe.each(backends)('native Handle protocol on %s', (backend) => {
     }
   });
 
-  it('keep-alive: several requests on one connection, answered in order; without it the server closes after the answer', async () => {
+  it('keep-alive: several requests on one connection, answered in order; without the flag the connection stays open for the client to close', async () => {
     const c = await tcpConnect(port);
     const reqs = [1, 2, 3].map((i) => requestBytes({ handle: i === 2 ? `${P}/none-such` : `${P}/nat-1`, opFlags: OPFLAG.KEEP_ALIVE }));
     c.socket.write(Buffer.concat(reqs.map((r) => r.bytes))); // pipelined in one write
@@ -144,10 +144,19 @@ describe.each(backends)('native Handle protocol on %s', (backend) => {
     expect(c.closed).toBe(false);
     c.socket.destroy();
 
-    const once = await tcpConnect(port);
-    once.socket.write(requestBytes({ handle: `${P}/nat-1` }).bytes);
-    expect((await once.next()).message.header.responseCode).toBe(RC.SUCCESS);
-    await once.whenClosed();
+    // CAICT's ID-SDK: a site request without keep-alive, then a resolution on the same connection (it would read
+    // end-of-file if the node closed after the first answer); the connection ends when the client ends it
+    const sdk = await tcpConnect(port);
+    sdk.socket.write(requestBytes({ opCode: OC.GET_SITE_INFO }).bytes);
+    expect((await sdk.next()).message.header.responseCode).toBe(RC.SUCCESS);
+    const second = requestBytes({ handle: `${P}/nat-1` });
+    sdk.socket.write(second.bytes);
+    const resolved = await sdk.next();
+    expect(resolved.envelope.requestId).toBe(second.requestId);
+    expect(resolved.message.header.responseCode).toBe(RC.SUCCESS);
+    expect(sdk.closed).toBe(false);
+    sdk.socket.end();
+    await sdk.whenClosed();
   });
 
   it('UDP: a large answer comes in 492-byte fragments that reassemble to the TCP answer; a fragmented request is reassembled', async () => {

@@ -26,11 +26,14 @@ export interface NativeDeps {
   onError(err: unknown): void;
 }
 
-/** An answer: envelope + message, the version it is in, and whether a TCP connection stays open after it. */
+/**
+ * An answer: envelope + message, the version it is in, and whether a TCP connection closes after it (only after an
+ * answer to a message that could not be read or answered; the request's keep-alive flag does not close it).
+ */
 export interface Reply {
   bytes: Buffer;
   version: { major: number; minor: number };
-  keepAlive: boolean;
+  close: boolean;
 }
 
 /** The flags a response copies from its request (what it asked for and we honour); RD is set when a digest goes back. */
@@ -146,14 +149,13 @@ export class NativeHandler {
       if (env.encrypted || env.compressed) throw new WireError('encrypted and compressed messages are not supported (no sessions)');
       msg = decodeMessage(bytes);
       const h = msg.header;
-      const keepAlive = (h.opFlags & OPFLAG.KEEP_ALIVE) !== 0;
       // Handle.Net sends a request digest only from protocol 2.1 on (Encoder.writeHeader sets the flag from there)
       const wantsDigest = (h.opFlags & OPFLAG.RETURN_DIGEST) !== 0 && versionAtLeast(version.major, version.minor, 2, 1);
       const digest = wantsDigest ? requestDigest(digestAlgFor(version.major, version.minor), msg) : null;
       const reply = (responseCode: number, body: Uint8Array): Reply => {
         const flags = ((h.opFlags & ECHOED_FLAGS) | (digest !== null ? OPFLAG.RETURN_DIGEST : 0)) >>> 0;
         const header = { opCode: h.opCode, responseCode, opFlags: flags, siteInfoSerial: 1, recursionCount: h.recursionCount, expiration: nowSec() + 3600 };
-        return { bytes: withEnvelope(env, version, encodeMessage(header, body)), version, keepAlive };
+        return { bytes: withEnvelope(env, version, encodeMessage(header, body)), version, close: false };
       };
       switch (h.opCode) {
         case OC.RESOLUTION: {
@@ -182,7 +184,7 @@ export class NativeHandler {
       const text = err instanceof WireError ? `Protocol error: ${err.message}` : 'Server error processing request';
       const opCode = msg?.header.opCode ?? OC.RESERVED;
       const header = { opCode, responseCode: code, opFlags: 0, siteInfoSerial: 1, recursionCount: 0, expiration: nowSec() + 60 };
-      return { bytes: withEnvelope(env, version, encodeMessage(header, encodeErrorBody(text, null))), version, keepAlive: false };
+      return { bytes: withEnvelope(env, version, encodeMessage(header, encodeErrorBody(text, null))), version, close: true };
     }
   }
 

@@ -1,8 +1,7 @@
 // The native face over TCP: envelope-framed requests, pipelined and answered in order, bounded per connection.
 import type { Socket } from 'node:net';
 import { decodeEnvelope, ENVELOPE_AT, ENVELOPE_SIZE, type Envelope } from '../../../handle/wire/envelope.js';
-import { HEADER_SIZE, OPFLAG } from '../../../handle/wire/message.js';
-import { AT_OPFLAGS, protocolErrorReply, type NativeHandler } from './handler.js';
+import { protocolErrorReply, type NativeHandler } from './handler.js';
 import type { NativeOptions, NativeStats } from './options.js';
 
 /**
@@ -10,7 +9,9 @@ import type { NativeOptions, NativeStats } from './options.js';
  * `maxPipelined` answers are owed or the peer does not read them, so a slow or hostile peer holds at most one
  * message of buffer; an idle one is closed after `idleTimeoutMs`, and one whose request has not arrived whole within
  * `messageTimeoutMs` of its first byte is closed too (a byte now and then keeps a connection from being idle, not
- * from this deadline). A request without the keep-alive flag is the last.
+ * from this deadline). A request without the keep-alive flag does not end the connection: CAICT's ID-SDK sends its
+ * site request without it and then resolves on the same connection, and CNRI's client closes its end itself; the
+ * connection ends when the peer closes it, when it is idle, or after the answer to a message we could not trust.
  */
 export function serveTcp(s: Socket, handler: NativeHandler, o: NativeOptions, stats: NativeStats): void {
   s.setTimeout(o.idleTimeoutMs, () => s.destroy());
@@ -18,8 +19,8 @@ export function serveTcp(s: Socket, handler: NativeHandler, o: NativeOptions, st
   /** bytes of a request not complete yet */
   let rest: Buffer | null = null;
   /** answers owed, in request order (bytes null while the resolver works) */
-  const owed: { bytes: Buffer | null; keepAlive: boolean }[] = [];
-  let last = false; // a request without keep-alive arrived: nothing after it is read
+  const owed: { bytes: Buffer | null; close: boolean }[] = [];
+  let last = false; // a message we could not trust arrived: nothing after it is read
   let blocked = false; // the peer is not reading
   /** the deadline of the request under way (armed at its first byte, cleared when it is complete) */
   let deadline: NodeJS.Timeout | null = null;
@@ -45,7 +46,7 @@ export function serveTcp(s: Socket, handler: NativeHandler, o: NativeOptions, st
     while (owed.length > 0 && owed[0]!.bytes !== null) {
       const a = owed.shift()!;
       out.push(a.bytes!);
-      if (!a.keepAlive) {
+      if (a.close) {
         end = true;
         owed.length = 0;
         break;
@@ -71,7 +72,7 @@ export function serveTcp(s: Socket, handler: NativeHandler, o: NativeOptions, st
   const fail = (text: string, requestId: number) => {
     // an envelope we cannot trust: answer once, in 2.10, and close
     stats.errors++;
-    owed.push({ bytes: protocolErrorReply(text, requestId), keepAlive: false });
+    owed.push({ bytes: protocolErrorReply(text, requestId), close: true });
     last = true;
     flush();
   };
@@ -89,10 +90,9 @@ export function serveTcp(s: Socket, handler: NativeHandler, o: NativeOptions, st
       }
       if (buf.length - at - ENVELOPE_SIZE < length) break;
       stats.tcpRequests++;
-      const keepAlive = length >= HEADER_SIZE && (buf.readUInt32BE(at + AT_OPFLAGS) & OPFLAG.KEEP_ALIVE) !== 0;
       const quick = handler.fast(buf, at, length);
       if (quick !== null) {
-        owed.push({ bytes: quick, keepAlive });
+        owed.push({ bytes: quick, close: false });
       } else {
         let env: Envelope;
         try {
@@ -101,19 +101,15 @@ export function serveTcp(s: Socket, handler: NativeHandler, o: NativeOptions, st
           fail(e instanceof Error ? e.message : 'bad envelope', buf.readUInt32BE(at + ENVELOPE_AT.requestId));
           return;
         }
-        const slot: { bytes: Buffer | null; keepAlive: boolean } = { bytes: null, keepAlive: true };
+        const slot: { bytes: Buffer | null; close: boolean } = { bytes: null, close: false };
         owed.push(slot);
         void handler.answer(env, buf.subarray(at, at + ENVELOPE_SIZE), buf.subarray(at + ENVELOPE_SIZE, at + ENVELOPE_SIZE + length)).then((r) => {
           slot.bytes = r.bytes;
-          slot.keepAlive = r.keepAlive;
+          slot.close = r.close;
           flush();
         });
       }
       at += ENVELOPE_SIZE + length;
-      if (!keepAlive) {
-        last = true;
-        break;
-      }
     }
     // a partial request is copied out, so the chunk it came in can go
     if (!last && at < buf.length) rest = Buffer.from(buf.subarray(at));
