@@ -15,7 +15,7 @@ const USAGE = `usage: node dist/bench/compare.js --baseline DIR [options]   (DAT
   --out NAME         bench/results/NAME.md and .json (default compare)`;
 
 /** The report rows a scenario gives (native gives one per transport). */
-const ROWS_OF: Readonly<Record<string, readonly string[]>> = { native: ['native-tcp', 'native-udp'] };
+const ROWS_OF: Readonly<Record<string, readonly string[]>> = { native: ['native-tcp', 'native-tcp-new', 'native-udp'] };
 
 interface Row {
   rps: number;

@@ -1,4 +1,4 @@
-// Native Handle protocol (RFC 3652) load driver for the bench: closed-loop resolution requests over TCP or UDP, prebuilt before timing, figures like lib's load.
+// Native Handle protocol (RFC 3652) load driver for the bench: closed-loop resolution requests over TCP (keep-alive, or a new connection per request as CNRI's client library does) or UDP, prebuilt before timing, figures like lib's load.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, createServer, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -22,13 +22,18 @@ const MAX_UDP_MESSAGE = 64 * UDP_FRAGMENT_PAYLOAD;
 /** every this many responses one is decoded in full by the codec (the first always) */
 const CHECK_EVERY = 4096;
 
+export type NativeTransport = 'tcp' | 'tcp-new' | 'udp';
+
 export interface NativeLoadOptions {
   /** the node's native port (TCP and UDP), on 127.0.0.1 */
   port: number;
-  transport: 'tcp' | 'udp';
+  /** tcp: keep-alive connections; tcp-new: a new connection per request (no keep-alive flag, the client closes after
+   *  the answer, as CNRI's client library resolves); udp: datagrams */
+  transport: NativeTransport;
   /** handles to resolve; one request is prebuilt per handle and they are sent in a random order, cycling */
   handles: readonly string[];
-  /** TCP: keep-alive connections, one request outstanding on each; UDP: requests outstanding on the one socket */
+  /** TCP: connections, one request outstanding on each (tcp-new: that many connections open at once); UDP: requests
+   *  outstanding on the one socket */
   connections: number;
   /** seconds (bounded: no request is sent after it; the run ends when the last outstanding one is answered or times out) */
   duration?: number;
@@ -47,7 +52,7 @@ export interface NativeLoadResult extends LoadResult {
 }
 
 /** Prebuilt requests: envelope + message per handle (requestId 0, patched at send), in a random order. */
-function buildRequests(handles: readonly string[], transport: 'tcp' | 'udp'): Buffer[] {
+function buildRequests(handles: readonly string[], transport: NativeTransport): Buffer[] {
   if (handles.length === 0) throw new Error('nativeLoad: no handles');
   const expiration = Math.floor(Date.now() / 1000) + 600;
   const opFlags = transport === 'tcp' ? OPFLAG.KEEP_ALIVE : 0;
@@ -188,6 +193,8 @@ interface TcpConn {
 }
 
 function driveTcp(run: Run, o: NativeLoadOptions, timeoutMs: number, maxLen: number): { stop(): void; go(): void } {
+  // tcp-new: each answered request ends its connection (closed by the client) and the next one opens another
+  const perRequest = o.transport === 'tcp-new';
   const conns: TcpConn[] = Array.from({ length: o.connections }, () => {
     const scratch = Buffer.alloc(maxLen);
     return { sock: null, buf: null, scratch, view: scratch.subarray(0, 0), id: 0, t0: 0, busy: false };
@@ -238,6 +245,13 @@ function driveTcp(run: Run, o: NativeLoadOptions, timeoutMs: number, maxLen: num
     }
     c.buf = off === b.length ? null : b.subarray(off);
     if (c.busy) return;
+    if (perRequest && c.buf === null) {
+      c.sock = null;
+      s.destroy();
+      if (run.canSend()) open(c);
+      else run.maybeFinish();
+      return;
+    }
     if (c.buf !== null) {
       // part of a message nothing was asked for
       run.error(`tcp: ${c.buf.length} stray bytes after a response`);
@@ -414,7 +428,7 @@ export async function nativeLoad(o: NativeLoadOptions): Promise<NativeLoadResult
     cpu1 = cpu();
     driver?.stop();
   });
-  driver = o.transport === 'tcp' ? driveTcp(run, o, timeoutMs, maxLen) : driveUdp(run, o, timeoutMs, maxLen, udp!);
+  driver = o.transport === 'udp' ? driveUdp(run, o, timeoutMs, maxLen, udp!) : driveTcp(run, o, timeoutMs, maxLen);
   try {
     driver.go();
     await run.done;

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { hasPostgres, hasRedis } from '../helpers/services.js';
 
 // the report's rows: the native scenario has one per transport (Handle protocol over TCP and UDP, next to HTTP hot)
-const SCENARIOS = ['hot', 'warm', 'cold', 'negative', 'filtered', 'proxy', 'mixed', 'registration', 'native-tcp', 'native-udp'];
+const SCENARIOS = ['hot', 'warm', 'cold', 'negative', 'filtered', 'proxy', 'mixed', 'registration', 'native-tcp', 'native-tcp-new', 'native-udp'];
 const JSON_FILE = 'bench/results/bench.json';
 const MD_FILE = 'bench/results/bench.md';
 
@@ -33,7 +33,7 @@ describe.skipIf(!hasPostgres || !hasRedis)('bench smoke (npm run bench -- --smok
         expect(s.hits.resolutions, name).toBeGreaterThan(0);
       }
     }
-    for (const c of ['const', 'redis', 'pg', 'http hot (next to native-tcp)', 'http hot (next to native-udp)']) expect(json.ceilings[c]?.rps, c).toBeGreaterThan(0);
+    for (const c of ['const', 'redis', 'pg', 'http hot (next to native-tcp)', 'http hot (next to native-tcp-new)', 'http hot (next to native-udp)']) expect(json.ceilings[c]?.rps, c).toBeGreaterThan(0);
     expect(json.settings.nativePort).toBeGreaterThan(0);
     expect(json.verdicts.length).toBeGreaterThanOrEqual(7);
     for (const v of json.verdicts) {
