@@ -22,10 +22,10 @@ function withQuery(path: string, query?: Query): string {
   return s === '' ? path : `${path}?${s}`;
 }
 
-function headers(json: boolean): Record<string, string> {
+function headers(json: boolean, given?: string): Record<string, string> {
   const h: Record<string, string> = { accept: 'application/json' };
   if (json) h['content-type'] = 'application/json';
-  const token = session.token();
+  const token = given ?? session.token();
   if (token !== null) h.authorization = `Bearer ${token}`;
   return h;
 }
@@ -34,12 +34,16 @@ function headers(json: boolean): Record<string, string> {
  * One call to an SNMS or operator endpoint: resolves to `data` on status 1, else throws ApiError. A -1 (token
  * expired or missing) ends the session, so the console asks for a login again.
  */
-export async function call<T>(method: string, path: string, opts: { query?: Query; body?: unknown; signal?: AbortSignal } = {}): Promise<T> {
+export async function call<T>(
+  method: string,
+  path: string,
+  opts: { query?: Query; body?: unknown; signal?: AbortSignal; /** instead of the session's (a login not yet complete) */ token?: string } = {},
+): Promise<T> {
   let res: Response;
   try {
     res = await fetch(withQuery(path, opts.query), {
       method,
-      headers: headers(opts.body !== undefined),
+      headers: headers(opts.body !== undefined, opts.token),
       body: opts.body === undefined ? null : JSON.stringify(opts.body),
       signal: opts.signal ?? null,
     });

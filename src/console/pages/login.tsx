@@ -1,7 +1,7 @@
 // Log in with an SNMS account (operators, reviewers, enterprises): POST /identity/token, then GET /identity/me.
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
-import { get, post } from '../api.js';
+import { call, post } from '../api.js';
 import { useT } from '../i18n/index.js';
 import { href, navigate, useRoute } from '../router.js';
 import { session, type Account } from '../session.js';
@@ -19,8 +19,8 @@ export default function Login(): JSX.Element {
   const [password, setPassword] = useState('');
   const login = useAction(async () => {
     const { token } = await post<{ token: string }>('/identity/token', { username, password });
-    session.start(token, { userId: 0, username, role: 'enterprise', enterpriseId: null });
-    const me = await get<Account>('/identity/me');
+    // the session starts only once the node has said whose token it is (no moment with a guessed role)
+    const me = await call<Account>('GET', '/identity/me', { token });
     session.start(token, me);
     const next = route.query.get('next');
     const target = next !== null && next.startsWith('/') && !next.startsWith('/login') ? next : homeOf(me);
