@@ -78,13 +78,14 @@ describe('native handler', () => {
     expect(again).not.toBeNull();
     const b = decoded(again!);
     expect(b.envelope.requestId).toBe(77);
-    expect(b.message.header.opFlags).toBe((OPFLAG.KEEP_ALIVE | OPFLAG.PUBLIC_ONLY) >>> 0);
+    // the request's flags echoed, and the authoritative flag of a primary server's answer
+    expect(b.message.header.opFlags).toBe((OPFLAG.KEEP_ALIVE | OPFLAG.PUBLIC_ONLY | OPFLAG.AUTH) >>> 0);
     expect(b.message.body).toEqual(a.message.body);
     expect(b.message.header.responseCode).toBe(RC.SUCCESS);
     // byte for byte the first answer, apart from the request id and the echoed flags
     const patched = Buffer.from(first.bytes);
     patched.writeUInt32BE(77, 8);
-    patched.writeUInt32BE((OPFLAG.KEEP_ALIVE | OPFLAG.PUBLIC_ONLY) >>> 0, ENVELOPE_SIZE + 8);
+    patched.writeUInt32BE((OPFLAG.KEEP_ALIVE | OPFLAG.PUBLIC_ONLY | OPFLAG.AUTH) >>> 0, ENVELOPE_SIZE + 8);
     expect(again!.equals(patched)).toBe(true);
 
     // another request (other types, other case, a digest asked for) is not answered from it

@@ -144,11 +144,16 @@ describe.each(backends)('native Handle protocol on %s', (backend) => {
     expect(c.closed).toBe(false);
     c.socket.destroy();
 
+    // every answer, found or not, carries the authoritative flag of a primary server (as Handle.Net's does)
+    expect(answers.every((a) => (a.message.header.opFlags & OPFLAG.AUTH) !== 0)).toBe(true);
+
     // CAICT's ID-SDK: a site request without keep-alive, then a resolution on the same connection (it would read
     // end-of-file if the node closed after the first answer); the connection ends when the client ends it
     const sdk = await tcpConnect(port);
     sdk.socket.write(requestBytes({ opCode: OC.GET_SITE_INFO }).bytes);
-    expect((await sdk.next()).message.header.responseCode).toBe(RC.SUCCESS);
+    const site = await sdk.next();
+    expect(site.message.header.responseCode).toBe(RC.SUCCESS);
+    expect(site.message.header.opFlags & OPFLAG.AUTH).not.toBe(0);
     const second = requestBytes({ handle: `${P}/nat-1` });
     sdk.socket.write(second.bytes);
     const resolved = await sdk.next();

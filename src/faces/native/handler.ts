@@ -38,6 +38,12 @@ export interface Reply {
 
 /** The flags a response copies from its request (what it asked for and we honour); RD is set when a digest goes back. */
 const ECHOED_FLAGS = OPFLAG.AUTH | OPFLAG.KEEP_ALIVE | OPFLAG.PUBLIC_ONLY | OPFLAG.RECURSIVE;
+/**
+ * Set on every answer: this node is the primary (and only) site of what it answers, and a primary server's answers
+ * carry the authoritative flag (Handle.Net's HandleServer.sendResponse: `if (thisSite.isPrimary) response.authoritative
+ * = true`), so a client asking for an authoritative answer takes this one as such.
+ */
+const PRIMARY = OPFLAG.AUTH;
 /** Envelope byte 2: compressed, encrypted, truncated (RFC 3652 §2.2.1.3). */
 const ENV_CP_EC_TC = 0xe0;
 /** Offsets in a whole message (envelope + header): the header's opFlags, recursion count and body length. */
@@ -95,7 +101,7 @@ export function withEnvelope(req: Pick<Envelope, 'sessionId' | 'requestId'>, ver
 
 /** An error answer for a message whose envelope or message could not be trusted: RC 4 in 2.10, then close. */
 export function protocolErrorReply(text: string, requestId: number): Buffer {
-  const header = { opCode: OC.RESERVED, responseCode: RC.PROTOCOL_ERROR, opFlags: 0, siteInfoSerial: 1, recursionCount: 0, expiration: nowSec() + 60 };
+  const header = { opCode: OC.RESERVED, responseCode: RC.PROTOCOL_ERROR, opFlags: PRIMARY, siteInfoSerial: 1, recursionCount: 0, expiration: nowSec() + 60 };
   return withEnvelope({ sessionId: 0, requestId }, { major: 2, minor: 10 }, encodeMessage(header, encodeErrorBody(text, null)));
 }
 
@@ -126,7 +132,7 @@ export class NativeHandler {
     const out = Buffer.allocUnsafe(template.length);
     template.copy(out, 0);
     buf.copy(out, ENVELOPE_AT.sessionId, at + ENVELOPE_AT.sessionId, at + ENVELOPE_AT.requestId + 4); // session id, request id
-    out.writeUInt32BE((opFlags & ECHOED_FLAGS) >>> 0, AT_OPFLAGS);
+    out.writeUInt32BE(((opFlags & ECHOED_FLAGS) | PRIMARY) >>> 0, AT_OPFLAGS);
     out[AT_RECURSION] = buf[at + AT_RECURSION]!;
     return out;
   }
@@ -153,7 +159,7 @@ export class NativeHandler {
       const wantsDigest = (h.opFlags & OPFLAG.RETURN_DIGEST) !== 0 && versionAtLeast(version.major, version.minor, 2, 1);
       const digest = wantsDigest ? requestDigest(digestAlgFor(version.major, version.minor), msg) : null;
       const reply = (responseCode: number, body: Uint8Array): Reply => {
-        const flags = ((h.opFlags & ECHOED_FLAGS) | (digest !== null ? OPFLAG.RETURN_DIGEST : 0)) >>> 0;
+        const flags = ((h.opFlags & ECHOED_FLAGS) | PRIMARY | (digest !== null ? OPFLAG.RETURN_DIGEST : 0)) >>> 0;
         const header = { opCode: h.opCode, responseCode, opFlags: flags, siteInfoSerial: 1, recursionCount: h.recursionCount, expiration: nowSec() + 3600 };
         return { bytes: withEnvelope(env, version, encodeMessage(header, body)), version, close: false };
       };
@@ -183,7 +189,7 @@ export class NativeHandler {
       const code = err instanceof WireError ? RC.PROTOCOL_ERROR : RC.ERROR;
       const text = err instanceof WireError ? `Protocol error: ${err.message}` : 'Server error processing request';
       const opCode = msg?.header.opCode ?? OC.RESERVED;
-      const header = { opCode, responseCode: code, opFlags: 0, siteInfoSerial: 1, recursionCount: 0, expiration: nowSec() + 60 };
+      const header = { opCode, responseCode: code, opFlags: PRIMARY, siteInfoSerial: 1, recursionCount: 0, expiration: nowSec() + 60 };
       return { bytes: withEnvelope(env, version, encodeMessage(header, encodeErrorBody(text, null))), version, close: true };
     }
   }
