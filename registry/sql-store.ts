@@ -163,6 +163,9 @@ export class SqlStore implements Store {
     if (q.actionPrefix !== undefined) query = query.where('action', 'like', `${q.actionPrefix.replace(/[\\%_]/g, '\\$&')}%`);
     if (q.beforeId !== undefined) query = query.where('id', '<', q.beforeId);
     if (q.entityId !== undefined) query = query.where('entity_id', '=', q.entityId);
+    // an enterprise's own rows carry its id too: the (enterprise_id, at) index finds them, where entity and entity_id
+    // alone would walk the whole log newest first (an applicant reading its history, GET /snms/api/v3/ent/mine)
+    if (q.entity === 'enterprise' && q.entityId !== undefined && /^[1-9]\d{0,15}$/.test(q.entityId)) query = query.where('enterprise_id', '=', Number(q.entityId));
     if (q.since !== undefined) query = query.where('at', '>=', q.since);
     if (q.until !== undefined) query = query.where('at', '<', q.until);
     const rows = await query.execute();

@@ -54,8 +54,8 @@ export default async function app(fastify: FastifyInstance, o: AppOptions): Prom
   // before the faces: their routes are declared in zod, and the OpenAPI document collects them as they register
   await describeRoutes(fastify, { nodePrefix: node.registry.nodePrefix });
   // /readyz details for the node admin and operators only (bad or missing credentials see the status alone)
-  const mayInspect = async (authorization: string | undefined) => {
-    const who = await node.credentials.authenticate(authorization);
+  const mayInspect = async (authorization: string | undefined, address: string) => {
+    const who = await node.credentials.authenticate(authorization, address);
     return who !== null && isNodeAdmin(node.registry, who);
   };
   await fastify.register(healthFace, { store: node.store, resolver: node.resolver, redis: () => node.redisState(), workers: node.workers, mayInspect });

@@ -42,9 +42,10 @@ export default async function operatorFace(app: FastifyInstance, d: OperatorDeps
     };
   }
   const actorOf = (p: Principal, req: FastifyRequest): Actor => ({ id: `user:${p.username}`, address: req.ip });
-  const idParam = (req: FastifyRequest): number => {
+  /** the `:id` of the path: a positive integer, or -2 with `message` */
+  const idParam = (req: FastifyRequest, message = '企业ID无效 / invalid enterprise id'): number => {
     const id = Number((req.params as { id: string }).id);
-    if (!Number.isSafeInteger(id) || id < 1) throw new SnmsError(SNMS.BUSINESS, '企业ID无效 / invalid enterprise id');
+    if (!Number.isSafeInteger(id) || id < 1) throw new SnmsError(SNMS.BUSINESS, message);
     return id;
   };
   const body = (req: FastifyRequest): Record<string, unknown> => (req.body === undefined || req.body === null ? {} : objectBody(req));
@@ -102,11 +103,7 @@ export default async function operatorFace(app: FastifyInstance, d: OperatorDeps
   }));
 
   // ---- accounts ----
-  const userParam = (req: FastifyRequest): number => {
-    const id = Number((req.params as { id: string }).id);
-    if (!Number.isSafeInteger(id) || id < 1) throw new SnmsError(SNMS.BUSINESS, '用户ID无效 / invalid user id: a positive integer');
-    return id;
-  };
+  const userParam = (req: FastifyRequest): number => idParam(req, '用户ID无效 / invalid user id: a positive integer');
   const notSelf = (p: Principal, id: number, zh: string, en: string) => {
     if (p.userId === id) throw new SnmsError(SNMS.BUSINESS, `${zh}，请由另一位运营人员操作 / you cannot ${en} your own account: ask another operator`);
   };

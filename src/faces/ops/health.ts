@@ -15,7 +15,7 @@ export interface HealthDeps {
   /** the HTTP processes serving the node */
   workers: number;
   /** whether these credentials (an Authorization header) may see the details: the node admin or an operator */
-  mayInspect(authorization: string | undefined): Promise<boolean>;
+  mayInspect(authorization: string | undefined, address: string): Promise<boolean>;
 }
 
 const HEALTHZ = {
@@ -64,7 +64,7 @@ export default async function healthFace(app: FastifyInstance, d: HealthDeps): P
   const pid = String(process.pid);
   app.get('/healthz', HEALTHZ, async (_req, reply) => reply.header('x-idnode-worker', pid).send({ status: 'ok' }));
   app.get('/readyz', READYZ, async (req, reply) => {
-    const details = await d.mayInspect(req.headers.authorization).catch(() => false);
+    const details = await d.mayInspect(req.headers.authorization, req.ip).catch(() => false);
     try {
       await Promise.race([
         d.store.ping(),
