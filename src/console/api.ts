@@ -94,10 +94,3 @@ export async function resolveHandle(handle: string, signal?: AbortSignal): Promi
     return { responseCode: 2, handle, message: `HTTP ${res.status}` };
   }
 }
-
-/** A text resource (metrics, CSV) with the session's credentials. */
-export async function text(path: string): Promise<string> {
-  const res = await fetch(path, { headers: headers(false) });
-  if (!res.ok) throw new ApiError(-4, `HTTP ${res.status}`);
-  return res.text();
-}

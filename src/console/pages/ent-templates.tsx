@@ -7,20 +7,15 @@ import { href, navigate, useRoute } from '../router.js';
 import { ErrorNote, Field, Note, Page, Select, TextArea, useAction, useLoad } from '../ui.js';
 import { INDUSTRY_LETTERS, industryDetailError } from './apply.js';
 import type { Template, TemplateItem } from '../shapes.js';
-import { loadMine } from './ent-common.js';
+import { FIRST_ITEM_INDEX, loadMine, MAX_INDEX, MAX_VALUE_CHARS, MAX_VERSION_CHARS, TYPE_RE } from './ent-common.js';
 import './enterprise.css';
 
-// The node's template rules (registry/template-rules.ts), repeated for checking as the user types.
-const FIRST_ITEM_INDEX = 2000;
-const MAX_ITEM_INDEX = 2147483647;
+// The node's template rules (registry/template-rules.ts) for checking as the user types: those the identifier pages
+// share come from ent-common.ts, the template-only ones are here.
 const MAX_ITEMS = 200;
 const MAX_NAME_CHARS = 64;
 const MAX_IDTYPE_CHARS = 128;
-const MAX_VALUE_CHARS = 255;
-const IDTYPE_RE = /^[A-Za-z0-9_.:-]+$/;
 const RESERVED_TYPES = ['HS_ADMIN', 'HS_SECKEY', 'HS_PUBKEY', 'HS_SITE', 'HS_VLIST', 'TEMPLATE', 'TEMPLATE_ID'];
-
-
 
 const TEMPLATE_PATH = '/snms/api/v5/template';
 
@@ -64,7 +59,7 @@ function checkDrafts(drafts: Draft[], existing: TemplateItem[], t: (k: string, v
     else if (name !== '' && (existing.some((x) => x.name === name) || others.some((x) => x.name === name))) e.name = t('tpl.err.nameTaken');
     const type = d.idType.trim();
     if (type !== '') {
-      if (!IDTYPE_RE.test(type)) e.idType = t('tpl.err.typeChars');
+      if (!TYPE_RE.test(type)) e.idType = t('tpl.err.typeChars');
       else if (type.length > MAX_IDTYPE_CHARS) e.idType = t('tpl.err.typeLong', { max: MAX_IDTYPE_CHARS });
       else if (RESERVED_TYPES.includes(type.toUpperCase())) e.idType = t('tpl.err.typeReserved', { type });
       else if (existing.some((x) => x.idType.toUpperCase() === type.toUpperCase()) || others.some((x) => x.idType.trim().toUpperCase() === type.toUpperCase())) {
@@ -73,7 +68,7 @@ function checkDrafts(drafts: Draft[], existing: TemplateItem[], t: (k: string, v
     }
     if (d.idIndex.trim() !== '') {
       const n = intOf(d.idIndex);
-      if (n === null || n < FIRST_ITEM_INDEX || n > MAX_ITEM_INDEX) e.idIndex = t('tpl.err.index', { min: FIRST_ITEM_INDEX });
+      if (n === null || n < FIRST_ITEM_INDEX || n > MAX_INDEX) e.idIndex = t('tpl.err.index', { min: FIRST_ITEM_INDEX });
       else if (existing.some((x) => x.idIndex === n) || others.some((x) => intOf(x.idIndex) === n)) e.idIndex = t('tpl.err.indexTaken');
     }
     const min = d.minLength.trim() === '' ? 0 : intOf(d.minLength);
@@ -191,7 +186,7 @@ function CreateTemplate(props: { prefix: string; onCreated: (version: string) =>
     >
       <h2 id={id}>{t('tpl.createTitle', { prefix: props.prefix })}</h2>
       <div class="grid">
-        <Field label={t('tpl.version')} value={version} onInput={setVersion} required maxLength={128} hint={t('tpl.versionHint')} />
+        <Field label={t('tpl.version')} value={version} onInput={setVersion} required maxLength={MAX_VERSION_CHARS} hint={t('tpl.versionHint')} />
         <Select
           label={t('tpl.industry')}
           value={industry}
@@ -461,7 +456,7 @@ export default function EntTemplates(): JSX.Element {
                 if (v !== '') go({ version: v });
               }}
             >
-              <Field label={t('tpl.openVersion')} value={open} onInput={setOpen} required maxLength={128} name="version" />
+              <Field label={t('tpl.openVersion')} value={open} onInput={setOpen} required maxLength={MAX_VERSION_CHARS} name="version" />
               <button type="submit">{t('tpl.open')}</button>
             </form>
             {list.loading && list.data === undefined ? (
