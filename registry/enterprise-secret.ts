@@ -1,18 +1,17 @@
 // An enterprise's handle credential (HS_SECKEY at 300 of 0.NA/<prefix>): sealing it for its one-time reveal, rotating it, revealing it once.
-import type { Selectable, Transaction } from 'kysely';
 import { parseHandle, prefixRecordHandle } from '../handle/identifier.js';
 import { addValues } from '../handle/ops.js';
 import { INDEX } from '../handle/types.js';
 import { secretKeyValue } from '../handle/value.js';
 import { writeAudit } from './audit.js';
 import { RegistryError, type Principal, type RegistryContext } from './context.js';
-import { STATUS, type Database, type EnterprisesTable } from './db.js';
+import { STATUS } from './db.js';
 import { handleTransaction } from './handles.js';
 import { generateSecret, hashSecret } from './secrets.js';
 import type { Actor } from './store.js';
 import { digestVault } from './users/keys.js';
+import { enterpriseAudit, lockEnterpriseRow } from './enterprise-rows.js';
 
-type EnterpriseRow = Selectable<EnterprisesTable>;
 
 /** The credential an enterprise administers its prefix with: `300:0.NA/<prefix>` and its secret (plain, once). */
 export interface HandleCredential {
@@ -52,16 +51,6 @@ function openHandleSecret(ctx: RegistryContext, sealed: string): { prefix: strin
   }
 }
 
-async function lockRow(trx: Transaction<Database>, id: number): Promise<EnterpriseRow> {
-  if (!Number.isSafeInteger(id) || id <= 0) throw new RegistryError('not-found', `企业不存在 / no enterprise with id ${String(id)}`);
-  const row = await trx.selectFrom('enterprises').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
-  if (!row) throw new RegistryError('not-found', `企业不存在 / no enterprise with id ${id}`);
-  return row;
-}
-
-/** The enterprise row as audited (the sealed credential is redacted by writeAudit: its column name says secret). */
-const rowJson = (r: EnterpriseRow) => ({ ...r, id: Number(r.id) });
-
 /**
  * A new secret for an approved enterprise's prefix (status 1, or 0 while suspended: a leaked credential is replaced
  * before the enterprise is enabled again): HS_SECKEY at 300 of `0.NA/<prefix>` replaced through the one write path
@@ -74,7 +63,7 @@ export async function rotateHandleSecret(ctx: RegistryContext, enterpriseId: num
   const hash = await hashSecret(handleSecret);
   const nowSec = Math.floor(ctx.now().getTime() / 1000);
   return handleTransaction(ctx, actor, async (tx) => {
-    const before = await lockRow(tx.db, enterpriseId);
+    const before = await lockEnterpriseRow(tx.db, enterpriseId);
     if (before.status !== STATUS.ENABLED && before.status !== STATUS.DISABLED) {
       throw new RegistryError(
         'conflict',
@@ -94,15 +83,7 @@ export async function rotateHandleSecret(ctx: RegistryContext, enterpriseId: num
       .where('id', '=', enterpriseId)
       .returningAll()
       .executeTakeFirstOrThrow();
-    await writeAudit(tx.db, {
-      actor,
-      action: 'enterprise.rotate-secret',
-      entity: 'enterprise',
-      entityId: String(enterpriseId),
-      enterpriseId,
-      before: rowJson(before),
-      after: rowJson(after),
-    });
+    await writeAudit(tx.db, enterpriseAudit(actor, 'enterprise.rotate-secret', before, after));
     return { prefix: p.prefix, handleAdmin: handleAdminOf(p.prefix), handleSecret };
   });
 }
@@ -118,7 +99,7 @@ export async function revealHandleSecret(ctx: RegistryContext, account: Principa
   }
   const enterpriseId = account.enterpriseId;
   const result = await ctx.store.db.transaction().execute(async (trx) => {
-    const before = await lockRow(trx, enterpriseId);
+    const before = await lockEnterpriseRow(trx, enterpriseId);
     if (before.handle_secret_enc === null) {
       const kept = await trx.selectFrom('prefixes').select('prefix').where('enterprise_id', '=', enterpriseId).executeTakeFirst();
       return { error: kept === undefined ? NOT_APPROVED : digestVault(ctx) === null ? NOTHING_KEPT : ALREADY_SHOWN };
@@ -130,15 +111,7 @@ export async function revealHandleSecret(ctx: RegistryContext, account: Principa
       .where('id', '=', enterpriseId)
       .returningAll()
       .executeTakeFirstOrThrow();
-    await writeAudit(trx, {
-      actor,
-      action: opened === null ? 'enterprise.drop-secret' : 'enterprise.reveal-secret',
-      entity: 'enterprise',
-      entityId: String(enterpriseId),
-      enterpriseId,
-      before: rowJson(before),
-      after: rowJson(after),
-    });
+    await writeAudit(trx, enterpriseAudit(actor, opened === null ? 'enterprise.drop-secret' : 'enterprise.reveal-secret', before, after));
     // sealed under a key this node no longer holds: dropped, and the user sent to the operator
     return opened === null ? { error: NOTHING_KEPT } : { credential: { prefix: opened.prefix, handleAdmin: handleAdminOf(opened.prefix), handleSecret: opened.secret } };
   });

@@ -6,10 +6,11 @@ import { asciiUpper, isUnderPrefix, parseHandle, parsePrefix, prefixRecordHandle
 import { INDEX, type HandleValue } from '../handle/types.js';
 import { secretKeyValue } from '../handle/value.js';
 import { writeAudit, type AuditRow } from './audit.js';
+import { enterpriseAudit, enterpriseNotFound, lockEnterpriseRow, type EnterpriseRow } from './enterprise-rows.js';
 import { sealHandleSecret } from './enterprise-secret.js';
 import { handleTransaction } from './handles.js';
 import { RegistryError, type Principal, type RegistryContext } from './context.js';
-import { STATUS, type Database, type EnterprisesTable, type PrefixesTable } from './db.js';
+import { STATUS, type Database, type PrefixesTable } from './db.js';
 import { DEFAULT_PLAN_FILE, loadPlan } from './plan.js';
 import { checkCreditCode, checkIndustryCode, type IndustryInput } from './rules.js';
 import { generateSecret, hashSecret } from './secrets.js';
@@ -17,7 +18,6 @@ import type { Actor } from './store.js';
 import { createUser, isUniqueViolation } from './users/accounts.js';
 import { checkUsername, passwordDigest, type PasswordInput } from './users/passwords.js';
 
-type EnterpriseRow = Selectable<EnterprisesTable>;
 type PrefixRow = Selectable<PrefixesTable>;
 
 /** HS_ADMIN permissions of an enterprise on its prefix record: everything but adding/deleting derived prefixes. */
@@ -568,9 +568,7 @@ function toDelegatedPrefix(r: {
 
 /** Locks the enterprise row and checks its state; unknown → not-found, wrong state → conflict naming both states. */
 async function lockEnterprise(trx: Transaction<Database>, id: number, from: readonly number[], to: number): Promise<EnterpriseRow> {
-  if (!Number.isSafeInteger(id) || id <= 0) throw notFound(id);
-  const row = await trx.selectFrom('enterprises').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
-  if (!row) throw notFound(id);
+  const row = await lockEnterpriseRow(trx, id);
   if (!from.includes(row.status)) {
     throw new RegistryError(
       'conflict',
@@ -620,24 +618,8 @@ function escapeLike(s: string): string {
   return s.replace(/[\\%_]/g, '\\$&');
 }
 
-function enterpriseJson(r: EnterpriseRow) {
-  return { ...r, id: Number(r.id) };
-}
-
 function prefixJson(r: PrefixRow) {
   return { ...r, enterprise_id: r.enterprise_id === null ? null : Number(r.enterprise_id) };
-}
-
-function enterpriseAudit(actor: Actor, action: string, before: EnterpriseRow | null, after: EnterpriseRow): AuditRow {
-  return {
-    actor,
-    action,
-    entity: 'enterprise',
-    entityId: String(after.id),
-    enterpriseId: Number(after.id),
-    before: before === null ? null : enterpriseJson(before),
-    after: enterpriseJson(after),
-  };
 }
 
 function prefixAudit(actor: Actor, action: string, enterpriseId: number, before: PrefixRow | null, after: PrefixRow | null): AuditRow {
@@ -679,9 +661,7 @@ function prefixInfo(p: PrefixRow): PrefixInfo {
   return { prefix: p.prefix, prefixKey: p.prefix_key, status: p.status };
 }
 
-function notFound(id: number): RegistryError {
-  return new RegistryError('not-found', `企业不存在 / no enterprise with id ${id}`);
-}
+const notFound = enterpriseNotFound;
 
 function creditCodeTaken(): RegistryError {
   return new RegistryError('conflict', '该统一社会信用代码已申请 / an application with this credit code exists');
