@@ -35,6 +35,12 @@ export default async function snmsFace(app: FastifyInstance, d: SnmsDeps): Promi
   };
   useSnmsErrors(app);
   const scopeOf = (p: Principal, access: Access) => currentScope(ctx, p, access);
+  /** The query's `prefix`, when the principal may read under it (else -3). */
+  const readablePrefix = async (q: Record<string, unknown>, p: Principal): Promise<{ prefix: string; prefixKey: string }> => {
+    const prefix = parsePrefix(str(q, 'prefix', 64)!);
+    if (!(await scopeOf(p, 'read'))(prefix.prefixKey)) throw forbiddenPrefix();
+    return prefix;
+  };
 
   /** Runs a handler with the envelope around it; `auth` handlers get the token's principal. */
   function route(fn: (req: FastifyRequest, reply: FastifyReply, p: Principal) => Promise<unknown>) {
@@ -85,8 +91,7 @@ export default async function snmsFace(app: FastifyInstance, d: SnmsDeps): Promi
 
   app.get('/identityv2/data/page', S.page, route(async (req, _reply, p) => {
     const q = req.query as Record<string, unknown>;
-    const prefix = parsePrefix(str(q, 'prefix', 64)!);
-    if (!(await scopeOf(p, 'read'))(prefix.prefixKey)) throw forbiddenPrefix();
+    const prefix = await readablePrefix(q, p);
     const pageSize = pageNumber(q.pageSize, 20);
     if (pageSize > 100) throw new SnmsError(SNMS.BUSINESS, '每页最多100条 / pageSize must be at most 100');
     return listIdentifiers(ctx, {
@@ -126,15 +131,13 @@ export default async function snmsFace(app: FastifyInstance, d: SnmsDeps): Promi
 
   // ---- templates (v5; v3 paths answer the same) ----
   app.get('/snms/api/v5/template/list', S.templateList, route(async (req, _r, p) => {
-    const prefix = parsePrefix(str(req.query as Record<string, unknown>, 'prefix', 64)!);
-    if (!(await scopeOf(p, 'read'))(prefix.prefixKey)) throw forbiddenPrefix();
+    const prefix = await readablePrefix(req.query as Record<string, unknown>, p);
     return listTemplates(ctx, prefix.prefix);
   }));
   for (const base of ['/snms/api/v5/template', '/snms/api/v3/template']) {
     app.get(base, S.templateGet(base.includes('/v3/')), route(async (req, _r, p) => {
       const q = req.query as Record<string, unknown>;
-      const prefix = parsePrefix(str(q, 'prefix', 64)!);
-      if (!(await scopeOf(p, 'read'))(prefix.prefixKey)) throw forbiddenPrefix();
+      const prefix = await readablePrefix(q, p);
       const t = await getTemplate(ctx, prefix.prefix, str(q, 'version', 128)!);
       if (t === null) throw new SnmsError(SNMS.BUSINESS, '模板不存在 / template not found');
       return t;
@@ -159,8 +162,7 @@ export default async function snmsFace(app: FastifyInstance, d: SnmsDeps): Promi
 
   // ---- prefixes ----
   app.get('/snms/api/prefix/query', S.prefixQuery, route(async (req, _r, p) => {
-    const prefix = parsePrefix(str(req.query as Record<string, unknown>, 'prefix', 64)!);
-    if (!(await scopeOf(p, 'read'))(prefix.prefixKey)) throw forbiddenPrefix();
+    const prefix = await readablePrefix(req.query as Record<string, unknown>, p);
     const r = await getDelegatedPrefix(ctx, prefix.prefix);
     if (r === null) throw new SnmsError(SNMS.BUSINESS, '前缀不存在 / prefix not found');
     return prefixDetailData(r);
