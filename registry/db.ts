@@ -76,8 +76,19 @@ export interface PrefixesTable {
   prefix: string;
   enterprise_id: Int8<number | string | null, number | string | null> | null;
   status: number;
+  /** where its identifiers are served: null here, else the enterprise's own node (registry/prefix-hosting.ts) */
+  hosting: Jsonb<SelfHostedNode | null> | null;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
+}
+
+/** An enterprise's own node serving its prefix (SNMS's entPrefixConfig): an IP address and its ports. */
+export interface SelfHostedNode {
+  address: string;
+  tcpPort: number;
+  udpPort: number;
+  /** the node's HTTP port (listed in its HS_SITE), or null */
+  httpPort: number | null;
 }
 
 export type Role = 'operator' | 'reviewer' | 'enterprise';

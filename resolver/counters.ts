@@ -12,6 +12,9 @@ export class Counters {
   storeReads = 0;
   prefetches = 0;
   epochChanges = 0;
+  remoteLookups = 0;
+  remoteFailures = 0;
+  remoteExchanges = 0;
 
   readonly redisError = (_e?: unknown): void => {
     this.redisErrors++;

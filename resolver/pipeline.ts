@@ -1,8 +1,9 @@
-// The resolution pipeline: the suspension gate over the layers memory → single-flight → Redis → prefix site → store,
-// and the resolver's narrow contract (resolve, peek, invalidate) on top.
+// The resolution pipeline: the prefix gate over the layers memory → single-flight → Redis → recursion → prefix site →
+// store, and the resolver's narrow contract (resolve, peek, invalidate) on top.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
+import { isUnderPrefix, PREFIX_RECORD_PREFIX } from '../handle/identifier.js';
 import type { BusChange } from './bus.js';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
@@ -11,6 +12,7 @@ import { Counters } from './counters.js';
 import { PrefixGate } from './gate.js';
 import { MemoryLayer, type MemoryLookup } from './layers/memory.js';
 import { PrefixSiteLayer, type SiteSource } from './layers/prefix-site.js';
+import { RecursionLayer, type RecursionOptions } from './layers/recursion.js';
 import { RedisLayer } from './layers/redis.js';
 import { SingleFlight } from './layers/single-flight.js';
 import { StoreLayer } from './layers/store.js';
@@ -45,6 +47,11 @@ export interface CreateResolverOptions {
   site?: SiteSource | null;
   /** unique per process; default `host:pid:random` */
   instanceId?: string;
+  /**
+   * Resolution of what this node does not hold (recursion): keys outside `nodePrefixKey`, and under its self-hosted
+   * prefixes, are resolved at their service. Absent: every key is read from the store.
+   */
+  recursion?: (Omit<RecursionOptions, 'isLocal' | 'selfHosted' | 'delegatingRecordKey'> & { nodePrefixKey: string }) | null;
 }
 
 const HIDDEN: Resolution = Object.freeze({ found: false, tier: 'memory', stale: false, hidden: true } as const);
@@ -64,6 +71,8 @@ type MemoryHit = Resolution & { readonly token: HitToken };
 
 class PipelineResolver implements Resolver {
   coherence: Coherence | null = null;
+  /** whether a key is answered from the store (set when recursion is configured) */
+  homes: (key: string) => boolean = () => true;
   clients: Redis[] = [];
   /** stops reporting the connection's state (closing it is no loss) */
   unwatch = (): void => {};
@@ -143,7 +152,11 @@ class PipelineResolver implements Resolver {
   /** A change applied in this process: the keys dropped (and their running lookups made uncacheable), suspensions re-read. */
   async apply(c: BusChange): Promise<void> {
     if (c.keys.length > 0) this.memory.forget(c.keys);
-    if (c.prefixes && !(await this.gate.reload())) throw new Error('could not re-read the suspended prefixes');
+    if (!c.prefixes) return;
+    const remote = this.gate.remoteVersion;
+    if (!(await this.gate.reload())) throw new Error('could not re-read the suspended prefixes');
+    // a prefix moved to (or back from) its enterprise's node: what was cached of it came from the other place
+    if (this.gate.remoteVersion !== remote) this.memory.forget(null);
   }
 
   stats(): ResolverStats {
@@ -164,6 +177,9 @@ class PipelineResolver implements Resolver {
       prefetches: c.prefetches,
       evictions: cache.evictions,
       epochChanges: c.epochChanges,
+      remoteLookups: c.remoteLookups,
+      remoteFailures: c.remoteFailures,
+      remoteExchanges: c.remoteExchanges,
     };
   }
 
@@ -203,6 +219,43 @@ export async function createResolver(opts: CreateResolverOptions): Promise<Resol
   await gate.reload();
   const store = new StoreLayer(opts.source, clock, counters);
   let below: Layer = opts.site ? new PrefixSiteLayer(store, opts.site, clock) : store;
+  let recursion: RecursionLayer | null = null;
+  let homes: ((key: string) => boolean) | null = null;
+  if (opts.recursion) {
+    const node = opts.recursion.nodePrefixKey;
+    const recordKeyPrefix = `${PREFIX_RECORD_PREFIX}/`;
+    homes = (key) => {
+      const slash = key.indexOf('/');
+      const pk = slash < 0 ? key : key.slice(0, slash);
+      if (pk === PREFIX_RECORD_PREFIX) {
+        // a prefix record is held here for every prefix under the node's, self-hosted ones included (their HS_SITE)
+        const p = key.slice(recordKeyPrefix.length);
+        return isUnderPrefix(p, node) && gate.selfHostedAncestor(p, true) === null;
+      }
+      return isUnderPrefix(pk, node) && gate.selfHostedAncestor(pk) === null;
+    };
+    const selfHosted = (key: string): boolean => {
+      const slash = key.indexOf('/');
+      const pk = slash < 0 ? key : key.slice(0, slash);
+      const p = pk === PREFIX_RECORD_PREFIX ? key.slice(recordKeyPrefix.length) : pk;
+      return isUnderPrefix(p, node) && gate.selfHostedAncestor(p, pk === PREFIX_RECORD_PREFIX) !== null;
+    };
+    recursion = new RecursionLayer(
+      below,
+      {
+        ...opts.recursion,
+        isLocal: homes,
+        selfHosted,
+        delegatingRecordKey: (p) => {
+          const r = isUnderPrefix(p, node) ? gate.selfHostedAncestor(p, true) : null;
+          return r === null ? null : `${recordKeyPrefix}${r}`;
+        },
+      },
+      clock,
+      counters,
+    );
+    below = recursion;
+  }
 
   const r = opts.redis;
   let coherence: Coherence | null = null;
@@ -251,6 +304,8 @@ export async function createResolver(opts: CreateResolverOptions): Promise<Resol
   }
   const memory = new MemoryLayer(new SingleFlight(below), cache, clock, counters);
   const resolver = new PipelineResolver(memory, gate, counters);
+  if (recursion !== null) recursion.top = memory;
+  if (homes !== null) resolver.homes = homes;
   top.memory = memory;
   top.resolver = resolver;
   if (coherence !== null && redisLayer !== null && r) {

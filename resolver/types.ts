@@ -19,6 +19,8 @@ export interface RecordSource {
   read(keys: readonly string[]): Promise<(RecordText | null)[]>;
   /** Prefix keys whose handles must not resolve (suspended enterprises). */
   hiddenPrefixKeys(): Promise<string[]>;
+  /** Prefix keys hosted at an enterprise's own node: their handles are resolved there (recursion), not read here. */
+  selfHostedPrefixKeys?(): Promise<string[]>;
   /** The cache epoch (see resolver/coherence.ts); absent: a source without one (a single process without Redis). */
   cacheEpoch?(): Promise<CacheEpoch>;
   /**
@@ -52,7 +54,7 @@ export interface ResolvedRecord {
   readonly sizeBytes: number;
 }
 
-export type Tier = 'memory' | 'redis' | 'store';
+export type Tier = 'memory' | 'redis' | 'store' | 'remote';
 
 /** What a layer answers for one key. */
 export interface Lookup {
@@ -72,6 +74,18 @@ export interface LookupOptions {
   authoritative?: boolean;
   /** a background refresh (prefetch): counted apart from the reads that answer requests */
   prefetch?: boolean;
+  /** a lookup the recursion layer makes on the way to another (a service record): its bounds and what it asked */
+  trail?: Trail;
+}
+
+/** One remote resolution's bounds, shared by the lookups it makes: deadline, depth, the keys on the way (loops), the servers asked. */
+export interface Trail {
+  /** ms (clock time) */
+  readonly deadline: number;
+  readonly depth: number;
+  readonly keys: readonly string[];
+  /** `endpoint handle` pairs already sent: asking one again is a referral loop */
+  readonly asked: Set<string>;
 }
 
 /**
@@ -126,6 +140,11 @@ export interface ResolverStats {
   evictions: number;
   /** how many times the cache epoch moved while this process ran */
   epochChanges: number;
+  /** identifiers resolved at other nodes (recursion), failed ones included */
+  remoteLookups: number;
+  remoteFailures: number;
+  /** requests sent to other servers */
+  remoteExchanges: number;
 }
 
 /**
@@ -134,6 +153,8 @@ export interface ResolverStats {
  */
 export interface Resolver {
   resolve(key: string, opts?: ResolveOptions): Promise<Resolution>;
+  /** Whether `key` is answered from this node's store (false: resolved at another node, by recursion). */
+  homes(key: string): boolean;
   /** The answer if the in-process cache holds a fresh one (or the prefix is hidden), without a promise. */
   peek(key: string): Resolution | undefined;
   /** Whether an answer's token still stands; counted as a memory hit when it does. */

@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Histogram } from 'prom-client';
 import type { HandleId } from '../handle/identifier.js';
-import { isHomed, isNodeAdmin } from '../registry/access.js';
+import { isNodeAdmin } from '../registry/access.js';
 import handleRestFace, { handleRestNotFound } from './faces/handle-rest/routes.js';
 import consoleFace from './faces/console/routes.js';
 import { classify } from './faces/errors.js';
@@ -17,7 +17,7 @@ import metricsFace from './faces/ops/metrics.js';
 import proxyFace from './faces/proxy/routes.js';
 import { snmsNotFound } from './faces/snms/envelope.js';
 import snmsFace from './faces/snms/routes.js';
-import type { Node } from './node.js';
+import { resolvable, type Node } from './node.js';
 
 /** What the app hands its faces: the node's parts, and the native face's counters once it runs. */
 export interface AppOptions {
@@ -50,7 +50,7 @@ export default async function app(fastify: FastifyInstance, o: AppOptions): Prom
     return reply.code(500).type('text/plain; charset=utf-8').send('Internal error\n');
   });
 
-  const homed = (id: HandleId) => isHomed(node.registry, id);
+  const answerable = (id: HandleId) => resolvable(node, id);
   // before the faces: their routes are declared in zod, and the OpenAPI document collects them as they register
   await describeRoutes(fastify, { nodePrefix: node.registry.nodePrefix });
   // /readyz details for the node admin and operators only (bad or missing credentials see the status alone)
@@ -60,10 +60,10 @@ export default async function app(fastify: FastifyInstance, o: AppOptions): Prom
   };
   await fastify.register(healthFace, { store: node.store, resolver: node.resolver, redis: () => node.redisState(), workers: node.workers, mayInspect });
   await fastify.register(metricsFace, { stats: () => node.resolver.stats(), nativeStats: o.nativeStats, latency: o.latency ?? null });
-  await fastify.register(handleRestFace, { resolver: node.resolver, registry: node.registry, credentials: node.credentials, site: node.site, policy: node.policy });
+  await fastify.register(handleRestFace, { resolvable: answerable, resolver: node.resolver, registry: node.registry, credentials: node.credentials, site: node.site, policy: node.policy });
   await fastify.register(snmsFace, { registry: node.registry, plan: node.plan });
   await fastify.register(operatorFace, { registry: node.registry, plan: node.plan });
   await fastify.register(consoleFace, { nodePrefix: node.registry.nodePrefix });
-  await fastify.register(proxyFace, { resolver: node.resolver, policy: node.policy, nodePrefix: node.registry.nodePrefix, isHomed: homed, notFound });
+  await fastify.register(proxyFace, { resolver: node.resolver, policy: node.policy, nodePrefix: node.registry.nodePrefix, isHomed: answerable, notFound });
   await fastify.register(docsFace);
 }

@@ -1,6 +1,7 @@
 // The one configuration loader: the environment, validated with zod, into a typed Config.
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { parseUpstreamSites } from '../resolver/remote/sites.js';
 import { parseTrustProxy } from './trust-proxy.js';
 
 const bool = z
@@ -87,6 +88,29 @@ const schema = z.object({
   LATENCY_SAMPLE: int(0, 1_000_000).default(8),
   /** seconds to keep trying PostgreSQL at start before giving up (exit 2) */
   DB_CONNECT_TIMEOUT: int(0, 3600).default(30),
+
+  // ---- recursion (issue 12): identifiers this node does not hold, resolved at their own service ----
+  /** `off`: only what this node holds is answered (RC 301 for the rest, as before) */
+  RECURSION: z.enum(['on', 'off']).default('on'),
+  /** the national top-level node: `host:port` list (each its own site), or Handle.Net JSON of an HS_SITE value (or an array of them) */
+  UPSTREAM_SITES: z
+    .string()
+    .superRefine((s, ctx) => {
+      try {
+        parseUpstreamSites(s);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      }
+    })
+    .default(''),
+  /** ms one recursive resolution may take in all (referrals and failover included) */
+  RECURSION_TIMEOUT_MS: int(100, 60_000).default(5000),
+  /** ms one request to one server interface may take before the next is tried */
+  RECURSION_ATTEMPT_MS: int(50, 60_000).default(1500),
+  /** referrals and service lookups followed at most for one identifier */
+  RECURSION_MAX_DEPTH: int(1, 32).default(8),
+  /** recursive resolutions running at once at most, per process (more are answered busy) */
+  RECURSION_MAX_IN_FLIGHT: int(1, 100_000).default(256),
 });
 
 export type Config = z.infer<typeof schema>;

@@ -2,11 +2,13 @@
 // plan, and bootstraps the node admin. The server hands each face the parts it needs, and nothing else.
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { parsePrefix, type CasePolicy } from '../handle/identifier.js';
+import { parseHandle, parsePrefix, type CasePolicy, type HandleId } from '../handle/identifier.js';
+import { isHomed } from '../registry/access.js';
 import { ensureNodeAdmin } from '../registry/bootstrap.js';
 import { bumpCacheEpoch, readCacheEpoch } from '../registry/cache-epoch.js';
 import type { RegistryContext } from '../registry/context.js';
 import { hiddenPrefixKeys } from '../registry/enterprises.js';
+import { selfHostedPrefixKeys } from '../registry/prefix-hosting.js';
 import { openPgliteStore, openPostgresStore } from '../registry/open.js';
 import { DEFAULT_PLAN_FILE, loadPlan, type Plan } from '../registry/plan.js';
 import type { Store } from '../registry/store.js';
@@ -16,6 +18,7 @@ import { prepareDigests } from '../registry/users/digests.js';
 import { digestVault } from '../registry/users/keys.js';
 import { verifyToken } from '../registry/users/tokens.js';
 import { createResolver } from '../resolver/pipeline.js';
+import { parseUpstreamSites } from '../resolver/remote/sites.js';
 import { createRedisClient } from '../resolver/redis-client.js';
 import type { RecordSource, Resolver } from '../resolver/types.js';
 import { workerCount, type Config } from './config.js';
@@ -30,6 +33,15 @@ export interface Logger {
   info(msg: string): void;
   warn(msg: string): void;
   error(msg: string): void;
+}
+
+/**
+ * Whether the node answers resolutions of `id` at all: what it homes (self-hosted enterprise prefixes included: the
+ * resolver asks their node), and with recursion on and an upstream configured anything else too (the resolver finds
+ * the service). Writes stay limited to what it homes.
+ */
+export function resolvable(node: Pick<Node, 'config' | 'registry'>, id: HandleId): boolean {
+  return isHomed(node.registry, id) || (node.config.RECURSION === 'on' && node.config.UPSTREAM_SITES.trim() !== '');
 }
 
 /** The parts of a running node. */
@@ -81,6 +93,7 @@ function recordSource(registry: RegistryContext): RecordSource {
   return {
     read: (keys) => (keys.length === 1 ? store.resolveHandle(keys[0]!).then((r) => [r]) : store.resolveHandles(keys)),
     hiddenPrefixKeys: () => hiddenPrefixKeys(registry),
+    selfHostedPrefixKeys: () => selfHostedPrefixKeys(registry),
     cacheEpoch: () => readCacheEpoch(store),
     bumpCacheEpoch: (o) => bumpCacheEpoch(store, o),
   };
@@ -140,6 +153,22 @@ export async function openNode(config: Config, log: Logger = quietLogger, opened
         staleTtl: config.CACHE_STALE_TTL,
       },
       site: { nodePrefixKey: prefixKey, siteData: () => site.json },
+      recursion: {
+        enabled: config.RECURSION === 'on',
+        nodePrefixKey: prefixKey,
+        upstream: parseUpstreamSites(config.UPSTREAM_SITES),
+        keyOf: (handle) => {
+          try {
+            return parseHandle(handle, policy).key;
+          } catch {
+            return null;
+          }
+        },
+        timeoutMs: config.RECURSION_TIMEOUT_MS,
+        attemptMs: config.RECURSION_ATTEMPT_MS,
+        maxDepth: config.RECURSION_MAX_DEPTH,
+        maxInFlight: config.RECURSION_MAX_IN_FLIGHT,
+      },
     });
     resolver = r;
     const credentials = new Credentials({ resolver: r, policy, verifyToken: (token) => verifyToken(registry, token), throttle: loginThrottle });

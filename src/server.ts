@@ -7,7 +7,6 @@ import { performance } from 'node:perf_hooks';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import { RC } from '../handle/codes.js';
 import type { HandleId } from '../handle/identifier.js';
-import { isHomed } from '../registry/access.js';
 import type { Store } from '../registry/store.js';
 import { AccessLog, faceOf, rawRequestId, requestId, VIA_APP } from './access-log.js';
 import app from './app.js';
@@ -18,7 +17,7 @@ import { NativeHandler } from './faces/native/handler.js';
 import { startNative } from './faces/native/listen.js';
 import { defaultPerAddress, NATIVE_DEFAULTS, type NativeServer, type NativeStats } from './faces/native/options.js';
 import { redactTarget, REDACT_PATHS } from './log-redact.js';
-import { memoBytes, openNode, type Logger, type Node } from './node.js';
+import { memoBytes, openNode, resolvable, type Logger, type Node } from './node.js';
 import { StartupError } from './startup.js';
 import { parseTrustProxy } from './trust-proxy.js';
 
@@ -46,12 +45,12 @@ type Marked = IncomingMessage & { [REQ_ID]?: string; [VIA_APP]?: boolean };
 
 export function buildServer(node: Node, opts: { logger?: boolean; nativeStats?: () => NativeStats | undefined } = {}): FastifyInstance {
   const config = node.config;
-  const homed = (id: HandleId) => isHomed(node.registry, id);
+  const answerable = (id: HandleId) => resolvable(node, id);
   let fastify: FastifyInstance | null = null;
   const door = new FrontDoor({
     resolver: node.resolver,
     policy: node.policy,
-    isHomed: homed,
+    isHomed: answerable,
     memoBytes: faceMemoBytes(config),
     onError: (err, url) => fastify?.log.error({ err, url }, 'front door failed'),
   });
@@ -165,7 +164,7 @@ export async function startServer(config: Config, log?: Logger, opts: ServerOpti
       const handler = new NativeHandler({
         resolver: node.resolver,
         policy: node.policy,
-        isHomed: (id) => isHomed(node.registry, id),
+        isHomed: (id) => resolvable(node, id),
         site: () => node.site.info,
         memoBytes: faceMemoBytes(config),
         onError: (err) => server.log.error({ err }, 'native request failed'),

@@ -32,6 +32,7 @@ function counted(r: Resolver) {
   const builds: string[] = [];
   const kept: string[] = [];
   const spy: Resolver = {
+    homes: (k) => r.homes(k),
     resolve: (k, o) => (calls.resolve++, r.resolve(k, o)),
     peek: (k) => (calls.peek++, r.peek(k)),
     isCurrent: (t) => (calls.isCurrent++, r.isCurrent(t)),

@@ -336,7 +336,7 @@ describe('the latency sampler and its setting', () => {
   });
 
   it('the node\'s registry has the histogram when given one (LATENCY_SAMPLE=0 gives none)', async () => {
-    const stats = () => ({ entries: 0, bytes: 0, maxBytes: 0, hits: 0, misses: 0, negativeHits: 0, staleServed: 0, redisHits: 0, redisMisses: 0, redisErrors: 0, storeReads: 0, prefetches: 0, evictions: 0, epochChanges: 0 });
+    const stats = () => ({ entries: 0, bytes: 0, maxBytes: 0, hits: 0, misses: 0, negativeHits: 0, staleServed: 0, redisHits: 0, redisMisses: 0, redisErrors: 0, storeReads: 0, prefetches: 0, evictions: 0, epochChanges: 0, remoteLookups: 0, remoteFailures: 0, remoteExchanges: 0 });
     const off = await nodeRegistry({ stats, nativeStats: () => undefined, latency: null }).metrics();
     expect(off).not.toContain(LATENCY_METRIC);
     const sampler = new LatencySampler(1);

@@ -131,7 +131,7 @@ describe('the OpenAPI document and the docs UI', () => {
       'Handle REST': 11,
       Proxy: 1,
       SNMS: 26,
-      Operator: 17,
+      Operator: 19,
       Operations: 4,
       Console: 4,
     });

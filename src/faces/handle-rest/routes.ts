@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HandleError, httpStatusFor, RC, type RequestKind } from '../../../handle/codes.js';
-import { decodeUrlPath, parseHandle, parsePrefix, prefixRecordHandle, type CasePolicy } from '../../../handle/identifier.js';
+import { decodeUrlPath, parseHandle, parsePrefix, prefixRecordHandle, type CasePolicy, type HandleId } from '../../../handle/identifier.js';
 import { valuesFromBody } from '../../../handle/json.js';
 import { actorId, authorizeNow, isHomed, mayReadRestricted, type Requester } from '../../../registry/access.js';
 import type { RegistryContext } from '../../../registry/context.js';
@@ -20,6 +20,8 @@ const BASE = '/api/handles/';
 
 /** What the Handle REST face needs, and nothing else. */
 export interface HandleRestDeps {
+  /** whether resolutions of `id` are answered (homed here, or recursion on) */
+  resolvable(id: HandleId): boolean;
   resolver: Resolver;
   registry: RegistryContext;
   credentials: Credentials;
@@ -104,7 +106,7 @@ export default async function handleRestFace(app: FastifyInstance, d: HandleRest
       }
       const id = parseHandle(raw, d.policy);
       const filter = { types: p.type ?? [], indexes: indexes(p) };
-      if (!isHomed(ctx, id)) throw new HandleError(RC.SERVER_NOT_RESP, `Server not responsible for handle ${id.handle}`);
+      if (!d.resolvable(id)) throw new HandleError(RC.SERVER_NOT_RESP, `Server not responsible for handle ${id.handle}`);
       const who = await d.credentials.authenticate(req.headers.authorization, req.ip);
       const publicOnly = p.publicOnly !== undefined ? flag(p, 'publicOnly') : who === null;
       const res = await d.resolver.resolve(id.key, { authoritative: flag(p, 'auth') });

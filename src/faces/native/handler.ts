@@ -1,14 +1,15 @@
 // The native Handle protocol face's logic (RFC 3652), shared by TCP and UDP: one request in, one whole answer
 // (envelope + message) out — resolution and site info from the same resolver as HTTP.
 import { HandleError, RC } from '../../../handle/codes.js';
-import { parseHandle, type CasePolicy, type HandleId } from '../../../handle/identifier.js';
+import { asciiUpper, parseHandle, PREFIX_RECORD_PREFIX, prefixRecordHandle, type CasePolicy, type HandleId } from '../../../handle/identifier.js';
 import type { HandleValue } from '../../../handle/types.js';
 import { WireError } from '../../../handle/wire/bytes.js';
-import { decodeResolutionRequest, digestAlgFor, encodeErrorBody, requestDigest } from '../../../handle/wire/body.js';
+import { decodeResolutionRequest, digestAlgFor, encodeErrorBody, encodeResolutionResponse, requestDigest } from '../../../handle/wire/body.js';
 import { ENVELOPE_AT, ENVELOPE_SIZE, PROTOCOL_VERSION, responseVersion, versionAtLeast, type Envelope } from '../../../handle/wire/envelope.js';
 import { decodeMessage, encodeMessage, frameMessage, HEADER_AT, HEADER_SIZE, OC, OPFLAG, type Message } from '../../../handle/wire/message.js';
 import { encodeSiteInfo, type SiteInfo } from '../../../handle/wire/site.js';
 import { encodeHandleValue } from '../../../handle/wire/values.js';
+import { SERVICE_VALUE_TYPES } from '../../../resolver/remote/sites.js';
 import type { HitToken, Resolver } from '../../../resolver/types.js';
 import { filterValues } from '../../../handle/filter.js';
 import { MAX_KEPT_BODY } from '../../edge/front-door.js';
@@ -17,6 +18,7 @@ import { RequestMemo } from '../../edge/request-memo.js';
 export interface NativeDeps {
   resolver: Resolver;
   policy: CasePolicy;
+  /** whether resolutions of `id` are answered (homed here, or recursion on); the rest get RC 301 */
   isHomed(id: HandleId): boolean;
   /** this node's site, as it stands now */
   site(): SiteInfo;
@@ -60,6 +62,8 @@ interface Template {
 interface Memo {
   token: HitToken;
   template: Template;
+  /** answered from this node's store (authoritative); false: a record resolved at another node */
+  local: boolean;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -128,11 +132,12 @@ export class NativeHandler {
     const m = this.memo.get(memoKey(buf, at, buf, at + ENVELOPE_SIZE + HEADER_SIZE, bodyLength));
     if (m === undefined) return null;
     const template = m.template.bytes;
-    if (template.length === 0 || !this.d.resolver.isCurrent(m.token)) return null;
+    // a record from another node answers only a request that asked for recursion (the rest get a referral)
+    if (template.length === 0 || (!m.local && (opFlags & OPFLAG.RECURSIVE) === 0) || !this.d.resolver.isCurrent(m.token)) return null;
     const out = Buffer.allocUnsafe(template.length);
     template.copy(out, 0);
     buf.copy(out, ENVELOPE_AT.sessionId, at + ENVELOPE_AT.sessionId, at + ENVELOPE_AT.requestId + 4); // session id, request id
-    out.writeUInt32BE(((opFlags & ECHOED_FLAGS) | PRIMARY) >>> 0, AT_OPFLAGS);
+    out.writeUInt32BE(((opFlags & ECHOED_FLAGS) | (m.local ? PRIMARY : 0)) >>> 0, AT_OPFLAGS);
     out[AT_RECURSION] = buf[at + AT_RECURSION]!;
     return out;
   }
@@ -158,14 +163,14 @@ export class NativeHandler {
       // Handle.Net sends a request digest only from protocol 2.1 on (Encoder.writeHeader sets the flag from there)
       const wantsDigest = (h.opFlags & OPFLAG.RETURN_DIGEST) !== 0 && versionAtLeast(version.major, version.minor, 2, 1);
       const digest = wantsDigest ? requestDigest(digestAlgFor(version.major, version.minor), msg) : null;
-      const reply = (responseCode: number, body: Uint8Array): Reply => {
-        const flags = ((h.opFlags & ECHOED_FLAGS) | PRIMARY | (digest !== null ? OPFLAG.RETURN_DIGEST : 0)) >>> 0;
+      const reply = (responseCode: number, body: Uint8Array, primary = true): Reply => {
+        const flags = ((h.opFlags & ECHOED_FLAGS) | (primary ? PRIMARY : 0) | (digest !== null ? OPFLAG.RETURN_DIGEST : 0)) >>> 0;
         const header = { opCode: h.opCode, responseCode, opFlags: flags, siteInfoSerial: 1, recursionCount: h.recursionCount, expiration: nowSec() + 3600 };
         return { bytes: withEnvelope(env, version, encodeMessage(header, body)), version, close: false };
       };
       switch (h.opCode) {
         case OC.RESOLUTION: {
-          const { reply: r, token } = await this.resolution(msg, digest, reply);
+          const { reply: r, token, local } = await this.resolution(msg, digest, reply);
           // kept when it came from a cache entry (and without a digest, which depends on the request)
           if (token !== undefined && digest === null && r.bytes.length <= MAX_KEPT_BODY) {
             const key = memoKey(envBytes, 0, bytes, HEADER_SIZE, h.bodyLength);
@@ -173,7 +178,7 @@ export class NativeHandler {
               const template: Template = { bytes: r.bytes };
               return { value: template, bytes: r.bytes.length, release: () => void (template.bytes = EMPTY) };
             });
-            if (t.kept) this.memo.set(key, { token, template: t.value });
+            if (t.kept) this.memo.set(key, { token, template: t.value, local });
           }
           return r;
         }
@@ -194,25 +199,39 @@ export class NativeHandler {
     }
   }
 
-  private async resolution(msg: Message, digest: Uint8Array | null, reply: (rc: number, body: Uint8Array) => Reply): Promise<{ reply: Reply; token?: HitToken }> {
+  private async resolution(
+    msg: Message,
+    digest: Uint8Array | null,
+    reply: (rc: number, body: Uint8Array, primary?: boolean) => Reply,
+  ): Promise<{ reply: Reply; token?: HitToken; local: boolean }> {
     const req = decodeResolutionRequest(msg.body);
     let id: HandleId;
     try {
       id = parseHandle(req.handle, this.d.policy);
     } catch (e) {
       const text = e instanceof HandleError ? e.message : 'Invalid handle';
-      return { reply: reply(RC.INVALID_HANDLE, encodeErrorBody(text, digest)) };
+      return { reply: reply(RC.INVALID_HANDLE, encodeErrorBody(text, digest)), local: true };
     }
-    if (!this.d.isHomed(id)) return { reply: reply(RC.SERVER_NOT_RESP, encodeErrorBody(`This node does not home ${id.prefix}`, digest)) };
-    const r = this.d.resolver.peek(id.key) ?? (await this.d.resolver.resolve(id.key));
+    if (!this.d.isHomed(id)) return { reply: reply(RC.SERVER_NOT_RESP, encodeErrorBody(`This node does not home ${id.prefix}`, digest)), local: true };
+    const local = this.d.resolver.homes(id.key);
+    // not held here: a client that did not ask for recursion is referred to the prefix's service
+    if (!local && (msg.header.opFlags & OPFLAG.RECURSIVE) === 0) return { reply: await this.referral(id, digest, reply), local };
+    let r;
+    try {
+      r = this.d.resolver.peek(id.key) ?? (await this.d.resolver.resolve(id.key));
+    } catch (e) {
+      // recursion that failed (no answer in time, a loop, busy) is said in the protocol's own codes; anything else is ours
+      if (!(e instanceof HandleError)) throw e;
+      return { reply: reply(e.code, encodeErrorBody(e.message, digest), local), local };
+    }
     const token = r.token;
-    if (!r.found) return { reply: reply(RC.HANDLE_NOT_FOUND, encodeErrorBody('Handle not found', digest)), token };
+    if (!r.found) return { reply: reply(RC.HANDLE_NOT_FOUND, encodeErrorBody('Handle not found', digest), local), token, local };
     // Without authentication only public values ever leave the node, whatever the public-only flag says. (The whole
     // answer is kept with the record for a repeat of this request; a new variant of it encodes its values afresh.)
     const values = valueList(filterValues(r.record.publicValues, { types: req.types, indexes: req.indexes, publicOnly: true }));
     if (values.readUInt32BE(0) === 0) {
       const none = req.types.length === 0 && req.indexes.length === 0 ? 'No public values' : 'Values not found';
-      return { reply: reply(RC.VALUES_NOT_FOUND, encodeErrorBody(none, digest)), token };
+      return { reply: reply(RC.VALUES_NOT_FOUND, encodeErrorBody(none, digest), local), token, local };
     }
     const handle = Buffer.from(req.handle, 'utf8');
     const parts: Uint8Array[] = [];
@@ -220,6 +239,27 @@ export class NativeHandler {
     const len = Buffer.allocUnsafe(4);
     len.writeUInt32BE(handle.length, 0);
     parts.push(len, handle, values);
-    return { reply: reply(RC.SUCCESS, Buffer.concat(parts)), token };
+    return { reply: reply(RC.SUCCESS, Buffer.concat(parts), local), token, local };
+  }
+
+  /**
+   * A service referral (RC 302, as Handle.Net clients follow it): the prefix record's handle and its site and service
+   * values. RC 301 when no service is known for the prefix.
+   */
+  private async referral(id: HandleId, digest: Uint8Array | null, reply: (rc: number, body: Uint8Array, primary?: boolean) => Reply): Promise<Reply> {
+    const notHere = () => reply(RC.SERVER_NOT_RESP, encodeErrorBody(`This node does not home ${id.prefix}; ask with the recursion flag, or ask the prefix's own service`, digest), false);
+    if (id.prefixKey === PREFIX_RECORD_PREFIX) return notHere();
+    const recordHandle = prefixRecordHandle(id.prefix);
+    let values: readonly HandleValue[];
+    try {
+      const r = await this.d.resolver.resolve(parseHandle(recordHandle, this.d.policy).key);
+      if (!r.found) return notHere();
+      values = r.record.publicValues.filter((v) => SERVICE_VALUE_TYPES.includes(asciiUpper(v.type)));
+    } catch (e) {
+      if (!(e instanceof HandleError)) throw e;
+      return notHere();
+    }
+    if (values.length === 0) return notHere();
+    return reply(RC.SERVICE_REFERRAL, encodeResolutionResponse(recordHandle, values, digest), false);
   }
 }

@@ -14,6 +14,7 @@ import {
   suspendEnterprise,
 } from '../../../registry/enterprises.js';
 import { rotateHandleSecret } from '../../../registry/enterprise-secret.js';
+import { prefixHosting, setPrefixHosting, type PrefixHosting } from '../../../registry/prefix-hosting.js';
 import { planProgress, progressToCsv } from '../../../registry/plan.js';
 import type { Actor } from '../../../registry/store.js';
 import { createUser, listUsers, setPassword, setUserDisabled, setUserRole } from '../../../registry/users/accounts.js';
@@ -100,6 +101,24 @@ export default async function operatorFace(app: FastifyInstance, d: OperatorDeps
   app.post('/operator/enterprises/:id/rotate-secret', S.rotateSecret, route(async (req, p) => {
     requireRole(p, 'operator');
     return rotateHandleSecret(ctx, idParam(req), actorOf(p, req));
+  }));
+
+  // ---- where a delegated prefix is served ----
+  const hostingData = (h: PrefixHosting) => ({ prefix: h.prefix, enterpriseId: h.enterpriseId, mode: h.hosting === null ? 'here' : 'self', node: h.hosting });
+  const prefixParam = (req: FastifyRequest): string => (req.params as { prefix: string }).prefix;
+  app.get('/operator/prefixes/:prefix/hosting', S.getHosting, route(async (req, p) => {
+    requireRole(p, 'reviewer', 'operator');
+    return hostingData(await prefixHosting(ctx, prefixParam(req)));
+  }));
+  app.put('/operator/prefixes/:prefix/hosting', S.setHosting, route(async (req, p) => {
+    requireRole(p, 'operator');
+    const b = objectBody(req);
+    if (b.mode !== 'here' && b.mode !== 'self') throw new SnmsError(SNMS.BUSINESS, 'mode 应为 here 或 self / mode must be here or self');
+    const node =
+      b.mode === 'here'
+        ? null
+        : { address: str(b, 'address', 64)!, tcpPort: b.tcpPort as number, udpPort: b.udpPort as number, httpPort: (b.httpPort as number | null | undefined) ?? null };
+    return hostingData(await setPrefixHosting(ctx, prefixParam(req), node, actorOf(p, req)));
   }));
 
   // ---- accounts ----

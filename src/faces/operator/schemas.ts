@@ -48,6 +48,26 @@ const AuditQuery = routeChecked(
   }),
 );
 
+const PrefixParam = routeChecked(z.object({ prefix: plainText().describe('企业前缀，如 88.320924.17 / the delegated prefix, e.g. 88.320924.17') }));
+const HostingBody = routeChecked(
+  z
+    .object({
+      mode: z.enum(['here', 'self']).describe('here 托管在本节点, self 企业自建节点 / here: served by this node; self: by the enterprise\'s own node'),
+      address: z.string().max(64).optional().describe('企业节点 IP 地址（self 必填） / the enterprise node\'s IP address (self)'),
+      tcpPort: z.int().min(1).max(65535).optional().describe('TCP 端口（self 必填，通常 2641） / its native TCP port (self; usually 2641)'),
+      udpPort: z.int().min(1).max(65535).optional().describe('UDP 端口（self 必填，通常 2641） / its native UDP port (self; usually 2641)'),
+      httpPort: z.int().min(1).max(65535).nullable().optional().describe('HTTP 端口（可选） / its HTTP port (optional)'),
+    })
+    .describe('前缀托管方式 / where the prefix is served'),
+);
+const SelfHostedNodeData = z.object({ address: z.string(), tcpPort: z.int(), udpPort: z.int(), httpPort: z.int().nullable() });
+const PrefixHostingData = z.object({
+  prefix: z.string(),
+  enterpriseId: z.int().nullable(),
+  mode: z.enum(['here', 'self']),
+  node: SelfHostedNodeData.nullable().describe('企业节点（mode=self） / the enterprise node (mode self)'),
+});
+
 const UserId = routeChecked(z.object({ id: z.int().min(1).describe('用户 ID / user id') }));
 
 const UserQuery = routeChecked(
@@ -151,6 +171,14 @@ export const OPERATOR_ROUTES = {
     params: EnterpriseId,
     response: { 200: envelope('新凭据 / the new credential', HandleCredential) },
   }),
+  getHosting: opRoute('前缀托管方式 / Where a delegated prefix is served (reviewer, operator)', {
+    params: PrefixParam,
+    response: { 200: envelope('托管方式 / the hosting', PrefixHostingData) },
+  }),
+  setHosting: opRoute(
+    '设置前缀托管：本节点，或企业自建节点（发布其 HS_SITE，解析转到该节点） / Serve a delegated prefix here, or at the enterprise\'s own node (its HS_SITE is published and resolution goes there) (operator)',
+    { params: PrefixParam, body: HostingBody, response: { 200: envelope('新的托管方式 / the hosting now', PrefixHostingData) } },
+  ),
   listUsers: opRoute('账号列表，按 ID 排序 / Accounts, by id (operator)', {
     querystring: UserQuery,
     response: { 200: envelope('一页账号 / a page', UserPage) },

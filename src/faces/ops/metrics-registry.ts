@@ -94,9 +94,12 @@ export function nodeRegistry(src: MetricsSources): Registry {
         [{ tier: 'memory' }, s.hits],
         [{ tier: 'redis' }, s.redisHits],
         [{ tier: 'store' }, s.storeReads],
+        [{ tier: 'remote' }, s.remoteLookups - s.remoteFailures],
       ];
     },
   });
+  counter(r, { name: 'idnode_recursion_failures_total', help: 'Resolutions at other nodes (recursion) that failed: no answer in time, no reachable server, a referral loop.', read: () => one(stats().remoteFailures) });
+  counter(r, { name: 'idnode_recursion_exchanges_total', help: 'Requests this node sent to other servers while resolving recursively.', read: () => one(stats().remoteExchanges) });
   counter(r, { name: 'idnode_cache_misses_total', help: 'Resolutions the in-process cache could not answer.', read: () => one(stats().misses) });
   counter(r, { name: 'idnode_cache_negative_hits_total', help: 'In-process cache hits on "not found" entries.', read: () => one(stats().negativeHits) });
   counter(r, { name: 'idnode_cache_stale_served_total', help: 'Expired entries served because the store failed.', read: () => one(stats().staleServed) });

@@ -111,10 +111,21 @@ export default async function proxyFace(app: FastifyInstance, d: ProxyDeps): Pro
           ),
         );
     } catch (err) {
-      if (err instanceof HandleError) return fail(req, reply, err.code === RC.INVALID_HANDLE || err.code === RC.PROTOCOL_ERROR ? 400 : 500, err.code, raw, err.message);
+      if (err instanceof HandleError) return fail(req, reply, proxyStatus(err.code), err.code, raw, err.message);
       throw err;
     }
   }
 }
 
-
+/**
+ * The HTTP status of a failed resolution: bad input 400; a prefix nobody here can find 404; recursion that got no
+ * answer from the prefix's own service (none in time, a referral loop, too deep) 502 — a gateway's error, not ours —
+ * and busy 503.
+ */
+function proxyStatus(code: number): number {
+  if (code === RC.INVALID_HANDLE || code === RC.PROTOCOL_ERROR) return 400;
+  if (code === RC.SERVER_NOT_RESP) return 404;
+  if (code === RC.SERVER_TOO_BUSY) return 503;
+  if (code === RC.ERROR || code === RC.RECURSION_COUNT_TOO_HIGH) return 502;
+  return 500;
+}
