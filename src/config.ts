@@ -68,6 +68,8 @@ const schema = z.object({
   PASSWORD_KEY_FILE: z.string().min(1).optional(),
   /** `off`: /identity/token/v1 is refused and no recoverable password digest is kept */
   SNMS_V1_LOGIN: z.enum(['on', 'off']).default('on'),
+  /** the server's RSA private key (PEM), which signs certified native answers; default <DATA_DIR>/server-key.pem (created 0600) */
+  SERVER_KEY_FILE: z.string().min(1).optional(),
 
   // ---- operations (issue 10): TLS, proxies, access log, waiting for PostgreSQL at start ----
   /** PEM certificate (chain) file: with TLS_KEY, the HTTP listener serves HTTPS */

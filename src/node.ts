@@ -25,6 +25,7 @@ import { workerCount, type Config } from './config.js';
 import { Credentials } from './credentials.js';
 import { openKeyFile, passwordKeyFilePath } from './key-file.js';
 import { RedisConnectionLog } from './redis-log.js';
+import { openServerKey, type ServerKey } from './server-key.js';
 import { NodeSite } from './site.js';
 import { waitForStore } from './startup.js';
 import { RedisThrottleStore } from './throttle-redis.js';
@@ -54,6 +55,8 @@ export interface Node {
   resolver: Resolver;
   credentials: Credentials;
   site: NodeSite;
+  /** the key that signs certified native answers (its public half is in the site) */
+  serverKey: ServerKey;
   plan: Plan;
   /** the shared cache's connection: 'off' without REDIS_URL */
   redisState(): 'ready' | 'down' | 'off';
@@ -107,6 +110,15 @@ export async function openNode(config: Config, log: Logger = quietLogger, opened
   const policy: CasePolicy = { caseSensitiveSuffix: config.CASE_SENSITIVE_SUFFIX };
   const { prefix, prefixKey } = parsePrefix(config.NODE_PREFIX);
   const plan = loadPlan(config.PLAN_FILE ?? DEFAULT_PLAN_FILE);
+  let serverKey: ServerKey;
+  try {
+    serverKey = await openServerKey(config);
+  } catch (err) {
+    await opened?.close().catch(() => {});
+    throw err;
+  }
+  if (serverKey.warning !== null) log.warn(serverKey.warning);
+  if (serverKey.created) log.info(`created the server key ${serverKey.path} (mode 0600): back it up; clients verify certified answers with its public key`);
   const store = opened ?? (await openStore(config));
   let resolver: Resolver | undefined;
   // Failed logins (SNMS accounts and Basic-auth credentials) are counted where every worker and instance sees them:
@@ -139,7 +151,7 @@ export async function openNode(config: Config, log: Logger = quietLogger, opened
       loginThrottle,
     };
     await preparePasswordKeys(config, registry, log);
-    const site = new NodeSite(config);
+    const site = new NodeSite(config, serverKey.publicKeyBytes);
     const r = await createResolver({
       source: recordSource(registry),
       redis: config.REDIS_URL
@@ -152,7 +164,7 @@ export async function openNode(config: Config, log: Logger = quietLogger, opened
         negativeTtl: config.CACHE_NEGATIVE_TTL,
         staleTtl: config.CACHE_STALE_TTL,
       },
-      site: { nodePrefixKey: prefixKey, siteData: () => site.json },
+      site: { nodePrefixKey: prefixKey, siteData: () => site.json, serverKey: () => serverKey.json },
       recursion: {
         enabled: config.RECURSION === 'on',
         nodePrefixKey: prefixKey,
@@ -190,6 +202,7 @@ export async function openNode(config: Config, log: Logger = quietLogger, opened
       resolver: r,
       credentials,
       site,
+      serverKey,
       plan,
       redisState: () => (config.REDIS_URL ? (redisUp ? 'ready' : 'down') : 'off'),
       workers: cluster.isWorker ? workerCount(config, availableParallelism()) : 1,

@@ -14,6 +14,7 @@ import type { Config } from './config.js';
 import { FrontDoor } from './edge/front-door.js';
 import { LatencySampler } from './faces/ops/latency.js';
 import { NativeHandler } from './faces/native/handler.js';
+import { AnswerSigner } from './faces/native/signer.js';
 import { startNative } from './faces/native/listen.js';
 import { defaultPerAddress, NATIVE_DEFAULTS, type NativeServer, type NativeStats } from './faces/native/options.js';
 import { redactTarget, REDACT_PATHS } from './log-redact.js';
@@ -168,6 +169,7 @@ export async function startServer(config: Config, log?: Logger, opts: ServerOpti
         site: () => node.site.info,
         memoBytes: faceMemoBytes(config),
         onError: (err) => server.log.error({ err }, 'native request failed'),
+        signer: new AnswerSigner(node.serverKey.privateKey),
       });
       native = await startNative(handler, {
         ...NATIVE_DEFAULTS,

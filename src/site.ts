@@ -29,8 +29,9 @@ export interface ListenerPorts {
 /**
  * The site record of this node. Native interfaces are listed only when the native listeners run, the HTTP
  * interface always; the native ones answer resolutions and site queries ('query'), HTTP also administration.
+ * `publicKey` is the server key (Handle's public-key record), with which clients verify certified answers.
  */
-export function siteOf(c: Config, ports: ListenerPorts): SiteInfo {
+export function siteOf(c: Config, ports: ListenerPorts, publicKey: Uint8Array = new Uint8Array(0)): SiteInfo {
   const interfaces: SiteInfo['servers'][number]['interfaces'] = [];
   if (ports.native !== null) {
     interfaces.push({ type: 'query', protocol: 'tcp', port: ports.native.tcp }, { type: 'query', protocol: 'udp', port: ports.native.udp });
@@ -46,7 +47,7 @@ export function siteOf(c: Config, ports: ListenerPorts): SiteInfo {
     hashOption: 0,
     hashFilter: new Uint8Array(0),
     attributes: [{ name: 'desc', value: `idnode secondary node for ${c.NODE_PREFIX}` }],
-    servers: [{ serverId: 1, address: addressBytes(advertisedAddress(c)), publicKey: new Uint8Array(0), interfaces }],
+    servers: [{ serverId: 1, address: addressBytes(advertisedAddress(c)), publicKey, interfaces }],
   };
 }
 
@@ -59,13 +60,16 @@ export class NodeSite {
   /** the same, in Handle.Net's JSON form (the HS_SITE value's data) */
   json: SiteData;
 
-  constructor(private readonly config: Config) {
-    this.info = siteOf(config, { http: config.PORT, native: null });
+  constructor(
+    private readonly config: Config,
+    private readonly publicKey: Uint8Array = new Uint8Array(0),
+  ) {
+    this.info = siteOf(config, { http: config.PORT, native: null }, publicKey);
     this.json = siteInfoToJson(this.info);
   }
 
   setPorts(ports: ListenerPorts): void {
-    this.info = siteOf(this.config, ports);
+    this.info = siteOf(this.config, ports, this.publicKey);
     this.json = siteInfoToJson(this.info);
   }
 }

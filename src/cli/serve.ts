@@ -3,6 +3,7 @@ import { serveClusterMetrics } from '../faces/ops/metrics-cluster.js';
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { workerCount, type Config } from '../config.js';
+import { prepareSharedServerKey } from '../server-key.js';
 import { startServer } from '../server.js';
 import { StartupError, startupWarnings } from '../startup.js';
 import { parseCommandArgs, type Command } from './args.js';
@@ -37,7 +38,13 @@ function onStopSignals(stop: (signal: string) => void): void {
 async function serve(config: Config): Promise<void> {
   const workers = workerCount(config, availableParallelism());
   if (cluster.isPrimary) for (const w of startupWarnings(config)) stderrLog.warn(`warning: ${w}`);
-  if (workers > 1 && cluster.isPrimary) return servePrimary(config, workers);
+  if (workers > 1 && cluster.isPrimary) {
+    // the workers share one server key (they read the same file): made, or a bad one refused, before they start
+    const key = await prepareSharedServerKey(config);
+    if (key.warning !== null) stderrLog.warn(`warning: ${key.warning}`);
+    if (key.created) stderrLog.info(`created the server key ${key.path} (mode 0600): back it up; clients verify certified answers with its public key`);
+    return servePrimary(config, workers);
+  }
   const running = await startServer(config, cluster.isWorker ? quietInfo : stderrLog);
   const where = running.node.store.kind === 'pglite' ? `embedded PGlite in ${config.DATA_DIR}` : 'PostgreSQL';
   if (cluster.isWorker) process.send?.({ listening: running.url, where, native: running.native?.tcpPort });

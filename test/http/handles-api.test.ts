@@ -286,7 +286,7 @@ describe.each(backends)('Handle REST API on %s', (backend) => {
   it('the node admin handle exists with a hashed secret that anonymous resolvers cannot see', async () => {
     const r = await s.get(`/api/handles/0.NA/${P}`);
     expect(r.status).toBe(200);
-    expect(r.json.values.map((v: any) => v.type)).toEqual(['HS_SITE', 'HS_ADMIN']); // HS_SITE: built from the configuration, not stored
+    expect(r.json.values.map((v: any) => v.type)).toEqual(['HS_SITE', 'HS_ADMIN', 'HS_PUBKEY']); // HS_SITE and the server key's HS_PUBKEY: built from the configuration, not stored
     const a = await s.get(`/api/handles/0.NA/${P}?index=300`, admin());
     expect(a.json.values[0].data.value).toMatch(/^scrypt\$/);
     expect(a.text).not.toContain('admin-secret-for-tests');

@@ -14,6 +14,7 @@ import type { HitToken, Resolver } from '../../../resolver/types.js';
 import { filterValues } from '../../../handle/filter.js';
 import { MAX_KEPT_BODY } from '../../edge/front-door.js';
 import { RequestMemo } from '../../edge/request-memo.js';
+import type { AnswerSigner } from './signer.js';
 
 export interface NativeDeps {
   resolver: Resolver;
@@ -26,6 +27,8 @@ export interface NativeDeps {
   memoBytes: number;
   /** an unexpected failure (answered RC 2; logged) */
   onError(err: unknown): void;
+  /** signs the answers to certified requests (OPFLAG.CERT); without it they go unsigned */
+  signer?: AnswerSigner;
 }
 
 /**
@@ -126,7 +129,8 @@ export class NativeHandler {
   fast(buf: Buffer, at: number, messageLength: number): Buffer | null {
     if (this.memo.size === 0 || (buf[at + ENVELOPE_AT.flags]! & ENV_CP_EC_TC) !== 0 || messageLength < HEADER_SIZE) return null;
     const opFlags = buf.readUInt32BE(at + AT_OPFLAGS);
-    if (buf.readUInt32BE(at + ENVELOPE_SIZE + HEADER_AT.opCode) !== OC.RESOLUTION || (opFlags & OPFLAG.RETURN_DIGEST) !== 0) return null;
+    // a digest or a signature depends on the request: the full path makes those
+    if (buf.readUInt32BE(at + ENVELOPE_SIZE + HEADER_AT.opCode) !== OC.RESOLUTION || (opFlags & (OPFLAG.RETURN_DIGEST | OPFLAG.CERT)) !== 0) return null;
     const bodyLength = buf.readUInt32BE(at + AT_BODY_LENGTH);
     if (bodyLength > messageLength - HEADER_SIZE) return null;
     const m = this.memo.get(memoKey(buf, at, buf, at + ENVELOPE_SIZE + HEADER_SIZE, bodyLength));
@@ -163,16 +167,19 @@ export class NativeHandler {
       // Handle.Net sends a request digest only from protocol 2.1 on (Encoder.writeHeader sets the flag from there)
       const wantsDigest = (h.opFlags & OPFLAG.RETURN_DIGEST) !== 0 && versionAtLeast(version.major, version.minor, 2, 1);
       const digest = wantsDigest ? requestDigest(digestAlgFor(version.major, version.minor), msg) : null;
+      // a certified request gets a signed answer, which says so with the certify flag (Handle.Net echoes it)
+      const signer = (h.opFlags & OPFLAG.CERT) !== 0 ? this.d.signer : undefined;
       const reply = (responseCode: number, body: Uint8Array, primary = true): Reply => {
-        const flags = ((h.opFlags & ECHOED_FLAGS) | (primary ? PRIMARY : 0) | (digest !== null ? OPFLAG.RETURN_DIGEST : 0)) >>> 0;
+        const flags = ((h.opFlags & ECHOED_FLAGS) | (primary ? PRIMARY : 0) | (digest !== null ? OPFLAG.RETURN_DIGEST : 0) | (signer ? OPFLAG.CERT : 0)) >>> 0;
         const header = { opCode: h.opCode, responseCode, opFlags: flags, siteInfoSerial: 1, recursionCount: h.recursionCount, expiration: nowSec() + 3600 };
-        return { bytes: withEnvelope(env, version, encodeMessage(header, body)), version, close: false };
+        const message = encodeMessage(header, body);
+        return { bytes: withEnvelope(env, version, signer ? signer.sign(env, version, message) : message), version, close: false };
       };
       switch (h.opCode) {
         case OC.RESOLUTION: {
           const { reply: r, token, local } = await this.resolution(msg, digest, reply);
-          // kept when it came from a cache entry (and without a digest, which depends on the request)
-          if (token !== undefined && digest === null && r.bytes.length <= MAX_KEPT_BODY) {
+          // kept when it came from a cache entry (and without a digest or signature, which depend on the request)
+          if (token !== undefined && digest === null && signer === undefined && r.bytes.length <= MAX_KEPT_BODY) {
             const key = memoKey(envBytes, 0, bytes, HEADER_SIZE, h.bodyLength);
             const t = this.d.resolver.derive(token, `n:${key}`, () => {
               const template: Template = { bytes: r.bytes };

@@ -1,0 +1,34 @@
+// Signs the native face's answers to certified requests (OPFLAG.CERT) with the server key, as Handle.Net's server does.
+import type { KeyObject } from 'node:crypto';
+import { signMessage, withCredential } from '../../../handle/wire/credential.js';
+import { PROTOCOL_VERSION, type Envelope } from '../../../handle/wire/envelope.js';
+
+/**
+ * Handle.Net's HandleServer.sendResponse signs every answer to a request with the certify flag, with the server's
+ * private key (outside a session): HS_SIGNED, SHA-256 with RSA from protocol 2.7 (SHA-1 before). The signature covers
+ * the envelope's version, suggested version, session and request ids and the whole header and body, so a signed answer
+ * is made for one request and never kept for another.
+ */
+export class AnswerSigner {
+  constructor(private readonly privateKey: KeyObject) {}
+
+  /**
+   * `message` (header + body + an empty credential, from encodeMessage) with its signature as the credential section.
+   * `version` is the answer's version; its envelope suggests ours (PROTOCOL_VERSION), as withEnvelope writes it.
+   */
+  sign(req: Pick<Envelope, 'sessionId' | 'requestId'>, version: { major: number; minor: number }, message: Buffer): Buffer {
+    const credential = signMessage(
+      this.privateKey,
+      {
+        major: version.major,
+        minor: version.minor,
+        suggestedMajor: PROTOCOL_VERSION.major,
+        suggestedMinor: PROTOCOL_VERSION.minor,
+        sessionId: req.sessionId,
+        requestId: req.requestId,
+      },
+      message.subarray(0, message.length - 4),
+    );
+    return withCredential(message, credential);
+  }
+}
