@@ -157,6 +157,26 @@ describeBrowser('the console story', () => {
     await operator.getByRole('button', { name: '刷新' }).click();
     await expect.poll(() => registeredNow(operator, TOWN), { timeout: 10_000 }).toBe(before + 1);
 
+    // ---- the operator moves the prefix to the enterprise's own node, and back ----
+    await goRoute(operator, '/op/enterprise', { id: applicationNo });
+    const hosting = operator.getByTestId(`hosting-${prefix}`);
+    await expect.poll(() => hosting.textContent()).toContain('由本节点托管');
+    await hosting.getByRole('button', { name: '更改托管方式' }).click();
+    await hosting.getByRole('combobox', { name: '托管方式', exact: true }).selectOption('self');
+    await hosting.getByRole('textbox', { name: '企业节点 IP 地址', exact: true }).fill('127.0.0.1');
+    await hosting.getByRole('spinbutton', { name: 'TCP 端口', exact: true }).fill('26410');
+    await hosting.getByRole('spinbutton', { name: 'UDP 端口', exact: true }).fill('26410');
+    await hosting.getByRole('button', { name: '保存' }).click();
+    await expect.poll(() => hosting.textContent()).toContain('企业自建节点 127.0.0.1（TCP 26410，UDP 26410）');
+    // the prefix record now publishes the enterprise node's site
+    const record = (await (await fetch(`${node.base}/api/handles/0.NA/${prefix}?type=HS_SITE`)).json()) as { values: { data: { value: { servers: { interfaces: { port: number }[] }[] } } }[] };
+    expect(record.values[0]!.data.value.servers[0]!.interfaces.map((i) => i.port)).toContain(26410);
+    await hosting.getByRole('button', { name: '更改托管方式' }).click();
+    await hosting.getByRole('combobox', { name: '托管方式', exact: true }).selectOption('here');
+    await hosting.getByRole('button', { name: '保存' }).click();
+    await expect.poll(() => hosting.textContent()).toContain('由本节点托管');
+    expect((await fetch(`${node.base}/${handle}`, { redirect: 'manual' })).status).toBe(302);
+
     // ---- the rejected applicant logs in and reads the reason ----
     const rejected = await b.newPage();
     await openConsole(rejected, '/login');

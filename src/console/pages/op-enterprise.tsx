@@ -7,6 +7,7 @@ import { lang, useT } from '../i18n/index.js';
 import { href, useRoute } from '../router.js';
 import { session } from '../session.js';
 import { ErrorNote, Field, Note, Page, TextArea, useAction, useLoad, when } from '../ui.js';
+import { PrefixHosting } from './op-prefix-hosting.js';
 import { StatusBadge, type Enterprise } from './op-queue.js';
 import './operator.css';
 
@@ -351,6 +352,7 @@ export default function OpEnterprise(): JSX.Element {
                 {e.prefixes.map((p) => (
                   <li key={p.prefixKey}>
                     <code>{p.prefix}</code> <StatusBadge status={p.status} />
+                    <PrefixHosting prefix={p.prefix} canEdit={isOperator} />
                   </li>
                 ))}
               </ul>
