@@ -14,6 +14,7 @@ import app from './app.js';
 import type { Config } from './config.js';
 import { FrontDoor } from './edge/front-door.js';
 import { LatencySampler } from './faces/ops/latency.js';
+import { nativeAdminFor } from './faces/native/admin.js';
 import { NativeHandler } from './faces/native/handler.js';
 import { startNative } from './faces/native/listen.js';
 import { defaultPerAddress, NATIVE_DEFAULTS, type NativeServer, type NativeStats } from './faces/native/options.js';
@@ -169,6 +170,7 @@ export async function startServer(config: Config, log?: Logger, opts: ServerOpti
         site: () => node.site.info,
         memoBytes: faceMemoBytes(config),
         onError: (err) => server.log.error({ err }, 'native request failed'),
+        admin: nativeAdminFor(node),
       });
       native = await startNative(handler, {
         ...NATIVE_DEFAULTS,

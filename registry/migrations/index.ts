@@ -6,6 +6,7 @@ import * as m003 from './003_public_json.js';
 import * as m004 from './004_cache_epoch.js';
 import * as m005 from './005_secret_public_answers.js';
 import * as m006 from './006_console_accounts.js';
+import * as m008 from './008_secret_key_copies.js';
 
 /**
  * Every migration by name; kysely applies them in name order. Add new ones as `NNN_name.ts` and list them here —
@@ -18,6 +19,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '004_cache_epoch': m004,
   '005_secret_public_answers': m005,
   '006_console_accounts': m006,
+  '008_secret_key_copies': m008,
 });
 
 export const migrationProvider: MigrationProvider = {

@@ -13,6 +13,7 @@ import type { HitToken, Resolver } from '../../../resolver/types.js';
 import { filterValues } from '../../../handle/filter.js';
 import { MAX_KEPT_BODY } from '../../edge/front-door.js';
 import { RequestMemo } from '../../edge/request-memo.js';
+import { ADMIN_OPCODES, type NativeAdmin, type NativeClient } from './admin.js';
 
 export interface NativeDeps {
   resolver: Resolver;
@@ -24,7 +25,11 @@ export interface NativeDeps {
   memoBytes: number;
   /** an unexpected failure (answered RC 2; logged) */
   onError(err: unknown): void;
+  /** administration with challenge-response (src/faces/native/admin.ts); absent: those requests answer RC 5 */
+  admin?: NativeAdmin;
 }
+
+const NO_CLIENT: NativeClient = { address: '' };
 
 /**
  * An answer: envelope + message, the version it is in, and whether a TCP connection closes after it (only after an
@@ -148,7 +153,7 @@ export class NativeHandler {
    * Answers one request: `envBytes` its 20 envelope bytes, `bytes` its message. Never throws: undecodable input gets
    * RC 4, anything unexpected RC 2 (and the connection closes after either).
    */
-  async answer(env: Envelope, envBytes: Buffer, bytes: Buffer): Promise<Reply> {
+  async answer(env: Envelope, envBytes: Buffer, bytes: Buffer, client: NativeClient = NO_CLIENT): Promise<Reply> {
     const version = responseVersion(env);
     let msg: Message | null = null;
     try {
@@ -163,6 +168,8 @@ export class NativeHandler {
         const header = { opCode: h.opCode, responseCode, opFlags: flags, siteInfoSerial: 1, recursionCount: h.recursionCount, expiration: nowSec() + 3600 };
         return { bytes: withEnvelope(env, version, encodeMessage(header, body)), version, close: false };
       };
+      // administration: a challenge, or the result of the request a challenge answer authenticates (admin.ts)
+      if (this.d.admin !== undefined && ADMIN_OPCODES.has(h.opCode)) return await this.administer(this.d.admin, env, msg, version, client, digest);
       switch (h.opCode) {
         case OC.RESOLUTION: {
           const { reply: r, token } = await this.resolution(msg, digest, reply);
@@ -192,6 +199,15 @@ export class NativeHandler {
       const header = { opCode, responseCode: code, opFlags: PRIMARY, siteInfoSerial: 1, recursionCount: 0, expiration: nowSec() + 60 };
       return { bytes: withEnvelope(env, version, encodeMessage(header, encodeErrorBody(text, null))), version, close: true };
     }
+  }
+
+  /** An administration request or challenge answer, answered by `admin` in its op code and session (admin.ts). */
+  private async administer(admin: NativeAdmin, env: Envelope, msg: Message, version: Reply['version'], client: NativeClient, digest: Uint8Array | null): Promise<Reply> {
+    const h = msg.header;
+    const a = await admin.answer(msg, env.sessionId, version, client, digest);
+    const flags = ((h.opFlags & ECHOED_FLAGS) | PRIMARY | (a.returnDigest ? OPFLAG.RETURN_DIGEST : 0)) >>> 0;
+    const header = { opCode: a.opCode, responseCode: a.responseCode, opFlags: flags, siteInfoSerial: 1, recursionCount: h.recursionCount, expiration: nowSec() + 3600 };
+    return { bytes: withEnvelope({ sessionId: a.sessionId, requestId: env.requestId }, version, encodeMessage(header, a.body)), version, close: false };
   }
 
   private async resolution(msg: Message, digest: Uint8Array | null, reply: (rc: number, body: Uint8Array) => Reply): Promise<{ reply: Reply; token?: HitToken }> {
