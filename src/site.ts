@@ -28,12 +28,13 @@ export interface ListenerPorts {
 
 /**
  * The site record of this node. Native interfaces are listed only when the native listeners run, the HTTP
- * interface always; the native ones answer resolutions and site queries ('query'), HTTP also administration.
+ * interface always; each answers resolutions and administration ('both': the native face's challenge-response is
+ * src/faces/native/admin.ts).
  */
 export function siteOf(c: Config, ports: ListenerPorts): SiteInfo {
   const interfaces: SiteInfo['servers'][number]['interfaces'] = [];
   if (ports.native !== null) {
-    interfaces.push({ type: 'query', protocol: 'tcp', port: ports.native.tcp }, { type: 'query', protocol: 'udp', port: ports.native.udp });
+    interfaces.push({ type: 'both', protocol: 'tcp', port: ports.native.tcp }, { type: 'both', protocol: 'udp', port: ports.native.udp });
   }
   interfaces.push({ type: 'both', protocol: 'http', port: ports.http });
   return {

@@ -61,6 +61,8 @@ export interface NativeAdminDeps {
   maxPending?: number;
   /** pending challenges of one client address at most; its oldest gives way (default 64) */
   maxPendingPerClient?: number;
+  /** request body bytes the pending challenges hold at most, all clients together (default 16 MiB) */
+  maxPendingBytes?: number;
   /** how long a challenge may be answered (default 60 s) */
   challengeTtlMs?: number;
   nowMs?: () => number;
@@ -87,6 +89,8 @@ interface Pending {
   digest: Uint8Array;
   address: string;
   expiresMs: number;
+  /** the request body's size (what the pending request holds, roughly) */
+  bytes: number;
 }
 
 const NONCE_BYTES = 16;
@@ -101,7 +105,9 @@ export class NativeAdmin {
   /** pending challenges by session id, oldest first (Map keeps insertion order) */
   private readonly pending = new Map<number, Pending>();
   private readonly perClient = new Map<string, number>();
+  private pendingBytes = 0;
   private readonly maxPending: number;
+  private readonly maxBytes: number;
   private readonly maxPerClient: number;
   private readonly ttlMs: number;
   private readonly now: () => number;
@@ -109,6 +115,7 @@ export class NativeAdmin {
   constructor(private readonly d: NativeAdminDeps) {
     this.maxPending = d.maxPending ?? 10_000;
     this.maxPerClient = d.maxPendingPerClient ?? 64;
+    this.maxBytes = d.maxPendingBytes ?? 16 * 1024 * 1024;
     this.ttlMs = d.challengeTtlMs ?? 60_000;
     this.now = d.nowMs ?? Date.now;
   }
@@ -137,8 +144,10 @@ export class NativeAdmin {
     const prepared = this.prepare(msg);
     if (prepared instanceof HandleError) return fail(prepared.code, prepared.message);
     this.expire();
-    if (this.pending.size >= this.maxPending) return fail(RC.SERVER_TOO_BUSY, 'Too many pending authentications: retry shortly');
     if ((this.perClient.get(client.address) ?? 0) >= this.maxPerClient) this.dropOldestOf(client.address);
+    if (this.pending.size >= this.maxPending || this.pendingBytes + msg.body.byteLength > this.maxBytes) {
+      return fail(RC.SERVER_TOO_BUSY, 'Too many pending authentications: retry shortly');
+    }
 
     let sid: number;
     do sid = randomInt(1, MAX_SESSION_ID);
@@ -149,8 +158,10 @@ export class NativeAdmin {
     const challenged = modern
       ? requestDigest(digestAlgFor(version.major, version.minor), msg)
       : Buffer.concat([Buffer.of(0), createHash('md5').update(msg.digestInput).digest()]);
-    this.pending.set(sid, { ...prepared, opCode, sessionId, nonce, digest: challenged, address: client.address, expiresMs: this.now() + this.ttlMs });
+    const bytes = msg.body.byteLength;
+    this.pending.set(sid, { ...prepared, opCode, sessionId, nonce, digest: challenged, address: client.address, expiresMs: this.now() + this.ttlMs, bytes });
     this.perClient.set(client.address, (this.perClient.get(client.address) ?? 0) + 1);
+    this.pendingBytes += bytes;
     return {
       opCode,
       responseCode: RC.AUTHENTICATION_NEEDED,
@@ -310,6 +321,7 @@ export class NativeAdmin {
 
   private remove(sid: number, p: Pending): void {
     this.pending.delete(sid);
+    this.pendingBytes -= p.bytes;
     const n = (this.perClient.get(p.address) ?? 1) - 1;
     if (n <= 0) this.perClient.delete(p.address);
     else this.perClient.set(p.address, n);
