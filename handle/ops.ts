@@ -44,6 +44,19 @@ export function addValues(current: HandleValue[] | null, values: HandleValue[], 
   return out.sort(byIndex);
 }
 
+/**
+ * Handle.Net's MODIFY_VALUE (native): replaces values at indexes that exist; refused (200) when any of the given
+ * indexes holds no value. The result is sorted by index.
+ */
+export function modifyValues(current: HandleValue[] | null, values: HandleValue[]): HandleValue[] {
+  if (current === null) throw new HandleError(RC.HANDLE_NOT_FOUND, 'Handle not found');
+  assertDistinctIndexes(values);
+  const present = new Set(current.map((v) => v.index));
+  const missing = values.filter((v) => !present.has(v.index)).map((v) => v.index);
+  if (missing.length > 0) throw new HandleError(RC.VALUES_NOT_FOUND, `No value at index ${missing.join(', ')} to modify`);
+  return addValues(current, values, true);
+}
+
 /** DELETE with `index`: removes the listed indexes that exist; refused when none of them does. */
 export function removeValues(current: HandleValue[] | null, indexes: number[]): HandleValue[] {
   if (current === null) throw new HandleError(RC.HANDLE_NOT_FOUND, 'Handle not found');

@@ -146,6 +146,15 @@ export interface CacheEpochTable {
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }
 
+/** An HS_SECKEY written in plain text, sealed under the password key for native challenge-response (008). */
+export interface SecretKeyCopiesTable {
+  handle_key: string;
+  idx: number;
+  /** `<key id>:<iv>.<tag>.<ciphertext>` of {"k", "i", "s", "h"} (registry/secret-copies.ts) */
+  sealed: string;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
 export interface Database {
   handles: HandlesTable;
   audit_log: AuditLogTable;
@@ -155,4 +164,5 @@ export interface Database {
   templates: TemplatesTable;
   node_keys: NodeKeysTable;
   cache_epoch: CacheEpochTable;
+  secret_key_copies: SecretKeyCopiesTable;
 }

@@ -77,6 +77,7 @@ export async function rotateHandleSecret(ctx: RegistryContext, enterpriseId: num
       if (cur === null) throw new RegistryError('conflict', `前缀记录不存在 / the prefix record ${record.handle} is missing`);
       return addValues(cur.values, [secretKeyValue(hash, nowSec)], true);
     });
+    await tx.keepSecretCopy(record.key, INDEX.SECKEY, handleSecret, hash);
     const after = await tx.db
       .updateTable('enterprises')
       .set({ handle_secret_enc: sealHandleSecret(ctx, p.prefix, handleSecret), updated_at: ctx.now() })

@@ -403,6 +403,8 @@ export async function approveEnterprise(
       if (cur !== null) throw new RegistryError('conflict', `前缀记录已存在 / the prefix record ${record.handle} exists already`);
       return values;
     });
+    // kept sealed for the native face's challenge-response (registry/secret-copies.ts)
+    await tx.keepSecretCopy(record.key, INDEX.SECKEY, handleSecret, secretHash);
     return { prefix };
   });
   return { prefix: result.prefix, handleSecret };

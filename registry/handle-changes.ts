@@ -2,17 +2,21 @@
 // the change decided inside the write's own transaction, against the locked current record.
 import type { AdminOp } from '../handle/admin.js';
 import type { HandleId } from '../handle/identifier.js';
-import { addValues, createValues, deleteHandle, removeValues, sameValues } from '../handle/ops.js';
+import { addValues, createValues, deleteHandle, modifyValues, removeValues, sameValues } from '../handle/ops.js';
 import type { HandleValue } from '../handle/types.js';
 import { authorize, type Requester } from './access.js';
 import type { RegistryContext } from './context.js';
 import { handleTransaction } from './handles.js';
 import type { Actor, HandleRecord } from './store.js';
 
-/** One Handle.Net write: PUT without index (create or replace), PUT with index (add), DELETE with and without index. */
+/**
+ * One Handle.Net write: PUT without index (create or replace), PUT with index (add), DELETE with and without index;
+ * and the native face's MODIFY_VALUE (replace values that exist).
+ */
 export type HandleChange =
   | { op: 'create'; values: HandleValue[]; overwrite: boolean }
   | { op: 'add'; values: HandleValue[]; overwrite: boolean }
+  | { op: 'modify'; values: HandleValue[] }
   | { op: 'remove'; indexes: number[] }
   | { op: 'delete' };
 
@@ -24,7 +28,13 @@ export interface ChangeOutcome {
   existed: boolean;
 }
 
-const ACTION: Readonly<Record<HandleChange['op'], string>> = { create: 'handle.create', add: 'values.add', remove: 'values.remove', delete: 'handle.delete' };
+const ACTION: Readonly<Record<HandleChange['op'], string>> = {
+  create: 'handle.create',
+  add: 'values.add',
+  modify: 'values.modify',
+  remove: 'values.remove',
+  delete: 'handle.delete',
+};
 
 /** The HS_ADMIN permission a change needs, given whether the handle exists now. */
 function permissionFor(change: HandleChange, exists: boolean): AdminOp {
@@ -33,6 +43,8 @@ function permissionFor(change: HandleChange, exists: boolean): AdminOp {
       return exists ? 'modifyValue' : 'addHandle';
     case 'add':
       return 'addValue';
+    case 'modify':
+      return 'modifyValue';
     case 'remove':
       return 'removeValue';
     case 'delete':
@@ -48,6 +60,8 @@ function apply(change: HandleChange, current: HandleRecord | null): HandleValue[
       return keepIfSame(current, createValues(cur, change.values, change.overwrite));
     case 'add':
       return keepIfSame(current, addValues(cur, change.values, change.overwrite));
+    case 'modify':
+      return keepIfSame(current, modifyValues(cur, change.values));
     case 'remove':
       return removeValues(cur, change.indexes);
     case 'delete':

@@ -7,10 +7,12 @@ import { HandleError, RC } from '../handle/codes.js';
 import { publicValuesJson } from '../handle/json.js';
 import type { HandleValue } from '../handle/types.js';
 import { hasSecret, jsonb, redactSecrets, writeAudit } from './audit.js';
-import type { RegistryContext } from './context.js';
+import type { DigestVault, RegistryContext } from './context.js';
 import type { Database } from './db.js';
+import { copyActions, keepSecretCopies, type CopyActions, type PlainSecrets } from './secret-copies.js';
 import { sealSecrets } from './secret-values.js';
 import { toRecord } from './sql-store.js';
+import { digestVault } from './users/keys.js';
 import type {
   Actor,
   BulkItem,
@@ -61,6 +63,8 @@ export class HandleTx {
   constructor(
     readonly db: Transaction<Database>,
     readonly actor: Actor,
+    /** seals the plain HS_SECKEY copies (registry/secret-copies.ts); null: none are kept */
+    readonly vault: DigestVault | null = null,
   ) {}
 
   /** The handle's row, locked until the transaction ends (null when absent: a create then races on the key). */
@@ -91,13 +95,20 @@ export class HandleTx {
    */
   async write(ref: HandleRef, action: string, before: HandleRecord | null, given: HandleValue[] | null): Promise<WriteResult> {
     let after: HandleRecord | null;
-    const next = given === null ? null : await sealSecrets(given, before?.values ?? null);
+    const plain: PlainSecrets = new Map();
+    const next = given === null ? null : await sealSecrets(given, before?.values ?? null, plain);
+    const copies = copyActions(before?.values ?? null, next, plain);
     if (next === null) {
       if (before === null) return { before: null, after: null };
+      // the row's sealed secret copies go with it (ON DELETE CASCADE)
       await this.db.deleteFrom('handles').where('key', '=', ref.key).execute();
       after = null;
     } else if (before !== null) {
-      if (canonicalJson(next) === canonicalJson(before.values)) return { before, after: before };
+      if (canonicalJson(next) === canonicalJson(before.values)) {
+        // the same secret given again in plain text: nothing to write, but its sealed copy is (re)made
+        await keepSecretCopies(this.db, this.vault, ref.key, copies);
+        return { before, after: before };
+      }
       const updated = await this.db
         .updateTable('handles')
         .set({ values: jsonb(next), public_json: publicValuesJson(next), version: sql<string>`version + 1`, updated_at: sql<Date>`now()` })
@@ -116,6 +127,7 @@ export class HandleTx {
       if (!inserted) throw alreadyExists(ref);
       after = toRecord(ref.key, inserted);
     }
+    await keepSecretCopies(this.db, this.vault, ref.key, copies);
     await writeAudit(this.db, {
       actor: this.actor,
       action,
@@ -139,7 +151,12 @@ export class HandleTx {
   async createMany(given: readonly BulkItem[], action: string, same: SameValues): Promise<CreateManyResult[]> {
     if (given.length === 0) return [];
     const items: BulkItem[] = [];
-    for (const it of given) items.push({ ...it, values: await sealSecrets(it.values, null) });
+    const plains: PlainSecrets[] = [];
+    for (const it of given) {
+      const plain: PlainSecrets = new Map();
+      items.push({ ...it, values: await sealSecrets(it.values, null, plain) });
+      plains.push(plain);
+    }
     // The first occurrence of each key is the one inserted; rows go in key order so concurrent batches lock alike.
     const first = new Map<string, number>();
     items.forEach((it, i) => {
@@ -181,6 +198,9 @@ export class HandleTx {
       }
     }
     for (const k of created) this.changedKeys.add(k);
+    for (const [k, i] of first) {
+      if (created.has(k) && plains[i]!.size > 0) await keepSecretCopies(this.db, this.vault, k, copyActions(null, items[i]!.values, plains[i]!));
+    }
     return items.map((it, i): CreateManyResult => {
       if (first.get(it.ref.key) === i && created.has(it.ref.key)) {
         current.set(it.ref.key, { handle: it.ref.handle, values: it.values });
@@ -211,13 +231,22 @@ export class HandleTx {
 
     const audit: { h: string; k: string; b: HandleValue[] | null; a: HandleValue[] | null }[] = [];
     const results: UpdateManyResult[] = [];
+    /** per key, what its sealed secret copies become (a later item of the same key overrides an earlier one) */
+    const copies = new Map<string, CopyActions>();
     for (const it of items) {
       const cur = state.get(it.ref.key);
       if (cur === undefined) {
         results.push('not-found');
         continue;
       }
-      const next = await sealSecrets(compose(cur.values, it.values), cur.values);
+      const plain: PlainSecrets = new Map();
+      const next = await sealSecrets(compose(cur.values, it.values), cur.values, plain);
+      const actions = copyActions(cur.values, next, plain);
+      if (actions.size > 0) {
+        const all = copies.get(it.ref.key) ?? new Map();
+        for (const [i, a] of actions) all.set(i, a);
+        copies.set(it.ref.key, all);
+      }
       if (same(cur.values, next)) {
         results.push('unchanged');
         continue;
@@ -242,6 +271,7 @@ export class HandleTx {
         from jsonb_to_recordset(${jsonb(audit)}) as t(h text, k text, b jsonb, a jsonb)`.execute(this.db);
       for (const [k] of changed) this.changedKeys.add(k);
     }
+    for (const [k, actions] of copies) await keepSecretCopies(this.db, this.vault, k, actions);
     return results;
   }
 
@@ -266,6 +296,14 @@ export class HandleTx {
     return refs.map((r): DeleteManyResult => (gone.delete(r.key) ? 'deleted' : 'not-found'));
   }
 
+  /**
+   * Keeps `secret` sealed as the plain text of the HS_SECKEY at `index` of `key`, stored as `hash` — for writers that
+   * hash a secret themselves before writing it (bootstrap, enterprise approval, rotation), after their write.
+   */
+  async keepSecretCopy(key: string, index: number, secret: string, hash: string): Promise<void> {
+    await keepSecretCopies(this.db, this.vault, key, new Map([[index, { hash, secret }]]));
+  }
+
   /** A prefix's visibility changed in this transaction (its enterprise suspended or enabled again). */
   prefixChanged(prefixKey: string): void {
     this.changedPrefixes.add(prefixKey);
@@ -279,7 +317,7 @@ export class HandleTx {
 export async function handleTransaction<T>(ctx: RegistryContext, actor: Actor, fn: (tx: HandleTx) => Promise<T>): Promise<T> {
   let tx: HandleTx | null = null;
   const result = await ctx.store.db.transaction().execute(async (trx) => {
-    tx = new HandleTx(trx, actor);
+    tx = new HandleTx(trx, actor, digestVault(ctx));
     return fn(tx);
   });
   const done = tx as HandleTx | null;

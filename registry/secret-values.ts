@@ -1,6 +1,7 @@
 // HS_SECKEY values at the write path: a plain secret is hashed before it is stored, a hash outside the node's policy refused.
 import { HandleError, RC } from '../handle/codes.js';
 import { TYPE, type HandleValue } from '../handle/types.js';
+import type { PlainSecrets } from './secret-copies.js';
 import { hashSecret, isHashedSecret, isPolicyHash, SCRYPT_POLICY, verifySecret } from './secrets.js';
 
 function isSecretKey(v: HandleValue): boolean {
@@ -13,9 +14,10 @@ function isSecretKey(v: HandleValue): boolean {
  * stored hash (an idempotent retry writes nothing new); a value already in the node's hash format is kept only at
  * exactly the node's parameters, anything else `scrypt$…` is refused (HandleError 202), so no stored value can choose
  * what a login costs. Values stored before this rule (plain, or other parameters) are left as they are when carried
- * over unchanged. Returns `next` itself when it holds nothing to hash.
+ * over unchanged. Returns `next` itself when it holds nothing to hash. `plain`, when given, receives index → secret of
+ * every value given in plain text (the write path keeps those sealed: registry/secret-copies.ts).
  */
-export async function sealSecrets(next: HandleValue[], before: readonly HandleValue[] | null): Promise<HandleValue[]> {
+export async function sealSecrets(next: HandleValue[], before: readonly HandleValue[] | null, plain?: PlainSecrets): Promise<HandleValue[]> {
   if (!next.some(isSecretKey)) return next;
   const out: HandleValue[] = [];
   for (const v of next) {
@@ -38,8 +40,10 @@ export async function sealSecrets(next: HandleValue[], before: readonly HandleVa
       out.push(v);
     } else if (storedValue !== undefined && isPolicyHash(storedValue) && (await verifySecret(storedValue, given, 'unbounded'))) {
       out.push({ ...v, data: { format: 'string', value: storedValue } });
+      plain?.set(v.index, given);
     } else {
       out.push({ ...v, data: { format: 'string', value: await hashSecret(given) } });
+      plain?.set(v.index, given);
     }
   }
   return out;

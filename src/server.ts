@@ -13,6 +13,7 @@ import app from './app.js';
 import type { Config } from './config.js';
 import { FrontDoor } from './edge/front-door.js';
 import { LatencySampler } from './faces/ops/latency.js';
+import { nativeAdminFor } from './faces/native/admin.js';
 import { NativeHandler } from './faces/native/handler.js';
 import { AnswerSigner } from './faces/native/signer.js';
 import { startNative } from './faces/native/listen.js';
@@ -170,6 +171,7 @@ export async function startServer(config: Config, log?: Logger, opts: ServerOpti
         memoBytes: faceMemoBytes(config),
         onError: (err) => server.log.error({ err }, 'native request failed'),
         signer: new AnswerSigner(node.serverKey.privateKey),
+        admin: nativeAdminFor(node),
       });
       native = await startNative(handler, {
         ...NATIVE_DEFAULTS,

@@ -28,13 +28,14 @@ export interface ListenerPorts {
 
 /**
  * The site record of this node. Native interfaces are listed only when the native listeners run, the HTTP
- * interface always; the native ones answer resolutions and site queries ('query'), HTTP also administration.
- * `publicKey` is the server key (Handle's public-key record), with which clients verify certified answers.
+ * interface always; each answers resolutions and administration ('both': the native face's challenge-response is
+ * src/faces/native/admin.ts). `publicKey` is the server key (Handle's public-key record), with which clients verify
+ * certified answers.
  */
 export function siteOf(c: Config, ports: ListenerPorts, publicKey: Uint8Array = new Uint8Array(0)): SiteInfo {
   const interfaces: SiteInfo['servers'][number]['interfaces'] = [];
   if (ports.native !== null) {
-    interfaces.push({ type: 'query', protocol: 'tcp', port: ports.native.tcp }, { type: 'query', protocol: 'udp', port: ports.native.udp });
+    interfaces.push({ type: 'both', protocol: 'tcp', port: ports.native.tcp }, { type: 'both', protocol: 'udp', port: ports.native.udp });
   }
   interfaces.push({ type: 'both', protocol: 'http', port: ports.http });
   return {

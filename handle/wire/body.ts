@@ -51,7 +51,7 @@ const DIGEST_HASH: Readonly<Record<number, string>> = { [DIGEST.MD5]: 'md5', [DI
 const HASH_CODE_MD5_OLD_FORMAT = 0;
 
 /** Checks that `d` is a whole digest section (algorithm byte + a digest of that algorithm's length). */
-function checkDigestSection(d: Uint8Array): void {
+export function checkDigestSection(d: Uint8Array): void {
   const alg = d[0];
   const len = alg === undefined ? undefined : DIGEST_LENGTH[alg];
   if (len === undefined || d.byteLength !== 1 + len) {
@@ -64,7 +64,7 @@ function checkDigestSection(d: Uint8Array): void {
  * bytes, or Handle.Net's pre-2.1 "old format" (code 0, which is really the first byte of a u32 length + MD5 bytes).
  * Returns the whole section (algorithm byte included) as a view.
  */
-function readDigestSection(r: Reader, body: Uint8Array): Uint8Array {
+export function readDigestSection(r: Reader, body: Uint8Array): Uint8Array {
   const start = r.offset;
   const alg = r.peekU8('request digest algorithm');
   if (alg === HASH_CODE_MD5_OLD_FORMAT) {
@@ -94,7 +94,7 @@ export function encodeResolutionResponse(handle: string, values: readonly Handle
 }
 
 /** The smallest encoded value: index, timestamp, ttlType, ttl, permissions, empty type, empty data, no references. */
-const MIN_VALUE_BYTES = 4 + 4 + 1 + 4 + 1 + 4 + 4 + 4;
+export const MIN_VALUE_BYTES = 4 + 4 + 1 + 4 + 1 + 4 + 4 + 4;
 
 /**
  * The inverse, for clients, tests and the bench. `withDigest` is whether the response header has RETURN_DIGEST set

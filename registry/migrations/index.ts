@@ -7,6 +7,7 @@ import * as m004 from './004_cache_epoch.js';
 import * as m005 from './005_secret_public_answers.js';
 import * as m006 from './006_console_accounts.js';
 import * as m007 from './007_prefix_hosting.js';
+import * as m008 from './008_secret_key_copies.js';
 
 /**
  * Every migration by name; kysely applies them in name order. Add new ones as `NNN_name.ts` and list them here —
@@ -20,6 +21,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '005_secret_public_answers': m005,
   '006_console_accounts': m006,
   '007_prefix_hosting': m007,
+  '008_secret_key_copies': m008,
 });
 
 export const migrationProvider: MigrationProvider = {

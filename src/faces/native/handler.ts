@@ -15,6 +15,7 @@ import { filterValues } from '../../../handle/filter.js';
 import { MAX_KEPT_BODY } from '../../edge/front-door.js';
 import { RequestMemo } from '../../edge/request-memo.js';
 import type { AnswerSigner } from './signer.js';
+import { ADMIN_OPCODES, type NativeAdmin, type NativeClient } from './admin.js';
 
 export interface NativeDeps {
   resolver: Resolver;
@@ -29,7 +30,11 @@ export interface NativeDeps {
   onError(err: unknown): void;
   /** signs the answers to certified requests (OPFLAG.CERT); without it they go unsigned */
   signer?: AnswerSigner;
+  /** administration with challenge-response (src/faces/native/admin.ts); absent: those requests answer RC 5 */
+  admin?: NativeAdmin;
 }
+
+const NO_CLIENT: NativeClient = { address: '' };
 
 /**
  * An answer: envelope + message, the version it is in, and whether a TCP connection closes after it (only after an
@@ -157,7 +162,7 @@ export class NativeHandler {
    * Answers one request: `envBytes` its 20 envelope bytes, `bytes` its message. Never throws: undecodable input gets
    * RC 4, anything unexpected RC 2 (and the connection closes after either).
    */
-  async answer(env: Envelope, envBytes: Buffer, bytes: Buffer): Promise<Reply> {
+  async answer(env: Envelope, envBytes: Buffer, bytes: Buffer, client: NativeClient = NO_CLIENT): Promise<Reply> {
     const version = responseVersion(env);
     let msg: Message | null = null;
     try {
@@ -175,6 +180,8 @@ export class NativeHandler {
         const message = encodeMessage(header, body);
         return { bytes: withEnvelope(env, version, signer ? signer.sign(env, version, message) : message), version, close: false };
       };
+      // administration: a challenge, or the result of the request a challenge answer authenticates (admin.ts)
+      if (this.d.admin !== undefined && ADMIN_OPCODES.has(h.opCode)) return await this.administer(this.d.admin, env, msg, version, client, digest);
       switch (h.opCode) {
         case OC.RESOLUTION: {
           const { reply: r, token, local } = await this.resolution(msg, digest, reply);
@@ -204,6 +211,15 @@ export class NativeHandler {
       const header = { opCode, responseCode: code, opFlags: PRIMARY, siteInfoSerial: 1, recursionCount: 0, expiration: nowSec() + 60 };
       return { bytes: withEnvelope(env, version, encodeMessage(header, encodeErrorBody(text, null))), version, close: true };
     }
+  }
+
+  /** An administration request or challenge answer, answered by `admin` in its op code and session (admin.ts). */
+  private async administer(admin: NativeAdmin, env: Envelope, msg: Message, version: Reply['version'], client: NativeClient, digest: Uint8Array | null): Promise<Reply> {
+    const h = msg.header;
+    const a = await admin.answer(msg, env.sessionId, version, client, digest);
+    const flags = ((h.opFlags & ECHOED_FLAGS) | PRIMARY | (a.returnDigest ? OPFLAG.RETURN_DIGEST : 0)) >>> 0;
+    const header = { opCode: a.opCode, responseCode: a.responseCode, opFlags: flags, siteInfoSerial: 1, recursionCount: h.recursionCount, expiration: nowSec() + 3600 };
+    return { bytes: withEnvelope({ sessionId: a.sessionId, requestId: env.requestId }, version, encodeMessage(header, a.body)), version, close: false };
   }
 
   private async resolution(

@@ -2,7 +2,7 @@
 import type { Socket } from 'node:net';
 import { decodeEnvelope, ENVELOPE_AT, ENVELOPE_SIZE, type Envelope } from '../../../handle/wire/envelope.js';
 import { protocolErrorReply, type NativeHandler } from './handler.js';
-import type { NativeOptions, NativeStats } from './options.js';
+import { addressKey, type NativeOptions, type NativeStats } from './options.js';
 
 /**
  * One TCP connection: envelope, then the message it announces; answers go out in request order. Reading pauses while
@@ -15,6 +15,7 @@ import type { NativeOptions, NativeStats } from './options.js';
  */
 export function serveTcp(s: Socket, handler: NativeHandler, o: NativeOptions, stats: NativeStats): void {
   s.setTimeout(o.idleTimeoutMs, () => s.destroy());
+  const client = { address: addressKey(s.remoteAddress) };
   s.on('error', () => {});
   /** bytes of a request not complete yet */
   let rest: Buffer | null = null;
@@ -103,7 +104,7 @@ export function serveTcp(s: Socket, handler: NativeHandler, o: NativeOptions, st
         }
         const slot: { bytes: Buffer | null; close: boolean } = { bytes: null, close: false };
         owed.push(slot);
-        void handler.answer(env, buf.subarray(at, at + ENVELOPE_SIZE), buf.subarray(at + ENVELOPE_SIZE, at + ENVELOPE_SIZE + length)).then((r) => {
+        void handler.answer(env, buf.subarray(at, at + ENVELOPE_SIZE), buf.subarray(at + ENVELOPE_SIZE, at + ENVELOPE_SIZE + length), client).then((r) => {
           slot.bytes = r.bytes;
           slot.close = r.close;
           flush();

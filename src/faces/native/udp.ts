@@ -6,7 +6,7 @@ import { decodeEnvelope, ENVELOPE_AT, ENVELOPE_SIZE, PROTOCOL_VERSION, UDP_FRAGM
 import { fragmentForUdp, UdpReassembler } from '../../../handle/wire/fragments.js';
 import { encodeMessage, OC } from '../../../handle/wire/message.js';
 import { withEnvelope, type NativeHandler, type Reply } from './handler.js';
-import type { NativeOptions, NativeStats } from './options.js';
+import { addressKey, type NativeOptions, type NativeStats } from './options.js';
 
 /** Envelope byte 2's truncated flag: a request in several datagrams. */
 const ENV_TC = 0x20;
@@ -75,7 +75,7 @@ export function serveUdp(udp: UdpSocket, handler: NativeHandler, o: NativeOption
     }
     inFlight++;
     stats.udpRequests++;
-    void handler.answer(env, dgram.subarray(0, ENVELOPE_SIZE), message).then((r) => {
+    void handler.answer(env, dgram.subarray(0, ENVELOPE_SIZE), message, { address: addressKey(rinfo.address) }).then((r) => {
       inFlight--;
       reply(env, r, rinfo);
     });
