@@ -2,7 +2,7 @@
 import { sql } from 'kysely';
 import { parseHandle, parsePrefix, prefixRecordHandle } from '../handle/identifier.js';
 import { DEFAULT_PERMISSIONS, DEFAULT_TTL, TYPE, type HandleValue } from '../handle/types.js';
-import { parseServerAddress, siteInfoToJson, type SiteInfo } from '../handle/wire/site.js';
+import { oneServerSite, parseServerAddress, siteInfoToJson, type SiteInfo } from '../handle/wire/site.js';
 import { jsonb, writeAudit } from './audit.js';
 import { RegistryError, type RegistryContext } from './context.js';
 import type { SelfHostedNode } from './db.js';
@@ -59,25 +59,14 @@ export function checkSelfHostedNode(n: SelfHostedNode): SelfHostedNode {
   return { address, tcpPort: port('tcpPort', n.tcpPort, false)!, udpPort: port('udpPort', n.udpPort, false)!, httpPort: port('httpPort', n.httpPort, true) };
 }
 
-/** The HS_SITE of an enterprise node: one primary server answering queries on its TCP and UDP ports (and HTTP when given). */
+/** The HS_SITE of an enterprise node: one primary server answering resolution and administration on its TCP and UDP ports (and HTTP when given). */
 export function selfHostedSite(prefix: string, n: SelfHostedNode): SiteInfo {
   const interfaces: SiteInfo['servers'][number]['interfaces'] = [
-    { type: 'query', protocol: 'tcp', port: n.tcpPort },
-    { type: 'query', protocol: 'udp', port: n.udpPort },
+    { type: 'both', protocol: 'tcp', port: n.tcpPort },
+    { type: 'both', protocol: 'udp', port: n.udpPort },
   ];
   if (n.httpPort !== null) interfaces.push({ type: 'both', protocol: 'http', port: n.httpPort });
-  return {
-    dataVersion: 1,
-    protocolMajor: 2,
-    protocolMinor: 10,
-    serialNumber: 1,
-    primary: true,
-    multiPrimary: false,
-    hashOption: 0,
-    hashFilter: new Uint8Array(0),
-    attributes: [{ name: 'desc', value: `enterprise node of ${prefix}` }],
-    servers: [{ serverId: 1, address: parseServerAddress(n.address)!, publicKey: new Uint8Array(0), interfaces }],
-  };
+  return oneServerSite({ address: parseServerAddress(n.address)!, interfaces, desc: `enterprise node of ${prefix}` });
 }
 
 const isSite = (v: HandleValue) => v.type.toUpperCase() === TYPE.SITE;

@@ -1,11 +1,8 @@
 // This node's site (HS_SITE): one server, its advertised address, and the native TCP/UDP and HTTP interfaces.
 import { isIP } from 'node:net';
 import type { SiteData } from '../handle/types.js';
-import { parseServerAddress, siteInfoToJson, type SiteInfo } from '../handle/wire/site.js';
+import { oneServerSite, parseServerAddress, siteInfoToJson, type SiteInfo } from '../handle/wire/site.js';
 import type { Config } from './config.js';
-
-/** Protocol version the site advertises (CAICT's ID-SDK speaks 2.10; Handle.Net 9 clients accept it). */
-export const SITE_PROTOCOL = { major: 2, minor: 10 } as const;
 
 /** The address clients are told to use: ADVERTISED_HOST, else HOST unless it is a wildcard, else loopback. */
 export function advertisedAddress(c: Pick<Config, 'ADVERTISED_HOST' | 'HOST'>): string {
@@ -38,18 +35,7 @@ export function siteOf(c: Config, ports: ListenerPorts, publicKey: Uint8Array = 
     interfaces.push({ type: 'both', protocol: 'tcp', port: ports.native.tcp }, { type: 'both', protocol: 'udp', port: ports.native.udp });
   }
   interfaces.push({ type: 'both', protocol: 'http', port: ports.http });
-  return {
-    dataVersion: 1,
-    protocolMajor: SITE_PROTOCOL.major,
-    protocolMinor: SITE_PROTOCOL.minor,
-    serialNumber: 1,
-    primary: true,
-    multiPrimary: false,
-    hashOption: 0,
-    hashFilter: new Uint8Array(0),
-    attributes: [{ name: 'desc', value: `idnode secondary node for ${c.NODE_PREFIX}` }],
-    servers: [{ serverId: 1, address: addressBytes(advertisedAddress(c)), publicKey, interfaces }],
-  };
+  return oneServerSite({ address: addressBytes(advertisedAddress(c)), publicKey, interfaces, desc: `idnode secondary node for ${c.NODE_PREFIX}` });
 }
 
 /**

@@ -38,6 +38,25 @@ export interface ServerInfo {
   interfaces: { type: 'admin' | 'query' | 'both' | 'out-of-service'; protocol: 'udp' | 'tcp' | 'http' | 'https'; port: number }[];
 }
 
+/**
+ * A site of one primary server, serial 1, protocol 2.10 (what CAICT's ID-SDK speaks and Handle.Net 9 accepts): how
+ * this node, an enterprise's own node and a `host:port` upstream are described. Hash by prefix unless told.
+ */
+export function oneServerSite(o: { address: Uint8Array; interfaces: ServerInfo['interfaces']; publicKey?: Uint8Array; hashOption?: number; desc?: string }): SiteInfo {
+  return {
+    dataVersion: 1,
+    protocolMajor: 2,
+    protocolMinor: 10,
+    serialNumber: 1,
+    primary: true,
+    multiPrimary: false,
+    hashOption: o.hashOption ?? 0,
+    hashFilter: new Uint8Array(0),
+    attributes: o.desc === undefined ? [] : [{ name: 'desc', value: o.desc }],
+    servers: [{ serverId: 1, address: o.address, publicKey: o.publicKey ?? new Uint8Array(0), interfaces: o.interfaces }],
+  };
+}
+
 // Site info (Encoder.encodeSiteInfoRecord / decodeSiteInfoRecord).
 
 const SITE_PRIMARY = 0x80;

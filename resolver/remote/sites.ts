@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { asciiUpper } from '../../handle/identifier.js';
 import type { HandleValue } from '../../handle/types.js';
-import { formatServerAddress, parseServerAddress, siteInfoFromJson, type ServerInfo, type SiteInfo } from '../../handle/wire/site.js';
+import { formatServerAddress, oneServerSite, parseServerAddress, siteInfoFromJson, type ServerInfo, type SiteInfo } from '../../handle/wire/site.js';
 import type { Endpoint } from './wire-client.js';
 
 /** Value types naming sites responsible for a prefix itself, and for prefixes derived from it (Handle.Net Common). */
@@ -77,32 +77,18 @@ export function endpointsOf(server: ServerInfo): Endpoint[] {
   return out;
 }
 
-/** A one-server site answering on UDP and TCP at `host:port` (how UPSTREAM_SITES lists servers). */
+/** A one-server site answering on UDP and TCP at `host:port` (how UPSTREAM_SITES lists servers); hashed by whole handle. */
 export function siteOfAddress(host: string, port: number): SiteInfo {
   const address = parseServerAddress(host);
   if (address === null) throw new RangeError(`not an IP address: ${host}`);
-  return {
-    dataVersion: 1,
-    protocolMajor: 2,
-    protocolMinor: 10,
-    serialNumber: 1,
-    primary: true,
-    multiPrimary: false,
+  return oneServerSite({
+    address,
     hashOption: 2,
-    hashFilter: new Uint8Array(0),
-    attributes: [],
-    servers: [
-      {
-        serverId: 1,
-        address,
-        publicKey: new Uint8Array(0),
-        interfaces: [
-          { type: 'query', protocol: 'udp', port },
-          { type: 'query', protocol: 'tcp', port },
-        ],
-      },
+    interfaces: [
+      { type: 'query', protocol: 'udp', port },
+      { type: 'query', protocol: 'tcp', port },
     ],
-  };
+  });
 }
 
 /**
