@@ -91,6 +91,9 @@ const schema = z.object({
   /** seconds to keep trying PostgreSQL at start before giving up (exit 2) */
   DB_CONNECT_TIMEOUT: int(0, 3600).default(30),
 
+  /** signed (certified) native answers per second per process at most; more are answered busy (RC 3) */
+  NATIVE_SIGN_RATE: int(1, 100_000).default(400),
+
   // ---- recursion (issue 12): identifiers this node does not hold, resolved at their own service ----
   /** `off`: only what this node holds is answered (RC 301 for the rest, as before) */
   RECURSION: z.enum(['on', 'off']).default('on'),

@@ -170,7 +170,7 @@ export async function startServer(config: Config, log?: Logger, opts: ServerOpti
         site: () => node.site.info,
         memoBytes: faceMemoBytes(config),
         onError: (err) => server.log.error({ err }, 'native request failed'),
-        signer: new AnswerSigner(node.serverKey.privateKey),
+        signer: new AnswerSigner(node.serverKey.privateKey, config.NATIVE_SIGN_RATE),
         admin: nativeAdminFor(node),
       });
       native = await startNative(handler, {

@@ -153,6 +153,28 @@ describe('certified answers', () => {
   });
 });
 
+describe('the signing budget', () => {
+  it('answers certified requests beyond NATIVE_SIGN_RATE busy (RC 3, unsigned), uncertified ones as ever, and refills', async () => {
+    const s = await startTestServer('pglite', { NATIVE_SIGN_RATE: '3' }, undefined, { native: true });
+    try {
+      const port = s.native!.tcpPort;
+      const codes: number[] = [];
+      for (let i = 0; i < 6; i++) codes.push((await udpRequest(port, { handle: `0.NA/${NODE_PREFIX}`, opFlags: OPFLAG.CERT })).message.header.responseCode);
+      expect(codes.filter((c) => c === RC.SUCCESS).length).toBeGreaterThanOrEqual(3);
+      expect(codes).toContain(RC.SERVER_TOO_BUSY);
+      const busy = await udpRequest(port, { handle: `0.NA/${NODE_PREFIX}`, opFlags: OPFLAG.CERT });
+      if (busy.message.header.responseCode === RC.SERVER_TOO_BUSY) expect(busy.message.credential.length).toBe(0);
+      expect((await udpRequest(port, { handle: `0.NA/${NODE_PREFIX}` })).message.header.responseCode).toBe(RC.SUCCESS);
+      await new Promise((r) => setTimeout(r, 1100));
+      const again = await udpRequest(port, { handle: `0.NA/${NODE_PREFIX}`, opFlags: OPFLAG.CERT });
+      expect(again.message.header.responseCode).toBe(RC.SUCCESS);
+      expect(again.message.credential.length).toBeGreaterThan(0);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe('the server key file', () => {
   let dir: string;
 

@@ -174,6 +174,10 @@ export class NativeHandler {
       const digest = wantsDigest ? requestDigest(digestAlgFor(version.major, version.minor), msg) : null;
       // a certified request gets a signed answer, which says so with the certify flag (Handle.Net echoes it)
       const signer = (h.opFlags & OPFLAG.CERT) !== 0 ? this.d.signer : undefined;
+      if (signer !== undefined && !signer.take()) {
+        const header = { opCode: h.opCode, responseCode: RC.SERVER_TOO_BUSY, opFlags: (h.opFlags & ECHOED_FLAGS) >>> 0, siteInfoSerial: 1, recursionCount: h.recursionCount, expiration: nowSec() + 60 };
+        return { bytes: withEnvelope(env, version, encodeMessage(header, encodeErrorBody('Too many certified requests: retry shortly', digest))), version, close: false };
+      }
       const reply = (responseCode: number, body: Uint8Array, primary = true): Reply => {
         const flags = ((h.opFlags & ECHOED_FLAGS) | (primary ? PRIMARY : 0) | (digest !== null ? OPFLAG.RETURN_DIGEST : 0) | (signer ? OPFLAG.CERT : 0)) >>> 0;
         const header = { opCode: h.opCode, responseCode, opFlags: flags, siteInfoSerial: 1, recursionCount: h.recursionCount, expiration: nowSec() + 3600 };

@@ -10,7 +10,30 @@ import { PROTOCOL_VERSION, type Envelope } from '../../../handle/wire/envelope.j
  * is made for one request and never kept for another.
  */
 export class AnswerSigner {
-  constructor(private readonly privateKey: KeyObject) {}
+  /** signatures left in the current second (a token bucket refilled continuously) */
+  private tokens: number;
+  private at = Date.now();
+
+  /**
+   * `perSecond`: signatures this process makes per second at most (each costs about 1.6 ms of RSA work here), so a
+   * flood of certified requests — over UDP they cost the sender nothing — cannot take the process's CPU; beyond it
+   * certified requests are answered busy.
+   */
+  constructor(
+    private readonly privateKey: KeyObject,
+    private readonly perSecond = 400,
+  ) {
+    this.tokens = perSecond;
+  }
+
+  /** Takes one signature from the budget: false when this second's is spent (answer busy, unsigned). */
+  take(now = Date.now()): boolean {
+    this.tokens = Math.min(this.perSecond, this.tokens + ((now - this.at) * this.perSecond) / 1000);
+    this.at = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
 
   /**
    * `message` (header + body + an empty credential, from encodeMessage) with its signature as the credential section.
