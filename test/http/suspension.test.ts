@@ -188,5 +188,8 @@ describe.skipIf(!hasPostgres || !hasRedis)('suspension across instances (postgre
     expect(until.map((x) => x.action)).not.toContain('enterprise.suspend');
     expect(until.map((x) => x.action)).toContain('enterprise.approve');
     failed(await a.get(`/operator/audit?enterpriseId=${E.enterpriseId}&since=yesterday`, bearer(op)), -2);
+    // a date PostgreSQL cannot hold is the caller's mistake (-2), not the node's (-4)
+    expect(failed(await a.get(`/operator/audit?since=${encodeURIComponent('-010000-01-01T00:00:00Z')}`, bearer(op)), -2)).toMatch(/9999/);
+    expect(failed(await a.get(`/operator/audit?until=${encodeURIComponent('+275760-09-13T00:00:00Z')}`, bearer(op)), -2)).toMatch(/9999/);
   });
 });

@@ -223,6 +223,9 @@ function positive(v: unknown, dflt: number): number {
 function date(v: unknown, name: string): Date | undefined {
   if (v === undefined || v === '') return undefined;
   const d = new Date(String(v));
-  if (Number.isNaN(d.getTime())) throw new SnmsError(SNMS.BUSINESS, `${name} must be an ISO date-time`);
+  if (Number.isNaN(d.getTime())) throw new SnmsError(SNMS.BUSINESS, `${name} 须为 ISO 日期时间 / ${name} must be an ISO date-time`);
+  // PostgreSQL's timestamptz spans 4713 BC to 294276 AD; the audit log spans far less: years 1–9999 are asked as given
+  const year = d.getUTCFullYear();
+  if (year < 1 || year > 9999) throw new SnmsError(SNMS.BUSINESS, `${name} 的年份须在 1–9999 之间 / ${name} must fall in the years 1 to 9999`);
   return d;
 }
