@@ -14,6 +14,7 @@ import type { Config } from './config.js';
 import { FrontDoor } from './edge/front-door.js';
 import { LatencySampler } from './faces/ops/latency.js';
 import { nativeAdminFor } from './faces/native/admin.js';
+import { NativeSessions } from './faces/native/sessions.js';
 import { NativeHandler } from './faces/native/handler.js';
 import { AnswerSigner } from './faces/native/signer.js';
 import { startNative } from './faces/native/listen.js';
@@ -172,6 +173,7 @@ export async function startServer(config: Config, log?: Logger, opts: ServerOpti
         onError: (err) => server.log.error({ err }, 'native request failed'),
         signer: new AnswerSigner(node.serverKey.privateKey, config.NATIVE_SIGN_RATE),
         admin: nativeAdminFor(node),
+        sessions: new NativeSessions(),
       });
       native = await startNative(handler, {
         ...NATIVE_DEFAULTS,

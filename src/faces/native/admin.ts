@@ -29,6 +29,7 @@ import { throttleFor, ThrottledError, type LoginThrottle } from '../../../regist
 import type { Resolver } from '../../../resolver/types.js';
 import { BASIC_SCOPE } from '../../credentials.js';
 import { isUnavailable } from '../errors.js';
+import { SESSION_ID_MIN, type NativeSession } from './sessions.js';
 
 // The exchange (Handle.Net HandleServer.createChallenge / authenticateUser; HandleResolver on the client side):
 //   1. an administration request arrives; it is decoded and checked (handle, homed here, values) and kept pending
@@ -42,6 +43,9 @@ import { isUnavailable } from '../errors.js';
 //      HTTP Basic), and the pending request runs as that admin (Requester 'credential', as HTTP Basic gives) through
 //      registry/handle-changes.ts: the same authorization, write path, audit and change event as the HTTP face.
 // The final answer has the original request's op code and the answer's request id (as Handle.Net answers it).
+// In a session (sessions.ts; the handler has checked the request's MAC): the challenge carries the session's own id,
+// and a successful answer by the identity the session was set up for marks the session authenticated, so later
+// requests in it run as that admin at once (Handle.Net's HandleServer.createChallenge / setSessionAuthenticated).
 
 /** The op codes this answers: the administration requests and the challenge answer. */
 export const ADMIN_OPCODES: ReadonlySet<number> = new Set([OC.CREATE_HANDLE, OC.DELETE_HANDLE, OC.ADD_VALUE, OC.REMOVE_VALUE, OC.MODIFY_VALUE, OC.CHALLENGE_RESPONSE]);
@@ -91,10 +95,13 @@ interface Pending {
   expiresMs: number;
   /** the request body's size (what the pending request holds, roughly) */
   bytes: number;
+  /** the session the request came in (its id is the challenge's), or null */
+  session: NativeSession | null;
 }
 
 const NONCE_BYTES = 16;
-const MAX_SESSION_ID = 0x7fffffff;
+/** ids of challenges outside sessions: below the session ids (sessions.ts) */
+const MAX_CHALLENGE_ID = SESSION_ID_MIN;
 
 /** Values from the wire, validated as the HTTP face validates JSON values (RC 202), stamped `nowSec`. */
 function checkedValues(values: readonly HandleValue[], nowSec: number): HandleValue[] {
@@ -130,7 +137,14 @@ export class NativeAdmin {
    * authenticates). `digest`: the digest section the request asked for (null when it did not). WireErrors (bodies
    * that cannot be decoded) propagate: the handler answers RC 4.
    */
-  async answer(msg: Message, sessionId: number, version: { major: number; minor: number }, client: NativeClient, digest: Uint8Array | null): Promise<AdminAnswer> {
+  async answer(
+    msg: Message,
+    sessionId: number,
+    version: { major: number; minor: number },
+    client: NativeClient,
+    digest: Uint8Array | null,
+    session: NativeSession | null = null,
+  ): Promise<AdminAnswer> {
     const opCode = msg.header.opCode;
     const fail = (code: number, text: string, op = opCode, sid = sessionId): AdminAnswer => ({
       opCode: op,
@@ -143,15 +157,24 @@ export class NativeAdmin {
 
     const prepared = this.prepare(msg);
     if (prepared instanceof HandleError) return fail(prepared.code, prepared.message);
+    // a session authenticated before: its admin, without a new challenge
+    if (session?.requester) return this.run(opCode, prepared.id, prepared.change, session.requester, client, digest, sessionId, fail);
     this.expire();
+    if (session !== null) {
+      const former = this.pending.get(session.id);
+      if (former !== undefined) this.remove(session.id, former);
+    }
     if ((this.perClient.get(client.address) ?? 0) >= this.maxPerClient) this.dropOldestOf(client.address);
     if (this.pending.size >= this.maxPending || this.pendingBytes + msg.body.byteLength > this.maxBytes) {
       return fail(RC.SERVER_TOO_BUSY, 'Too many pending authentications: retry shortly');
     }
 
     let sid: number;
-    do sid = randomInt(1, MAX_SESSION_ID);
-    while (this.pending.has(sid));
+    if (session !== null) sid = session.id;
+    else {
+      do sid = randomInt(1, MAX_CHALLENGE_ID);
+      while (this.pending.has(sid));
+    }
     const nonce = randomBytes(NONCE_BYTES);
     const modern = versionAtLeast(version.major, version.minor, 2, 1);
     // Before 2.1 the challenge carries an MD5 of the request in its own field (Encoder.encodeChallenge's old format).
@@ -159,7 +182,7 @@ export class NativeAdmin {
       ? requestDigest(digestAlgFor(version.major, version.minor), msg)
       : Buffer.concat([Buffer.of(0), createHash('md5').update(msg.digestInput).digest()]);
     const bytes = msg.body.byteLength;
-    this.pending.set(sid, { ...prepared, opCode, sessionId, nonce, digest: challenged, address: client.address, expiresMs: this.now() + this.ttlMs, bytes });
+    this.pending.set(sid, { ...prepared, opCode, sessionId, nonce, digest: challenged, address: client.address, expiresMs: this.now() + this.ttlMs, bytes, session });
     this.perClient.set(client.address, (this.perClient.get(client.address) ?? 0) + 1);
     this.pendingBytes += bytes;
     return {
@@ -235,13 +258,38 @@ export class NativeAdmin {
     const op = p.opCode;
     const who = await this.authenticate(answer, p, client);
     if (who instanceof HandleError) return fail(who.code, who.message, op, p.sessionId);
+    if (p.session !== null && p.session.requester === null && this.isSessionIdentity(p.session, answer, who)) p.session.requester = who;
+    return this.run(op, p.id, p.change, who, client, digest, p.sessionId, fail);
+  }
+
+  /** Whether a proven answer is by the identity its session was set up for (Handle.Net compares handle and index). */
+  private isSessionIdentity(s: NativeSession, a: ChallengeAnswer, who: Requester): boolean {
+    if (s.identityIndex < 0 || s.identityIndex !== a.userIdIndex || who.kind !== 'credential') return false;
     try {
-      const outcome = await changeHandle(this.d.registry, p.id, p.change, who, { id: actorId(who), address: client.address });
-      const body = op === OC.CREATE_HANDLE ? encodeCreateHandleResponse(outcome.record?.handle ?? p.id.handle, digest) : encodeGenericResponse(digest);
-      return { opCode: op, responseCode: RC.SUCCESS, body, returnDigest: digest !== null, sessionId: p.sessionId };
+      return parseHandle(s.identityHandle, this.d.policy).key === who.key;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Runs an authenticated request through the registry's write path; the answer carries `sid` in its envelope. */
+  private async run(
+    op: number,
+    id: HandleId,
+    change: HandleChange,
+    who: Requester,
+    client: NativeClient,
+    digest: Uint8Array | null,
+    sid: number,
+    fail: (code: number, text: string, op?: number, sid?: number) => AdminAnswer,
+  ): Promise<AdminAnswer> {
+    try {
+      const outcome = await changeHandle(this.d.registry, id, change, who, { id: actorId(who), address: client.address });
+      const body = op === OC.CREATE_HANDLE ? encodeCreateHandleResponse(outcome.record?.handle ?? id.handle, digest) : encodeGenericResponse(digest);
+      return { opCode: op, responseCode: RC.SUCCESS, body, returnDigest: digest !== null, sessionId: sid };
     } catch (e) {
-      if (e instanceof HandleError) return fail(e.code, e.message, op, p.sessionId);
-      if (e instanceof Error && isUnavailable(e)) return fail(RC.SERVER_TOO_BUSY, 'Store unavailable, try again later', op, p.sessionId);
+      if (e instanceof HandleError) return fail(e.code, e.message, op, sid);
+      if (e instanceof Error && isUnavailable(e)) return fail(RC.SERVER_TOO_BUSY, 'Store unavailable, try again later', op, sid);
       throw e;
     }
   }

@@ -16,6 +16,7 @@ import { MAX_KEPT_BODY } from '../../edge/front-door.js';
 import { RequestMemo } from '../../edge/request-memo.js';
 import type { AnswerSigner } from './signer.js';
 import { ADMIN_OPCODES, type NativeAdmin, type NativeClient } from './admin.js';
+import { SESSION_OPCODES, type NativeSession, type NativeSessions } from './sessions.js';
 
 export interface NativeDeps {
   resolver: Resolver;
@@ -32,6 +33,8 @@ export interface NativeDeps {
   signer?: AnswerSigner;
   /** administration with challenge-response (src/faces/native/admin.ts); absent: those requests answer RC 5 */
   admin?: NativeAdmin;
+  /** sessions (OC 400–402, sessions.ts); absent: those requests answer RC 5 and session ids are ignored */
+  sessions?: NativeSessions;
 }
 
 const NO_CLIENT: NativeClient = { address: '' };
@@ -166,7 +169,7 @@ export class NativeHandler {
     const version = responseVersion(env);
     let msg: Message | null = null;
     try {
-      if (env.encrypted || env.compressed) throw new WireError('encrypted and compressed messages are not supported (no sessions)');
+      if (env.encrypted || env.compressed) throw new WireError('encrypted and compressed messages are not supported (sessions without encryption only)');
       msg = decodeMessage(bytes);
       const h = msg.header;
       // Handle.Net sends a request digest only from protocol 2.1 on (Encoder.writeHeader sets the flag from there)
@@ -178,14 +181,28 @@ export class NativeHandler {
         const header = { opCode: h.opCode, responseCode: RC.SERVER_TOO_BUSY, opFlags: (h.opFlags & ECHOED_FLAGS) >>> 0, siteInfoSerial: 1, recursionCount: h.recursionCount, expiration: nowSec() + 60 };
         return { bytes: withEnvelope(env, version, encodeMessage(header, encodeErrorBody('Too many certified requests: retry shortly', digest))), version, close: false };
       }
-      const reply = (responseCode: number, body: Uint8Array, primary = true): Reply => {
+      const reply = (responseCode: number, body: Uint8Array, primary = true, sessionId = env.sessionId): Reply => {
         const flags = ((h.opFlags & ECHOED_FLAGS) | (primary ? PRIMARY : 0) | (digest !== null ? OPFLAG.RETURN_DIGEST : 0) | (signer ? OPFLAG.CERT : 0)) >>> 0;
         const header = { opCode: h.opCode, responseCode, opFlags: flags, siteInfoSerial: 1, recursionCount: h.recursionCount, expiration: nowSec() + 3600 };
         const message = encodeMessage(header, body);
-        return { bytes: withEnvelope(env, version, signer ? signer.sign(env, version, message) : message), version, close: false };
+        const to = { sessionId, requestId: env.requestId };
+        return { bytes: withEnvelope(to, version, signer ? signer.sign(to, version, message) : message), version, close: false };
       };
+      // sessions: setup (answered with the new session's id, signed with the server key), terminate (sessions.ts)
+      if (this.d.sessions !== undefined && SESSION_OPCODES.has(h.opCode)) {
+        const a = this.d.sessions.answer(env, msg, version, client, digest);
+        return reply(a.responseCode, a.body, true, a.sessionId);
+      }
       // administration: a challenge, or the result of the request a challenge answer authenticates (admin.ts)
-      if (this.d.admin !== undefined && ADMIN_OPCODES.has(h.opCode)) return await this.administer(this.d.admin, env, msg, version, client, digest);
+      if (this.d.admin !== undefined && ADMIN_OPCODES.has(h.opCode)) {
+        // in a live session, the request's MAC must check out (a challenge answer is proof enough by itself)
+        const session = h.opCode === OC.CHALLENGE_RESPONSE ? undefined : this.d.sessions?.get(env.sessionId);
+        if (session !== undefined) {
+          const check = this.d.sessions!.check(session, env, msg);
+          if (!check.ok) return reply(check.responseCode, encodeErrorBody(check.text, digest));
+        }
+        return await this.administer(this.d.admin, env, msg, version, client, digest, session ?? null);
+      }
       switch (h.opCode) {
         case OC.RESOLUTION: {
           const { reply: r, token, local } = await this.resolution(msg, digest, reply);
@@ -218,12 +235,29 @@ export class NativeHandler {
   }
 
   /** An administration request or challenge answer, answered by `admin` in its op code and session (admin.ts). */
-  private async administer(admin: NativeAdmin, env: Envelope, msg: Message, version: Reply['version'], client: NativeClient, digest: Uint8Array | null): Promise<Reply> {
+  private async administer(
+    admin: NativeAdmin,
+    env: Envelope,
+    msg: Message,
+    version: Reply['version'],
+    client: NativeClient,
+    digest: Uint8Array | null,
+    session: NativeSession | null,
+  ): Promise<Reply> {
     const h = msg.header;
-    const a = await admin.answer(msg, env.sessionId, version, client, digest);
-    const flags = ((h.opFlags & ECHOED_FLAGS) | PRIMARY | (a.returnDigest ? OPFLAG.RETURN_DIGEST : 0)) >>> 0;
+    const a = await admin.answer(msg, env.sessionId, version, client, digest, session);
+    // a certified request's answer is signed: with the session's key when it is in a live session (an HS_MAC, as
+    // Handle.Net's sendResponse does), else with the server key
+    const live = (h.opFlags & OPFLAG.CERT) !== 0 ? this.d.sessions?.get(a.sessionId) : undefined;
+    const signer = (h.opFlags & OPFLAG.CERT) !== 0 ? this.d.signer : undefined;
+    const certified = live !== undefined || signer !== undefined;
+    const flags = ((h.opFlags & ECHOED_FLAGS) | PRIMARY | (a.returnDigest ? OPFLAG.RETURN_DIGEST : 0) | (certified ? OPFLAG.CERT : 0)) >>> 0;
     const header = { opCode: a.opCode, responseCode: a.responseCode, opFlags: flags, siteInfoSerial: 1, recursionCount: h.recursionCount, expiration: nowSec() + 3600 };
-    return { bytes: withEnvelope({ sessionId: a.sessionId, requestId: env.requestId }, version, encodeMessage(header, a.body)), version, close: false };
+    const to = { sessionId: a.sessionId, requestId: env.requestId };
+    let message = encodeMessage(header, a.body);
+    if (live !== undefined) message = this.d.sessions!.sign(live, to, version, message);
+    else if (signer !== undefined) message = signer.sign(to, version, message);
+    return { bytes: withEnvelope(to, version, message), version, close: false };
   }
 
   private async resolution(

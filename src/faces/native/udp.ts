@@ -24,7 +24,8 @@ export function serveUdp(udp: UdpSocket, handler: NativeHandler, o: NativeOption
     if (message.length <= UDP_FRAGMENT_PAYLOAD) {
       send([r.bytes], to);
     } else if (message.length <= o.udpMaxResponseBytes) {
-      const base = { major: r.version.major, minor: r.version.minor, suggestedMajor: PROTOCOL_VERSION.major, suggestedMinor: PROTOCOL_VERSION.minor, compressed: false, encrypted: false, sessionId: env.sessionId, requestId: env.requestId };
+      // the answer's own session id (a new session's, or a challenge's), not the request's
+      const base = { major: r.version.major, minor: r.version.minor, suggestedMajor: PROTOCOL_VERSION.major, suggestedMinor: PROTOCOL_VERSION.minor, compressed: false, encrypted: false, sessionId: r.bytes.readUInt32BE(ENVELOPE_AT.sessionId), requestId: env.requestId };
       send(fragmentForUdp(base, message), to);
     } else {
       // too big for UDP: the truncated flag tells the client to ask again over TCP
