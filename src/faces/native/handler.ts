@@ -1,5 +1,6 @@
 // The native Handle protocol face's logic (RFC 3652), shared by TCP and UDP: one request in, one whole answer
-// (envelope + message) out — resolution and site info from the same resolver as HTTP.
+// (envelope + message) out — resolution (recursive or referred) and site info from the same resolver as HTTP,
+// certified answers signed, administration and sessions handed to admin.ts and sessions.ts.
 import { HandleError, RC } from '../../../handle/codes.js';
 import { asciiUpper, parseHandle, PREFIX_RECORD_PREFIX, prefixRecordHandle, type CasePolicy, type HandleId } from '../../../handle/identifier.js';
 import type { HandleValue } from '../../../handle/types.js';
