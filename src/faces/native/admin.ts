@@ -29,6 +29,7 @@ import { throttleFor, ThrottledError, type LoginThrottle } from '../../../regist
 import type { Resolver } from '../../../resolver/types.js';
 import { BASIC_SCOPE } from '../../credentials.js';
 import { isUnavailable } from '../errors.js';
+import type { NativeClient } from './client.js';
 import { SESSION_ID_MIN, type NativeSession } from './sessions.js';
 
 // The exchange (Handle.Net HandleServer.createChallenge / authenticateUser; HandleResolver on the client side):
@@ -50,10 +51,6 @@ import { SESSION_ID_MIN, type NativeSession } from './sessions.js';
 /** The op codes this answers: the administration requests and the challenge answer. */
 export const ADMIN_OPCODES: ReadonlySet<number> = new Set([OC.CREATE_HANDLE, OC.DELETE_HANDLE, OC.ADD_VALUE, OC.REMOVE_VALUE, OC.MODIFY_VALUE, OC.CHALLENGE_RESPONSE]);
 
-/** Who sent a request: its address (IPv4-mapped IPv6 as plain IPv4), for the throttle and to bind a challenge. */
-export interface NativeClient {
-  address: string;
-}
 
 export interface NativeAdminDeps {
   registry: RegistryContext;

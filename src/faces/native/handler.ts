@@ -16,7 +16,8 @@ import { filterValues } from '../../../handle/filter.js';
 import { MAX_KEPT_BODY } from '../../edge/front-door.js';
 import { RequestMemo } from '../../edge/request-memo.js';
 import type { AnswerSigner } from './signer.js';
-import { ADMIN_OPCODES, type NativeAdmin, type NativeClient } from './admin.js';
+import { ADMIN_OPCODES, type NativeAdmin } from './admin.js';
+import type { NativeClient } from './client.js';
 import { SESSION_OPCODES, type NativeSession, type NativeSessions } from './sessions.js';
 
 export interface NativeDeps {

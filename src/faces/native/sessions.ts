@@ -21,7 +21,7 @@ import {
 } from '../../../handle/wire/session.js';
 import { withCredential } from '../../../handle/wire/credential.js';
 import type { Requester } from '../../../registry/access.js';
-import type { NativeClient } from './admin.js';
+import type { NativeClient } from './client.js';
 
 // What Handle.Net's HandleServer does, and what this does:
 //   - SESSION_SETUP (certified, asks for a digest): with KEY_EXCHANGE_DH, the client's DH public key (p, g, y) gets a
