@@ -1,52 +1,12 @@
-// Recursion between real nodes on loopback: a top-level node homing 88, this county node, an enterprise node self-hosting its prefix — every face, referrals, failover, a loop, a deadline.
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { createServer, type Server, type Socket } from 'node:net';
+// Recursion between real nodes on loopback: a top-level node homing 88, this county node, an enterprise node self-hosting its prefix — every face, the referral, a cached miss, self-hosting there and back. (Failover, a deadline, a loop: test/slow/recursion-failures.test.ts.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RC } from '../../handle/codes.js';
-import { decodeErrorBody, decodeResolutionResponse } from '../../handle/wire/body.js';
+import { decodeResolutionResponse } from '../../handle/wire/body.js';
 import { OPFLAG } from '../../handle/wire/message.js';
-import { siteInfoToJson, type SiteInfo } from '../../handle/wire/site.js';
-import { handleHash, siteOfAddress } from '../../resolver/remote/sites.js';
-import { freePort } from '../helpers/child-node.js';
-import { ADMIN_SECRET, basic, startTestServer, type TestServer } from '../helpers/node.js';
+import { adminOf, PARTNER, partnerRecord, TOP, url } from '../helpers/recursion.js';
+import { startTestServer, type TestServer } from '../helpers/node.js';
 import { tcpRequest, udpRequest } from '../helpers/native-client.js';
 import { bearer, okData, onboard, operatorLogin } from '../helpers/snms.js';
-
-const TOP = '88';
-const PARTNER = '88.100';
-const adminOf = (prefix: string) => basic(`300:0.NA/${prefix}`, ADMIN_SECRET);
-const url = (s: string) => ({ index: 1, type: 'URL', data: { format: 'string', value: s } });
-
-/** `0.NA/88.100` at the top-level node: a prefix record (its HS_SITE is the node's own, added when read). */
-async function partnerRecord(top: TestServer): Promise<void> {
-  const r = await top.send('PUT', `/api/handles/0.NA/${PARTNER}`, { values: [{ index: 2, type: 'DESC', data: 'partner county' }] }, adminOf(TOP));
-  expect(r.status).toBe(200);
-}
-
-/** A server that takes requests and never answers: a UDP socket and a TCP listener on one port. */
-async function blackhole(): Promise<{ port: number; close(): Promise<void>; hits: () => number }> {
-  const port = await freePort();
-  let hits = 0;
-  const sockets: Socket[] = [];
-  const tcp: Server = createServer((s) => {
-    hits++;
-    sockets.push(s);
-    s.on('error', () => {});
-  });
-  await new Promise<void>((r) => tcp.listen(port, '127.0.0.1', r));
-  const udp: UdpSocket = createSocket('udp4');
-  udp.on('message', () => hits++);
-  await new Promise<void>((r) => udp.bind(port, '127.0.0.1', r));
-  return {
-    port,
-    hits: () => hits,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      udp.close();
-      await new Promise<void>((r) => tcp.close(() => r()));
-    },
-  };
-}
 
 describe('recursion through three nodes', () => {
   let top: TestServer;
@@ -167,80 +127,3 @@ describe('recursion through three nodes', () => {
   });
 });
 
-describe('recursion failures', () => {
-  let top: TestServer;
-  const others: TestServer[] = [];
-  beforeAll(async () => {
-    top = await startTestServer('pglite', { NODE_PREFIX: TOP }, undefined, { native: true });
-    await partnerRecord(top);
-    expect((await top.send('PUT', `/api/handles/${PARTNER}/P1`, { values: [url('https://partner.example/p1')] }, adminOf(TOP))).status).toBe(200);
-  }, 30_000);
-  afterAll(async () => {
-    await Promise.all([top?.close(), ...others.map((o) => o.close())]);
-  });
-
-  it('fails over to the next server of a two-server site when the one the hash picks is down', async () => {
-    const dead = await freePort(); // nothing listens there
-    const live = siteOfAddress('127.0.0.1', top.native!.tcpPort).servers[0]!;
-    const down = { ...siteOfAddress('127.0.0.1', dead).servers[0]!, serverId: 2 };
-    // every 0.NA/… record hashes by its prefix (0.NA) under hash option 0: put the dead server where the hash points
-    const first = handleHash(`0.NA/${PARTNER}`, 0) % 2;
-    const site: SiteInfo = { ...siteOfAddress('127.0.0.1', 1), hashOption: 0, servers: first === 0 ? [down, live] : [live, down] };
-    const county = await startTestServer('pglite', { UPSTREAM_SITES: JSON.stringify(siteInfoToJson(site)) }, undefined, { native: true });
-    others.push(county);
-    const r = await county.get(`/api/handles/${PARTNER}/P1`);
-    expect(r.status).toBe(200);
-    // the dead server was asked (UDP and TCP) before the live one answered
-    expect(county.node.resolver.stats().remoteExchanges).toBeGreaterThanOrEqual(3);
-  });
-
-  it('a site that never answers fails within the deadline, in each face\'s own format', async () => {
-    const hole = await blackhole();
-    try {
-      const county = await startTestServer('pglite', { UPSTREAM_SITES: `127.0.0.1:${hole.port}`, RECURSION_TIMEOUT_MS: '900', RECURSION_ATTEMPT_MS: '300' }, undefined, { native: true });
-      others.push(county);
-      const t0 = Date.now();
-      const rest = await county.get(`/api/handles/${PARTNER}/P1`);
-      expect(Date.now() - t0).toBeLessThan(3000);
-      expect(rest.json.responseCode).toBe(RC.ERROR);
-      expect(rest.json.message).toMatch(/within 900 ms|answered/);
-      const proxy = await county.get(`/${PARTNER}/P2`);
-      expect(proxy.status).toBe(502);
-      const native = await tcpRequest(county.native!.tcpPort, { handle: `${PARTNER}/P3`, opFlags: OPFLAG.RECURSIVE });
-      expect(native.message.header.responseCode).toBe(RC.ERROR);
-      expect(decodeErrorBody(native.message.body, false).message).toMatch(/900 ms|answered/);
-      expect(hole.hits()).toBeGreaterThan(0);
-      expect(await county.get('/healthz')).toMatchObject({ status: 200 });
-    } finally {
-      await hole.close();
-    }
-  });
-
-  it('a referral loop between two nodes (A → B → A) is detected, not followed forever', async () => {
-    // B homes 77 and says 77.1 is served by A; A's upstream is B
-    const b = await startTestServer('pglite', { NODE_PREFIX: '77' }, undefined, { native: true });
-    others.push(b);
-    const a = await startTestServer('pglite', { UPSTREAM_SITES: `127.0.0.1:${b.native!.tcpPort}`, RECURSION_TIMEOUT_MS: '3000' }, undefined, { native: true });
-    others.push(a);
-    const aSite = siteInfoToJson(a.node.site.info);
-    expect((await b.send('PUT', '/api/handles/0.NA/77.1', { values: [{ index: 1, type: 'HS_SITE', data: { format: 'site', value: aSite } }] }, adminOf('77'))).status).toBe(200);
-    const t0 = Date.now();
-    const r = await a.get('/api/handles/77.1/X');
-    expect(Date.now() - t0).toBeLessThan(2500);
-    expect(r.json.responseCode).toBe(RC.ERROR);
-    expect(r.json.message).toMatch(/loop/i);
-    expect(a.node.resolver.stats().remoteExchanges).toBeLessThan(10);
-  });
-
-  it('RECURSION=off keeps the node to what it homes (RC 301), and no upstream means the same', async () => {
-    const off = await startTestServer('pglite', { UPSTREAM_SITES: `127.0.0.1:${top.native!.tcpPort}`, RECURSION: 'off' }, undefined, { native: true });
-    others.push(off);
-    expect((await off.get(`/api/handles/${PARTNER}/P1`)).json.responseCode).toBe(RC.SERVER_NOT_RESP);
-    const native = await tcpRequest(off.native!.tcpPort, { handle: `${PARTNER}/P1`, opFlags: OPFLAG.RECURSIVE });
-    expect(native.message.header.responseCode).toBe(RC.SERVER_NOT_RESP);
-    const none = await startTestServer('pglite', {}, undefined, { native: true });
-    others.push(none);
-    expect((await none.get(`/api/handles/${PARTNER}/P1`)).json.responseCode).toBe(RC.SERVER_NOT_RESP);
-    expect((await none.get(`/${PARTNER}/P1`)).status).toBe(404);
-  });
-});
