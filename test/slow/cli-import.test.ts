@@ -1,16 +1,16 @@
 // `idnode import` and `idnode plan` end to end: batches, per-item rejections, re-runs, exit codes — import over
 // PostgreSQL when the tests have it (each command is a process of its own; PGlite boots take seconds each), plan on
-// the embedded store.
+// the embedded store. In the slow suite: a dozen CLI processes, about 30 s alone and twice that inside `npm test`.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
-import { openNode } from '../src/node.js';
-import { createTemplate } from '../registry/templates.js';
-import { normaliseTemplateInput } from '../registry/template-rules.js';
-import { hasPostgres, tempPostgres } from './helpers/services.js';
+import { loadConfig } from '../../src/config.js';
+import { openNode } from '../../src/node.js';
+import { createTemplate } from '../../registry/templates.js';
+import { normaliseTemplateInput } from '../../registry/template-rules.js';
+import { hasPostgres, tempPostgres } from '../helpers/services.js';
 
 const cli = 'dist/src/cli.js';
 
