@@ -3,7 +3,7 @@ import { createDiffieHellman, randomInt } from 'node:crypto';
 import { RC } from '../../../handle/codes.js';
 import { encodeErrorBody } from '../../../handle/wire/body.js';
 import { WireError } from '../../../handle/wire/bytes.js';
-import { PROTOCOL_VERSION, type Envelope } from '../../../handle/wire/envelope.js';
+import type { Envelope } from '../../../handle/wire/envelope.js';
 import { OC, type Message } from '../../../handle/wire/message.js';
 import {
   aesKeyFromDhSecret,
@@ -22,6 +22,7 @@ import {
 import { withCredential } from '../../../handle/wire/credential.js';
 import type { Requester } from '../../../registry/access.js';
 import type { NativeClient } from './client.js';
+import { answerContext, unsigned } from './signer.js';
 
 // What Handle.Net's HandleServer does, and what this does:
 //   - SESSION_SETUP (certified, asks for a digest): with KEY_EXCHANGE_DH, the client's DH public key (p, g, y) gets a
@@ -255,19 +256,7 @@ export class NativeSessions {
    */
   sign(s: NativeSession, req: { sessionId: number; requestId: number }, version: { major: number; minor: number }, message: Buffer): Buffer {
     s.counter = (s.counter + 1) >>> 0;
-    const credential = macCredential(
-      s.key,
-      {
-        major: version.major,
-        minor: version.minor,
-        suggestedMajor: PROTOCOL_VERSION.major,
-        suggestedMinor: PROTOCOL_VERSION.minor,
-        sessionId: req.sessionId,
-        requestId: req.requestId,
-        sessionCounter: s.counter,
-      },
-      message.subarray(0, message.length - 4),
-    );
+    const credential = macCredential(s.key, answerContext(req, version, s.counter), unsigned(message));
     return withCredential(message, credential);
   }
 

@@ -1,6 +1,6 @@
 // Signs the native face's answers to certified requests (OPFLAG.CERT) with the server key, as Handle.Net's server does.
 import type { KeyObject } from 'node:crypto';
-import { signMessage, withCredential } from '../../../handle/wire/credential.js';
+import { signMessage, withCredential, type SigningContext } from '../../../handle/wire/credential.js';
 import { PROTOCOL_VERSION, type Envelope } from '../../../handle/wire/envelope.js';
 
 /**
@@ -40,18 +40,27 @@ export class AnswerSigner {
    * `version` is the answer's version; its envelope suggests ours (PROTOCOL_VERSION), as withEnvelope writes it.
    */
   sign(req: Pick<Envelope, 'sessionId' | 'requestId'>, version: { major: number; minor: number }, message: Buffer): Buffer {
-    const credential = signMessage(
-      this.privateKey,
-      {
-        major: version.major,
-        minor: version.minor,
-        suggestedMajor: PROTOCOL_VERSION.major,
-        suggestedMinor: PROTOCOL_VERSION.minor,
-        sessionId: req.sessionId,
-        requestId: req.requestId,
-      },
-      message.subarray(0, message.length - 4),
-    );
-    return withCredential(message, credential);
+    return withCredential(message, signMessage(this.privateKey, answerContext(req, version), unsigned(message)));
   }
+}
+
+/**
+ * What the signature (or session MAC) of an answer covers besides its message: the answer's version, the version its
+ * envelope suggests (ours: PROTOCOL_VERSION, as withEnvelope writes it), the ids, and in a session its counter.
+ */
+export function answerContext(req: Pick<Envelope, 'sessionId' | 'requestId'>, version: { major: number; minor: number }, sessionCounter?: number): SigningContext {
+  return {
+    major: version.major,
+    minor: version.minor,
+    suggestedMajor: PROTOCOL_VERSION.major,
+    suggestedMinor: PROTOCOL_VERSION.minor,
+    sessionId: req.sessionId,
+    requestId: req.requestId,
+    ...(sessionCounter !== undefined ? { sessionCounter } : {}),
+  };
+}
+
+/** An encoded message (header + body + an empty credential, from encodeMessage) without its empty credential. */
+export function unsigned(message: Buffer): Buffer {
+  return message.subarray(0, message.length - 4);
 }
