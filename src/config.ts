@@ -63,6 +63,8 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** HTTP worker processes (node cluster); 0 = one per core when DATABASE_URL and REDIS_URL are set, else 1 */
   WORKERS: int(0, 256).default(0),
+  /** how many of the workers also serve the native face (TCP and UDP on NATIVE_PORT); the others serve HTTP only */
+  NATIVE_WORKERS: int(1, 256).default(1),
   // ---- password keys and the SNMS v1 login (README: "Password keys and the v1 login") ----
   /** the key file of the SNMS v1 digests; default <DATA_DIR>/password-key (created 0600 on first start) */
   PASSWORD_KEY_FILE: z.string().min(1).optional(),

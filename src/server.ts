@@ -151,6 +151,9 @@ export interface ServerOptions {
   logger?: boolean;
   /** native listeners on this port (0 = any free one) whatever NATIVE_PORT says; tests use it */
   nativePort?: number;
+  /** false: no native listeners in this process, though NATIVE_PORT is on (a cluster worker beyond NATIVE_WORKERS);
+   *  the site still lists NATIVE_PORT, which other workers of the node serve */
+  nativeListeners?: boolean;
   /** a store the caller opened, instead of the configured one (closed with the server) */
   store?: Store;
 }
@@ -163,7 +166,7 @@ export async function startServer(config: Config, log?: Logger, opts: ServerOpti
   const server = buildServer(node, { ...(opts.logger !== undefined ? { logger: opts.logger } : {}), nativeStats: () => native?.stats() });
   try {
     const nativePort = opts.nativePort ?? (config.NATIVE_PORT > 0 ? config.NATIVE_PORT : null);
-    if (nativePort !== null) {
+    if (nativePort !== null && opts.nativeListeners !== false) {
       const handler = new NativeHandler({
         resolver: node.resolver,
         policy: node.policy,
@@ -188,7 +191,8 @@ export async function startServer(config: Config, log?: Logger, opts: ServerOpti
     await server.listen({ port: config.PORT, host: config.HOST });
     // the site (and every homed prefix record's HS_SITE) lists the ports really listened on
     const a = server.server.address();
-    const nativePorts = native === null ? null : { tcp: native.tcpPort, udp: native.udpPort };
+    const nativePorts =
+      native !== null ? { tcp: native.tcpPort, udp: native.udpPort } : nativePort !== null && nativePort > 0 ? { tcp: nativePort, udp: nativePort } : null;
     node.site.setPorts({ http: typeof a === 'object' && a !== null ? a.port : config.PORT, native: nativePorts });
   } catch (err) {
     await native?.close().catch(() => {});

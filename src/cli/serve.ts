@@ -26,6 +26,9 @@ export const serveCommand: Command = (args) => {
   };
 };
 
+/** The environment variable by which the primary tells a worker its slot (not a setting: only fork sets it). */
+const WORKER_SLOT = 'IDNODE_WORKER_SLOT';
+
 /** Worker logs: warnings and errors only (the primary says what is being served). */
 const quietInfo = { ...stderrLog, info: () => {} };
 
@@ -45,7 +48,10 @@ async function serve(config: Config): Promise<void> {
     if (key.created) stderrLog.info(`created the server key ${key.path} (mode 0600): back it up; clients verify certified answers with its public key`);
     return servePrimary(config, workers);
   }
-  const running = await startServer(config, cluster.isWorker ? quietInfo : stderrLog);
+  // a worker's slot (0 … WORKERS-1, kept by its replacement) is handed over by the primary at fork; the first
+  // NATIVE_WORKERS slots serve the native face
+  const slot = cluster.isWorker ? Number(process.env[WORKER_SLOT] ?? '0') : 0;
+  const running = await startServer(config, cluster.isWorker ? quietInfo : stderrLog, { nativeListeners: slot < config.NATIVE_WORKERS });
   const where = running.node.store.kind === 'pglite' ? `embedded PGlite in ${config.DATA_DIR}` : 'PostgreSQL';
   if (cluster.isWorker) process.send?.({ listening: running.url, where, native: running.native?.tcpPort });
   else stderrLog.info(`idnode ${running.node.registry.nodePrefix} serving on ${running.url} (${where}${config.REDIS_URL ? ' + Redis' : ''})`);
@@ -81,24 +87,34 @@ function servePrimary(config: Config, workers: number): Promise<void> {
   if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
   let stopping = false;
   let announced = false;
-  const fork = () => {
-    const w = cluster.fork();
+  let announcedNative = false;
+  /** the slot of each running worker, by cluster id: a worker that dies is replaced in its slot */
+  const slots = new Map<number, number>();
+  const fork = (slot: number) => {
+    const w = cluster.fork({ [WORKER_SLOT]: String(slot) });
+    slots.set(w.id, slot);
     w.on('message', (m: { listening?: string; where?: string; native?: number }) => {
       if (m.listening !== undefined && !announced) {
         announced = true;
         stderrLog.info(`idnode ${config.NODE_PREFIX} serving on ${m.listening} (${m.where} + Redis, ${workers} workers)`);
-        if (m.native !== undefined) stderrLog.info(`native Handle protocol on tcp/udp port ${m.native}`);
+      }
+      if (m.native !== undefined && !announcedNative) {
+        announcedNative = true;
+        const n = Math.min(config.NATIVE_WORKERS, workers);
+        stderrLog.info(`native Handle protocol on tcp/udp port ${m.native} (${n === 1 ? 'one worker' : `${n} workers`})`);
       }
     });
   };
-  for (let i = 0; i < workers; i++) fork();
+  for (let i = 0; i < workers; i++) fork(i);
   cluster.on('exit', (w, code, signal) => {
+    const slot = slots.get(w.id) ?? 0;
+    slots.delete(w.id);
     if (stopping) {
       if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
       return;
     }
     stderrLog.warn(`worker ${w.process.pid} exited (${signal ?? code}); starting another`);
-    setTimeout(fork, 1000).unref();
+    setTimeout(() => fork(slot), 1000).unref();
   });
   onStopSignals((signal) => {
     if (stopping) return;
