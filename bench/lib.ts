@@ -74,6 +74,11 @@ export function startCeiling(mode: 'const' | 'redis' | 'pg', env: Record<string,
   return startProcess([join(here, 'ceiling.js')], { CEILING: mode, PORT: '0', ...env }, /listening (\d+)/, `ceiling ${mode}`);
 }
 
+/** The native ceiling (bench/ceiling-native.ts), answering every request with `answer` (one whole answer). */
+export function startNativeCeiling(answer: Buffer): Promise<Proc> {
+  return startProcess([join(here, 'ceiling-native.js')], { NATIVE_ANSWER: answer.toString('hex'), PORT: '0' }, /listening (\d+)/, 'native ceiling');
+}
+
 const CLK_TCK = 100; // Linux USER_HZ
 
 /** User + system CPU time of a process (all its threads), in microseconds; 0 when unreadable. */

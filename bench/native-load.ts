@@ -51,6 +51,28 @@ export interface NativeLoadResult extends LoadResult {
   firstError: string | null;
 }
 
+/** The node's whole answer (envelope and message) to one resolution of `handle` over TCP: what the native ceiling repeats. */
+export function captureAnswer(port: number, handle: string, timeoutMs = 5000): Promise<Buffer> {
+  const request = buildRequests([handle], 'tcp-new')[0]!;
+  return new Promise((resolve, reject) => {
+    const s = connect(port, HOST, () => s.write(request));
+    let got = Buffer.alloc(0);
+    const t = setTimeout(() => s.destroy(new Error(`no answer for ${handle} within ${timeoutMs} ms`)), timeoutMs);
+    s.on('data', (b: Buffer) => {
+      got = Buffer.concat([got, b]);
+      if (got.length >= ENVELOPE_SIZE && got.length >= ENVELOPE_SIZE + got.readUInt32BE(MESSAGE_LENGTH_AT)) {
+        clearTimeout(t);
+        s.destroy();
+        resolve(got.subarray(0, ENVELOPE_SIZE + got.readUInt32BE(MESSAGE_LENGTH_AT)));
+      }
+    });
+    s.on('error', (e) => {
+      clearTimeout(t);
+      reject(e);
+    });
+  });
+}
+
 /** Prebuilt requests: envelope + message per handle (requestId 0, patched at send), in a random order. */
 function buildRequests(handles: readonly string[], transport: NativeTransport): Buffer[] {
   if (handles.length === 0) throw new Error('nativeLoad: no handles');

@@ -23,6 +23,7 @@ import {
   rssBytes,
   shuffle,
   startCeiling,
+  startNativeCeiling,
   startNode,
   writeReport,
   zipf,
@@ -31,7 +32,7 @@ import {
   type Proc,
 } from './lib.js';
 import { BenchUsageError, parseBenchArgs, positiveInt, runMain } from './args.js';
-import { freeNativePort, nativeLoad, waitNative, type NativeTransport } from './native-load.js';
+import { captureAnswer, freeNativePort, nativeLoad, waitNative, type NativeTransport } from './native-load.js';
 import { benchContext, benchTemplateBody, measureRawInsert, rawPayloads, scratchDatabase, syntheticItems, type Rate } from './registration.js';
 
 export const SCENARIOS = ['hot', 'warm', 'cold', 'negative', 'filtered', 'proxy', 'mixed', 'registration', 'native'] as const;
@@ -140,7 +141,7 @@ export type Measured = LoadResult;
 export interface ScenarioResult extends Measured {
   /** 'req/s', or 'items/s' for registration */
   unit: string;
-  /** the reference the ratio is taken to (a ceiling; the raw insert for registration; HTTP hot on the same node for native) */
+  /** the reference the ratio is taken to (a ceiling; the raw insert for registration; HTTP hot on the same node for native over open connections; the node:net floor for native-tcp-new) */
   ceiling: string;
   ratio: number;
   /** the reference's rate measured alongside */
@@ -493,8 +494,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       scenarios[name] = { ...r, ...(note ? { note } : {}) };
     };
     /** A timed native run over the hot keys (answers other than responseCode 1 count as non-2xx). */
-    const nativeTimed = async (node: Proc, transport: NativeTransport) => {
-      const { firstError, ...r } = await nativeLoad({ port: nativePort!, transport, handles: sample, connections: opt.connections, duration: opt.seconds, pid: node.pid });
+    const nativeTimed = async (proc: Proc, transport: NativeTransport, port = nativePort!) => {
+      const { firstError, ...r } = await nativeLoad({ port, transport, handles: sample, connections: opt.connections, duration: opt.seconds, pid: proc.pid });
       if (firstError !== null) log(`native ${transport}: ${r.errors} errors, the first: ${firstError}`);
       return measured(r, (rc) => rc === 1);
     };
@@ -559,13 +560,22 @@ export async function main(argv: readonly string[]): Promise<number> {
               throw new Error(`native ${transport} warm-up: ${w.errors} errors${w.firstError ? ` (first: ${w.firstError})` : ''}, responseCodes ${JSON.stringify(w.statusCodes)}`);
             }
           }
+          // a new connection per request is weighed against node's own floor: a bare node:net server answering the
+          // node's own bytes (bench/ceiling-native.ts); the rows on open connections against HTTP hot on the node
+          const floor = await startNativeCeiling(await captureAnswer(port, sample[0]!));
+          cleanups.push({ what: 'stop the native ceiling', f: floor.stop });
+          await nativeLoad({ port: floor.port, transport: 'tcp-new', handles: sample, connections: Math.min(opt.connections, PASS_CONNECTIONS), amount: JIT_WARMUP });
           for (const transport of NATIVE_TRANSPORTS) {
             const row = `native-${transport}` as const;
-            const r = await abba(row, node, () => nativeTimed(node, transport), { name: `http hot (next to ${row})`, run: () => timed(node, hotList, is2xx) });
-            const http = ceilings[r.ceiling]!;
+            const perConnection = transport === 'tcp-new';
+            const r = perConnection
+              ? await abba(row, node, () => nativeTimed(node, transport), { name: 'node:net floor (tcp-new)', run: () => nativeTimed(floor, transport, floor.port) })
+              : await abba(row, node, () => nativeTimed(node, transport), { name: `http hot (next to ${row})`, run: () => timed(node, hotList, is2xx) });
+            const ref = ceilings[r.ceiling]!;
+            const whose = perConnection ? "the bare server's" : "HTTP's";
             const cpu =
-              r.cpuUsPerReq !== null && http.cpuUsPerReq !== null
-                ? `CPU per request ${r.cpuUsPerReq.toFixed(1)} vs ${http.cpuUsPerReq.toFixed(1)} µs = ${(r.cpuUsPerReq / http.cpuUsPerReq).toFixed(2)} × HTTP's`
+              r.cpuUsPerReq !== null && ref.cpuUsPerReq !== null
+                ? `CPU per request ${r.cpuUsPerReq.toFixed(1)} vs ${ref.cpuUsPerReq.toFixed(1)} µs = ${(r.cpuUsPerReq / ref.cpuUsPerReq).toFixed(2)} × ${whose}`
                 : 'CPU per request not measured';
             const how =
               transport === 'tcp'
@@ -573,11 +583,14 @@ export async function main(argv: readonly string[]): Promise<number> {
                 : transport === 'tcp-new'
                   ? `a new connection per request, ${opt.connections} at a time, closed by the client after the answer (as CNRI's client library resolves)`
                   : `one socket, ${opt.connections} requests outstanding`;
+            const against = perConnection
+              ? `vs a bare node:net server answering the node's own bytes (node's floor for a connection), measured alongside`
+              : 'vs HTTP hot measured alongside';
             scenarios[row] = {
               ...r,
               note:
                 `resolution over native ${transport === 'udp' ? 'UDP' : 'TCP'} (${how}), same keys and node as HTTP hot; ` +
-                `vs HTTP hot measured alongside: ${r.ratio.toFixed(2)} × its req/s, ${cpu}`,
+                `${against}: ${r.ratio.toFixed(2)} × its req/s, ${cpu}`,
             };
           }
         }
@@ -865,7 +878,8 @@ function report(j: {
     ...(hasNative
       ? [
           `- native-tcp / native-tcp-new / native-udp: Handle protocol (RFC 3652) resolution of the hot keys on the default node's native port ${String(st.nativePort)}, requests prebuilt by bench/native-load.ts; ` +
-            'the reference is HTTP hot on the same node, measured alongside in ABBA rounds (its figures are in the ceilings table), so ratio > 1 = native serves more req/s and CPU ratio > 1 = native costs the server less CPU per request; ' +
+            'the reference of native-tcp and native-udp is HTTP hot on the same node, measured alongside in ABBA rounds (its figures are in the ceilings table), so ratio > 1 = native serves more req/s and CPU ratio > 1 = native costs the server less CPU per request; ' +
+            "the reference of native-tcp-new is bench/ceiling-native.ts, a bare node:net server with no limits or timers answering every request with the node's own answer bytes, so its ratio says how close the node comes to what node itself costs per connection; " +
             'non-2xx there counts answers whose responseCode is not 1 (success), errors include timeouts (UDP 2 s).',
         ]
       : []),
