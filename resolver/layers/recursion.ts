@@ -152,8 +152,10 @@ export class RecursionLayer implements Layer {
       try {
         const v = await this.valuesOf(serviceKey, trail);
         if (v !== null) sites.push(...(await this.sitesOfValues(v, { ...trail, depth: trail.depth + 1, keys: [...trail.keys, serviceKey] }, kind === 'prefix' ? 'prefix' : 'site')));
-      } catch {
-        // an unreachable service handle leaves the other sites
+      } catch (e) {
+        // an unreachable service handle (its resolution failed as a Handle error) leaves the other sites; anything
+        // else is a fault here, not there
+        if (!(e instanceof HandleError) && !(e instanceof ExchangeError)) throw e;
       }
     }
     return sites;

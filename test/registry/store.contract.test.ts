@@ -1,7 +1,4 @@
-// Store contract suite: the reads, lists, audit queries and migrations of PGlite (in-memory and on disk) and PostgreSQL alike.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// Store contract suite: the reads, lists, audit queries and migrations of PGlite (in memory) and PostgreSQL alike (PGlite on disk: test/slow/pglite-data-folder.test.ts).
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PERMISSIONS, type HandleValue } from '../../handle/types.js';
@@ -258,40 +255,5 @@ describe.skipIf(!hasPostgres)('postgres', () => {
         await c.end();
       }
     });
-  });
-});
-
-// --- PGlite, in a data folder ----------------------------------------------------------------------------------------
-describe('pglite with a data folder', () => {
-  let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'idnode-pglite-'));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  it('persists across close and reopen (and creates the folder)', async () => {
-    const dataDir = join(dir, 'nested', 'data');
-    const r = ref('88.320924.17', 'Persist-Ü');
-    const first = await openPgliteStore(dataDir);
-    await first.migrate();
-    await writer(first)(r, ALL_FORMATS);
-    await first.close();
-    await first.close(); // idempotent
-
-    const second = await openPgliteStore(dataDir);
-    try {
-      await second.migrate();
-      const got = await second.getHandle(r.key);
-      expect(got?.handle).toBe(r.handle);
-      expect(got?.values).toEqual(ALL_FORMATS);
-      expect(got?.version).toBe(1);
-      expect(await second.listAudit({ handleKey: r.key })).toHaveLength(1);
-      const upd = await writer(second)(r, [urlValue('https://after-reopen.example/')], bob, 'values.add');
-      expect(upd.after?.version).toBe(2);
-    } finally {
-      await second.close();
-    }
   });
 });

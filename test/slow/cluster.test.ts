@@ -3,11 +3,11 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { startChildNode, type ChildNode } from './helpers/child-node.js';
-import { admin } from './helpers/node.js';
-import { tcpRequest, udpRequest } from './helpers/native-client.js';
-import { RC } from '../handle/codes.js';
-import { hasPostgres, hasRedis, redisNamespace, redisUrl, tempPostgres } from './helpers/services.js';
+import { startChildNode, type ChildNode } from '../helpers/child-node.js';
+import { admin } from '../helpers/node.js';
+import { tcpRequest, udpRequest } from '../helpers/native-client.js';
+import { RC } from '../../handle/codes.js';
+import { hasPostgres, hasRedis, redisNamespace, redisUrl, tempPostgres } from '../helpers/services.js';
 
 describe.skipIf(!hasPostgres || !hasRedis)('idnode serve with WORKERS=2', () => {
   let db: { url: string; drop: () => Promise<void> };
