@@ -23,6 +23,8 @@ import { resolvable, type Node } from './node.js';
 export interface AppOptions {
   node: Node;
   nativeStats(): NativeStats | undefined;
+  /** true from a SIGTERM on: /readyz says draining */
+  draining?: () => boolean;
   /** the sampled request-latency histogram the server fills (null: LATENCY_SAMPLE=0) */
   latency?: Histogram<'face'> | null;
 }
@@ -58,7 +60,7 @@ export default async function app(fastify: FastifyInstance, o: AppOptions): Prom
     const who = await node.credentials.authenticate(authorization, address);
     return who !== null && isNodeAdmin(node.registry, who);
   };
-  await fastify.register(healthFace, { store: node.store, resolver: node.resolver, redis: () => node.redisState(), workers: node.workers, mayInspect });
+  await fastify.register(healthFace, { store: node.store, resolver: node.resolver, redis: () => node.redisState(), workers: node.workers, mayInspect, draining: o.draining ?? (() => false) });
   await fastify.register(metricsFace, { stats: () => node.resolver.stats(), nativeStats: o.nativeStats, latency: o.latency ?? null });
   await fastify.register(handleRestFace, { resolvable: answerable, resolver: node.resolver, registry: node.registry, credentials: node.credentials, site: node.site, policy: node.policy });
   await fastify.register(snmsFace, { registry: node.registry, plan: node.plan });

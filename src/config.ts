@@ -63,6 +63,8 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** HTTP worker processes (node cluster); 0 = one per core when DATABASE_URL and REDIS_URL are set, else 1 */
   WORKERS: int(0, 256).default(0),
+  /** seconds a SIGTERM leaves the node serving with /readyz at 503 (so a balancer takes it out) before it closes */
+  DRAIN_SECONDS: int(0, 300).default(0),
   /** how many of the workers also serve the native face (TCP and UDP on NATIVE_PORT); the others serve HTTP only */
   NATIVE_WORKERS: int(1, 256).default(1),
   // ---- password keys and the SNMS v1 login (README: "Password keys and the v1 login") ----

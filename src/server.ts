@@ -46,7 +46,7 @@ export function tlsOptions(config: Pick<Config, 'TLS_CERT' | 'TLS_KEY'>): { cert
 const REQ_ID = Symbol('idnode.reqId');
 type Marked = IncomingMessage & { [REQ_ID]?: string; [VIA_APP]?: boolean };
 
-export function buildServer(node: Node, opts: { logger?: boolean; nativeStats?: () => NativeStats | undefined } = {}): FastifyInstance {
+export function buildServer(node: Node, opts: { logger?: boolean; nativeStats?: () => NativeStats | undefined; draining?: () => boolean } = {}): FastifyInstance {
   const config = node.config;
   const answerable = (id: HandleId) => resolvable(node, id);
   let fastify: FastifyInstance | null = null;
@@ -134,7 +134,7 @@ export function buildServer(node: Node, opts: { logger?: boolean; nativeStats?: 
       done();
     });
   }
-  fastify.register(app, { node, nativeStats: opts.nativeStats ?? (() => undefined), latency: latency?.histogram ?? null });
+  fastify.register(app, { node, nativeStats: opts.nativeStats ?? (() => undefined), latency: latency?.histogram ?? null, draining: opts.draining ?? (() => false) });
   return fastify;
 }
 
@@ -144,7 +144,10 @@ export interface RunningServer {
   url: string;
   /** the native Handle protocol listeners, when on */
   native: NativeServer | null;
+  /** stops at once: new connections refused, requests under way answered, then the store closed */
   close(): Promise<void>;
+  /** /readyz answers 503 (draining) at once while everything else is served as before for `ms`; then close() */
+  drain(ms: number): Promise<void>;
 }
 
 export interface ServerOptions {
@@ -163,7 +166,8 @@ export async function startServer(config: Config, log?: Logger, opts: ServerOpti
   tlsOptions(config); // unreadable TLS files stop the start before anything is opened
   const node = await openNode(config, log, opts.store);
   let native: NativeServer | null = null;
-  const server = buildServer(node, { ...(opts.logger !== undefined ? { logger: opts.logger } : {}), nativeStats: () => native?.stats() });
+  let draining = false;
+  const server = buildServer(node, { ...(opts.logger !== undefined ? { logger: opts.logger } : {}), nativeStats: () => native?.stats(), draining: () => draining });
   try {
     const nativePort = opts.nativePort ?? (config.NATIVE_PORT > 0 ? config.NATIVE_PORT : null);
     if (nativePort !== null && opts.nativeListeners !== false) {
@@ -204,18 +208,25 @@ export async function startServer(config: Config, log?: Logger, opts: ServerOpti
   const port = typeof addr === 'object' && addr ? addr.port : config.PORT;
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
   let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      draining = true;
+      await native?.close();
+      await server.close();
+      await node.close();
+    })();
+    return closing;
+  };
   return {
     node,
     server,
     native,
     url: `${config.TLS_CERT !== undefined ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    close() {
-      closing ??= (async () => {
-        await native?.close();
-        await server.close();
-        await node.close();
-      })();
-      return closing;
+    close,
+    async drain(ms) {
+      draining = true;
+      if (ms > 0 && closing === undefined) await new Promise((r) => setTimeout(r, ms));
+      return close();
     },
   };
 }

@@ -60,10 +60,13 @@ async function serve(config: Config): Promise<void> {
   onStopSignals((signal) => {
     if (stopping) return;
     stopping = true;
-    if (!cluster.isWorker) stderrLog.info(`${signal}: shutting down`);
-    const force = setTimeout(() => process.exit(1), 10_000);
+    // SIGTERM (a service manager, a rolling restart) drains: /readyz turns 503 and the node serves on for
+    // DRAIN_SECONDS, so a balancer's health check takes it out first; SIGINT (a terminal) stops at once
+    const drainMs = signal === 'SIGTERM' ? config.DRAIN_SECONDS * 1000 : 0;
+    if (!cluster.isWorker) stderrLog.info(`${signal}: ${drainMs > 0 ? `draining for ${config.DRAIN_SECONDS} s, then ` : ''}shutting down`);
+    const force = setTimeout(() => process.exit(1), drainMs + 10_000);
     force.unref();
-    running.close().then(
+    running.drain(drainMs).then(
       () => process.exit(0),
       (err) => {
         stderrLog.error(`shutdown failed: ${(err as Error).message}`);
@@ -119,9 +122,10 @@ function servePrimary(config: Config, workers: number): Promise<void> {
   onStopSignals((signal) => {
     if (stopping) return;
     stopping = true;
-    stderrLog.info(`${signal}: shutting down ${workers} workers`);
-    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
-    setTimeout(() => process.exit(1), 12_000).unref();
+    stderrLog.info(`${signal}: ${signal === 'SIGTERM' && config.DRAIN_SECONDS > 0 ? `draining for ${config.DRAIN_SECONDS} s, then ` : ''}shutting down ${workers} workers`);
+    // each worker gets the same signal, so drains as one process would
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill(signal as NodeJS.Signals);
+    setTimeout(() => process.exit(1), (signal === 'SIGTERM' ? config.DRAIN_SECONDS * 1000 : 0) + 12_000).unref();
     if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
   });
   return Promise.resolve();

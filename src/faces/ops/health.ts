@@ -1,5 +1,5 @@
 // Liveness and readiness: /healthz answers while the process runs (naming it in x-idnode-worker), /readyz only while the
-// store answers — with details (store kind, Redis, workers, cache counters, the error) only for the node admin and operators.
+// process is not stopping and the store answers — with details (store kind, Redis, workers, cache counters, the error) only for the node admin and operators.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Store } from '../../../registry/store.js';
@@ -14,6 +14,8 @@ export interface HealthDeps {
   redis(): 'ready' | 'down' | 'off';
   /** the HTTP processes serving the node */
   workers: number;
+  /** true once the process is stopping (SIGTERM, DRAIN_SECONDS): it still serves, but a balancer should send no more */
+  draining(): boolean;
   /** whether these credentials (an Authorization header) may see the details: the node admin or an operator */
   mayInspect(authorization: string | undefined, address: string): Promise<boolean>;
 }
@@ -35,9 +37,9 @@ const Workers = z.int().describe('HTTP worker processes serving the node');
 const READYZ = {
   schema: {
     tags: [TAG.ops],
-    summary: 'Readiness: 200 only while the store answers',
+    summary: 'Readiness: 200 only while the store answers and the process is not stopping',
     description:
-      'Anonymous callers get the status only; the node admin (Basic) and operators (Bearer) also get the store kind, the shared cache\'s connection (`redis`: ready, down — resolutions go on from the store —, or off without REDIS_URL), the number of worker processes, the cache counters and the error.',
+      'From a SIGTERM on (for `DRAIN_SECONDS`, then the process closes) the answer is 503 with status `draining`, while every other route is served as before, so a balancer takes the process out before it stops. Anonymous callers get the status only; the node admin (Basic) and operators (Bearer) also get the store kind, the shared cache\'s connection (`redis`: ready, down — resolutions go on from the store —, or off without REDIS_URL), the number of worker processes, the cache counters and the error.',
     security: AUTH.none,
     querystring: NoQuery,
     response: {
@@ -52,8 +54,8 @@ const READYZ = {
         }),
       ),
       503: json(
-        'The store does not answer (within 2 s)',
-        z.object({ status: z.literal('unavailable'), store: z.string().optional(), redis: Redis.optional(), workers: Workers.optional(), error: z.string().optional() }),
+        'The store does not answer (within 2 s), or the process is stopping (draining)',
+        z.object({ status: z.enum(['unavailable', 'draining']), store: z.string().optional(), redis: Redis.optional(), workers: Workers.optional(), error: z.string().optional() }),
       ),
     },
   },
@@ -64,6 +66,7 @@ export default async function healthFace(app: FastifyInstance, d: HealthDeps): P
   const pid = String(process.pid);
   app.get('/healthz', HEALTHZ, async (_req, reply) => reply.header('x-idnode-worker', pid).send({ status: 'ok' }));
   app.get('/readyz', READYZ, async (req, reply) => {
+    if (d.draining()) return reply.code(503).header('connection', 'close').send({ status: 'draining' });
     const details = await d.mayInspect(req.headers.authorization, req.ip).catch(() => false);
     try {
       await Promise.race([
