@@ -27,7 +27,9 @@ COPY --from=build --chown=node:node /app/package.json ./
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
 COPY --from=build --chown=node:node /app/plan ./plan
-RUN mkdir -p /data && chown node:node /data
+# /keys: where several instances mount the key files they share (deploy/compose.yaml, deploy/k8s); a named volume
+# mounted there starts out owned by the node user
+RUN mkdir -p /data /keys && chown node:node /data /keys
 USER node
 VOLUME ["/data"]
 # HTTP, and the native Handle protocol on TCP and UDP (NATIVE_PORT)

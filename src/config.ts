@@ -124,6 +124,9 @@ const schema = z.object({
 
 export type Config = z.infer<typeof schema>;
 
+/** Every setting's name (the environment variables the node reads). */
+export const SETTING_NAMES: readonly string[] = Object.keys(schema.shape);
+
 /** How many HTTP workers `serve` runs: WORKERS, or with 0 one per core when PostgreSQL and Redis are configured. */
 export function workerCount(c: Config, cores: number): number {
   if (c.WORKERS > 0) return c.WORKERS;
