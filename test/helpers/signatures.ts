@@ -10,14 +10,8 @@ import { tcpRequest, type Answer } from './native-client.js';
 
 const HASH: Record<string, string> = { 'SHA-256': 'sha256', SHA1: 'sha1' };
 
-/**
- * Checks an answer's signature the way Handle.Net's client does, written out here rather than taken from the codec:
- * version, suggested version, session id, request id and session counter, then the header and body as received.
- * `tamper` changes the signed bytes first (the check must then fail).
- */
-export function signatureHolds(a: Answer, key: KeyObject, tamper?: (signed: Buffer) => void): boolean {
-  const cred = decodeCredential(a.message.credential);
-  expect(cred.type).toBe('HS_SIGNED');
+/** The signed prefix written out (versions, session id, request id, counter), as Handle.Net's client rebuilds it. */
+export function signedPrefix(a: Answer, counter: number): Buffer {
   const e = a.envelope;
   const pre = Buffer.alloc(16);
   pre[0] = e.major;
@@ -26,7 +20,19 @@ export function signatureHolds(a: Answer, key: KeyObject, tamper?: (signed: Buff
   pre[3] = e.suggestedMajor === 0 ? e.minor : e.suggestedMinor;
   pre.writeUInt32BE(e.sessionId, 4);
   pre.writeUInt32BE(e.requestId, 8);
-  pre.writeUInt32BE(cred.sessionCounter, 12);
+  pre.writeUInt32BE(counter, 12);
+  return pre;
+}
+
+/**
+ * Checks an answer's signature the way Handle.Net's client does, written out here rather than taken from the codec:
+ * version, suggested version, session id, request id and session counter, then the header and body as received.
+ * `tamper` changes the signed bytes first (the check must then fail).
+ */
+export function signatureHolds(a: Answer, key: KeyObject, tamper?: (signed: Buffer) => void): boolean {
+  const cred = decodeCredential(a.message.credential);
+  expect(cred.type).toBe('HS_SIGNED');
+  const pre = signedPrefix(a, cred.sessionCounter);
   const signed = Buffer.concat([pre, a.message.digestInput]);
   tamper?.(signed);
   return verify(HASH[cred.hashAlg]!, signed, key, cred.signature);

@@ -22,6 +22,7 @@ import { NativeSessions, SESSION_ID_MIN } from '../../src/faces/native/sessions.
 import { admin, ADMIN_SECRET, NODE_PREFIX, startTestServer, type TestServer } from '../helpers/node.js';
 import { requestBytes, sessionRequestBytes, signChallenge, tcpConnect, tcpRequest, udpExchange, type AdminAuth, type Answer } from '../helpers/native-client.js';
 import { val } from '../helpers/values.js';
+import { signedPrefix } from '../helpers/signatures.js';
 
 const P = NODE_PREFIX;
 const V = { major: 2, minor: 11 };
@@ -36,20 +37,6 @@ interface Session {
 
 const codeOf = (a: Answer) => a.message.header.responseCode;
 const textOf = (a: Answer) => decodeErrorBody(a.message.body, (a.message.header.opFlags & OPFLAG.RETURN_DIGEST) !== 0).message;
-
-/** The signed prefix written out (versions, session id, request id, counter), as Handle.Net's client rebuilds it. */
-function prefixOf(a: Answer, counter: number): Buffer {
-  const e = a.envelope;
-  const pre = Buffer.alloc(16);
-  pre[0] = e.major;
-  pre[1] = e.minor;
-  pre[2] = e.suggestedMajor === 0 ? e.major : e.suggestedMajor;
-  pre[3] = e.suggestedMajor === 0 ? e.minor : e.suggestedMinor;
-  pre.writeUInt32BE(e.sessionId, 4);
-  pre.writeUInt32BE(e.requestId, 8);
-  pre.writeUInt32BE(counter, 12);
-  return pre;
-}
 
 /** The session setup request this test's client sends: DH in the 1024-bit MODP group, certified, asking for a digest. */
 function setupRequest(o: { identity?: AdminAuth; timeout?: number; mode?: number; publicKey?: Buffer } = {}) {
@@ -74,7 +61,7 @@ function acceptSetup(a: Answer, dh: ReturnType<typeof createDiffieHellmanGroup>,
   expect(a.envelope.sessionId).toBeGreaterThanOrEqual(SESSION_ID_MIN);
   const cred = decodeCredential(a.message.credential);
   expect(cred.type).toBe('HS_SIGNED');
-  expect(verify('sha256', Buffer.concat([prefixOf(a, cred.sessionCounter), a.message.digestInput]), serverKey, cred.signature)).toBe(true);
+  expect(verify('sha256', Buffer.concat([signedPrefix(a, cred.sessionCounter), a.message.digestInput]), serverKey, cred.signature)).toBe(true);
   // the request digest section opens the body
   const digest = Buffer.from(requestDigest(a.message.body[0] as DigestAlg, decodeMessage(requestMessage)));
   expect(Buffer.from(a.message.body.subarray(0, digest.length))).toEqual(digest);
@@ -177,7 +164,7 @@ describe('native sessions', () => {
     const cred = decodeCredential(a.message.credential);
     expect(cred.type).toBe('HS_MAC');
     expect(cred.hashAlg).toBe('HMAC-SHA256');
-    const mac = createHmac('sha256', sess.key).update(prefixOf(a, cred.sessionCounter)).update(a.message.digestInput).digest();
+    const mac = createHmac('sha256', sess.key).update(signedPrefix(a, cred.sessionCounter)).update(a.message.digestInput).digest();
     expect(Buffer.from(cred.signature)).toEqual(mac);
   });
 
@@ -188,7 +175,7 @@ describe('native sessions', () => {
     expect(a.envelope.sessionId).toBeLessThan(SESSION_ID_MIN);
     const cred = decodeCredential(a.message.credential);
     expect(cred.type).toBe('HS_SIGNED');
-    expect(verify('sha256', Buffer.concat([prefixOf(a, cred.sessionCounter), a.message.digestInput]), serverKey, cred.signature)).toBe(true);
+    expect(verify('sha256', Buffer.concat([signedPrefix(a, cred.sessionCounter), a.message.digestInput]), serverKey, cred.signature)).toBe(true);
   });
 
   it('MACs: a wrong key answers 502, a reused counter 505, neither runs the request', async () => {
