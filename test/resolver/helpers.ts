@@ -1,6 +1,6 @@
 // Shared test fixtures for the resolver suites: URL records, a controllable RecordSource double, throwaway redis-servers.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, connect } from 'node:net';
+import { createServer, connect, type Server } from 'node:net';
 import { publicValuesJson } from '../../handle/json.js';
 import type { HandleValue } from '../../handle/types.js';
 import { recordFromValues } from '../../resolver/record.js';
@@ -175,6 +175,9 @@ function ping(port: number): Promise<boolean> {
 /** A throwaway redis-server on a free loopback port (no persistence). Always call kill(). */
 export class ThrowawayRedis {
   private proc: ChildProcess | null = null;
+  /** while killed: a listener holding the port that drops every connection, so that no other test's server started
+   *  meanwhile on a free port can take it and be reconnected to as if this one were back */
+  private holder: Server | null = null;
   private constructor(readonly port: number) {}
 
   get url(): string {
@@ -190,6 +193,9 @@ export class ThrowawayRedis {
   /** Starts (again) on the same port. */
   async launch(): Promise<void> {
     if (this.proc !== null) throw new Error('already running');
+    const holder = this.holder;
+    this.holder = null;
+    if (holder !== null) await new Promise<void>((r) => holder.close(() => r()));
     const proc = spawn(
       'redis-server',
       ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
@@ -226,5 +232,14 @@ export class ThrowawayRedis {
     p.kill('SIGCONT');
     p.kill('SIGKILL');
     await exited;
+    const holder = createServer((sock) => sock.destroy());
+    holder.unref();
+    await new Promise<void>((resolve) => {
+      holder.once('error', () => resolve()); // taken already: nothing to hold
+      holder.listen(this.port, '127.0.0.1', () => {
+        this.holder = holder;
+        resolve();
+      });
+    });
   }
 }
