@@ -233,6 +233,23 @@ describe('native sessions', () => {
     expect(sess.key.length).toBe(32);
   });
 
+  it('session setups, certified or not, draw on the signing budget (NATIVE_SIGN_RATE): beyond it they answer busy (RC 3)', async () => {
+    const tight = await startTestServer('pglite', { NATIVE_SIGN_RATE: '1' }, undefined, { native: true });
+    try {
+      const codes: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const { req } = setupRequest();
+        // the same setup without the certify flag: no signature, but the Diffie-Hellman work all the same
+        const plain = sessionRequestBytes({ opCode: OC.SESSION_SETUP, opFlags: OPFLAG.RETURN_DIGEST, body: decodeMessage(req.message).body, sessionId: 0, version: V });
+        codes.push(codeOf(await exchange(tight.native!.tcpPort, plain.bytes)));
+      }
+      expect(codes).toContain(RC.SUCCESS);
+      expect(codes).toContain(RC.SERVER_TOO_BUSY);
+    } finally {
+      await tight.close();
+    }
+  });
+
   it('refusals: other key exchange modes, bad DH keys, key exchange requests (501); undecodable or encrypted messages (4); the node stays up', async () => {
     const cipher = setupRequest({ mode: KEY_EXCHANGE.CIPHER_SERVER });
     const a = await exchange(port, cipher.req.bytes);

@@ -51,7 +51,6 @@ import { SESSION_ID_MIN, type NativeSession } from './sessions.js';
 /** The op codes this answers: the administration requests and the challenge answer. */
 export const ADMIN_OPCODES: ReadonlySet<number> = new Set([OC.CREATE_HANDLE, OC.DELETE_HANDLE, OC.ADD_VALUE, OC.REMOVE_VALUE, OC.MODIFY_VALUE, OC.CHALLENGE_RESPONSE]);
 
-
 export interface NativeAdminDeps {
   registry: RegistryContext;
   resolver: Resolver;

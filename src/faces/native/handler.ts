@@ -179,9 +179,12 @@ export class NativeHandler {
       const digest = wantsDigest ? requestDigest(digestAlgFor(version.major, version.minor), msg) : null;
       // a certified request gets a signed answer, which says so with the certify flag (Handle.Net echoes it)
       const signer = (h.opFlags & OPFLAG.CERT) !== 0 ? this.d.signer : undefined;
-      if (signer !== undefined && !signer.take()) {
+      // the public-key work an anonymous client can ask for draws on one budget: a signature, and a session setup's
+      // Diffie-Hellman exchange (certified or not, with a prime of the client's choosing up to 4096 bits)
+      const budget = signer ?? (h.opCode === OC.SESSION_SETUP ? this.d.signer : undefined);
+      if (budget !== undefined && !budget.take()) {
         const header = { opCode: h.opCode, responseCode: RC.SERVER_TOO_BUSY, opFlags: (h.opFlags & ECHOED_FLAGS) >>> 0, siteInfoSerial: 1, recursionCount: h.recursionCount, expiration: nowSec() + 60 };
-        return { bytes: withEnvelope(env, version, encodeMessage(header, encodeErrorBody('Too many certified requests: retry shortly', digest))), version, close: false };
+        return { bytes: withEnvelope(env, version, encodeMessage(header, encodeErrorBody('Too many certified requests or session setups: retry shortly', digest))), version, close: false };
       }
       const reply = (responseCode: number, body: Uint8Array, primary = true, sessionId = env.sessionId): Reply => {
         const flags = ((h.opFlags & ECHOED_FLAGS) | (primary ? PRIMARY : 0) | (digest !== null ? OPFLAG.RETURN_DIGEST : 0) | (signer ? OPFLAG.CERT : 0)) >>> 0;
@@ -250,8 +253,9 @@ export class NativeHandler {
     const a = await admin.answer(msg, env.sessionId, version, client, digest, session);
     // a certified request's answer is signed: with the session's key when it is in a live session (an HS_MAC, as
     // Handle.Net's sendResponse does), else with the server key
-    const live = (h.opFlags & OPFLAG.CERT) !== 0 ? this.d.sessions?.get(a.sessionId) : undefined;
-    const signer = (h.opFlags & OPFLAG.CERT) !== 0 ? this.d.signer : undefined;
+    const certify = (h.opFlags & OPFLAG.CERT) !== 0;
+    const live = certify ? this.d.sessions?.get(a.sessionId) : undefined;
+    const signer = certify ? this.d.signer : undefined;
     const certified = live !== undefined || signer !== undefined;
     const flags = ((h.opFlags & ECHOED_FLAGS) | PRIMARY | (a.returnDigest ? OPFLAG.RETURN_DIGEST : 0) | (certified ? OPFLAG.CERT : 0)) >>> 0;
     const header = { opCode: a.opCode, responseCode: a.responseCode, opFlags: flags, siteInfoSerial: 1, recursionCount: h.recursionCount, expiration: nowSec() + 3600 };
