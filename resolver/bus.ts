@@ -6,6 +6,8 @@ import type { Redis } from 'ioredis';
 export interface BusChange {
   keys: readonly string[];
   prefixes: boolean;
+  /** the store position of the change's commit (with read replicas: resolver/read-floors.ts) */
+  position?: bigint;
 }
 
 export interface InvalidationBusOptions {
@@ -113,7 +115,13 @@ export class InvalidationBus {
     // Registered before PUBLISH: other instances' acks can arrive (on the subscriber socket) before its reply.
     this.pending.set(id, p);
     try {
-      const msg = JSON.stringify(change.prefixes ? { id, origin: this.instanceId, keys: change.keys, prefixes: true } : { id, origin: this.instanceId, keys: change.keys });
+      const msg = JSON.stringify({
+        id,
+        origin: this.instanceId,
+        keys: change.keys,
+        ...(change.prefixes ? { prefixes: true } : {}),
+        ...(change.position !== undefined ? { position: change.position.toString() } : {}),
+      });
       timer = setTimeout(() => p.done(), this.ackTimeoutMs);
       let receivers: number;
       try {
@@ -177,7 +185,7 @@ export class InvalidationBus {
   };
 
   private async onInvalidation(message: string): Promise<void> {
-    let m: { id?: unknown; origin?: unknown; keys?: unknown; prefixes?: unknown };
+    let m: { id?: unknown; origin?: unknown; keys?: unknown; prefixes?: unknown; position?: unknown };
     try {
       m = JSON.parse(message) as typeof m;
     } catch (e) {
@@ -189,7 +197,9 @@ export class InvalidationBus {
     if (m.origin !== this.instanceId) {
       const keys = (m.keys as unknown[]).filter((k): k is string => typeof k === 'string');
       try {
-        await this.o.onChange({ keys, prefixes: m.prefixes === true });
+        const change: BusChange = { keys, prefixes: m.prefixes === true };
+        if (typeof m.position === 'string' && /^\d{1,20}$/.test(m.position)) change.position = BigInt(m.position);
+        await this.o.onChange(change);
       } catch (e) {
         // not applied: no ack, so the publisher moves the epoch on
         this.o.onError(e);

@@ -17,6 +17,7 @@ import { RedisLayer } from './layers/redis.js';
 import { SingleFlight } from './layers/single-flight.js';
 import { StoreLayer } from './layers/store.js';
 import { MemoryCache, type CacheEntry, type TtlPolicyOptions } from './memory-cache.js';
+import { ReadFloors } from './read-floors.js';
 import { closeRedisClient, createRedisClient, waitReady, watchConnection } from './redis-client.js';
 import type { Change, HitToken, Layer, RecordSource, Resolution, ResolveOptions, Resolver, ResolverStats } from './types.js';
 
@@ -74,6 +75,10 @@ class PipelineResolver implements Resolver {
   /** whether a key is answered from the store (set when recursion is configured) */
   homes: (key: string) => boolean = () => true;
   clients: Redis[] = [];
+  /** with read replicas: the positions reads must be at (null: the store has none) */
+  floors: ReadFloors | null = null;
+  /** the store's write position now (with read replicas) */
+  position: (() => Promise<bigint>) | null = null;
   /** stops reporting the connection's state (closing it is no loss) */
   unwatch = (): void => {};
   private closed = false;
@@ -114,6 +119,15 @@ class PipelineResolver implements Resolver {
     const prefixes = (change.prefixKeys?.length ?? 0) > 0;
     if (keys.length === 0 && !prefixes) return;
     const c: BusChange = { keys, prefixes };
+    // With read replicas the change carries the store position of its commit (read after it), so every instance
+    // reads these keys only from a replica that has replayed it.
+    if (this.position !== null && keys.length > 0) {
+      try {
+        c.position = await this.position();
+      } catch {
+        // unknown: the keys are read from the primary until a position is learned (ReadFloors.note)
+      }
+    }
     try {
       await this.apply(c);
     } catch {
@@ -151,7 +165,14 @@ class PipelineResolver implements Resolver {
 
   /** A change applied in this process: the keys dropped (and their running lookups made uncacheable), suspensions re-read. */
   async apply(c: BusChange): Promise<void> {
-    if (c.keys.length > 0) this.memory.forget(c.keys);
+    if (c.keys.length > 0) {
+      if (this.floors !== null && c.position === undefined && this.position !== null) {
+        // a change from an instance that sent no position: the store's position now is at or above its commit
+        c.position = await this.position().catch(() => undefined);
+      }
+      this.floors?.note(c.keys, c.position);
+      this.memory.forget(c.keys);
+    }
     if (!c.prefixes) return;
     const remote = this.gate.remoteVersion;
     if (!(await this.gate.reload())) throw new Error('could not re-read the suspended prefixes');
@@ -186,12 +207,41 @@ class PipelineResolver implements Resolver {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.floorTimer !== null) clearInterval(this.floorTimer);
     this.unwatch();
     this.coherence?.close();
     this.coherence = null;
     const clients = this.clients;
     this.clients = [];
     await Promise.all(clients.map(closeRedisClient));
+  }
+
+  floorTimer: NodeJS.Timeout | null = null;
+  private floorSeq = 0;
+
+  /**
+   * Replica reads stop until the floor is raised to the store's position now (retried until it is): at start, when
+   * the invalidation subscription comes or goes, and when the cache epoch moves on — whenever writes may have been
+   * missed.
+   */
+  refloor(): void {
+    const floors = this.floors;
+    const position = this.position;
+    if (floors === null || position === null) return;
+    floors.suspend();
+    const seq = ++this.floorSeq;
+    const attempt = (): void => {
+      position().then(
+        (p) => {
+          if (seq === this.floorSeq) floors.raiseAndTrust(p);
+          else floors.raise(p);
+        },
+        () => {
+          if (seq === this.floorSeq && !this.closed) setTimeout(attempt, 500).unref();
+        },
+      );
+    };
+    attempt();
   }
 
   /** The one answer per entry (the hot path then allocates nothing), rebuilt when the suspensions changed since. */
@@ -217,7 +267,9 @@ export async function createResolver(opts: CreateResolverOptions): Promise<Resol
   const cache = new MemoryCache({ ...opts.cache, clock });
   const gate = new PrefixGate(opts.source);
   await gate.reload();
-  const store = new StoreLayer(opts.source, clock, counters);
+  const replicated = opts.source.readAt !== undefined && opts.source.position !== undefined;
+  const floors = replicated ? new ReadFloors(opts.redis !== undefined && opts.redis !== null) : null;
+  const store = new StoreLayer(opts.source, clock, counters, floors);
   let below: Layer = opts.site ? new PrefixSiteLayer(store, opts.site, clock) : store;
   let recursion: RecursionLayer | null = null;
   let homes: ((key: string) => boolean) | null = null;
@@ -292,9 +344,16 @@ export async function createResolver(opts: CreateResolverOptions): Promise<Resol
       ...(r.ackTimeoutMs !== undefined ? { ackTimeoutMs: r.ackTimeoutMs } : {}),
       setLease: (until) => {
         cache.trustedUntil = until;
+        floors?.setLease(until);
       },
-      forgetAll: () => top.memory?.forget(null),
-      setTrusting: (t) => cache.setTrusting(t),
+      forgetAll: () => {
+        top.memory?.forget(null);
+        top.resolver?.refloor();
+      },
+      setTrusting: (t) => {
+        cache.setTrusting(t);
+        floors?.setTrusting(t);
+      },
       apply: (c) => top.resolver!.apply(c),
       reloadGate: () => gate.reload(),
     });
@@ -308,6 +367,16 @@ export async function createResolver(opts: CreateResolverOptions): Promise<Resol
   if (homes !== null) resolver.homes = homes;
   top.memory = memory;
   top.resolver = resolver;
+  if (floors !== null) {
+    const source = opts.source;
+    resolver.floors = floors;
+    resolver.position = () => source.position!();
+    resolver.refloor();
+    if (source.settledPosition !== undefined) {
+      resolver.floorTimer = setInterval(() => floors.prune(source.settledPosition!()), 1000);
+      resolver.floorTimer.unref();
+    }
+  }
   if (coherence !== null && redisLayer !== null && r) {
     resolver.coherence = coherence;
     resolver.clients = clients;

@@ -17,6 +17,15 @@ export interface RecordText {
 export interface RecordSource {
   /** Records by canonical key, answered in the order of `keys` (null: no such handle). */
   read(keys: readonly string[]): Promise<(RecordText | null)[]>;
+  /**
+   * `read`, allowed to answer from a read replica: each key from a copy that has replayed at least `atLeast[i]` (the
+   * store position of its last acknowledged write). Absent: the store has no replicas.
+   */
+  readAt?(keys: readonly string[], atLeast: readonly bigint[]): Promise<(RecordText | null)[]>;
+  /** The store's current write position: every commit acknowledged before the call is at or below it (with readAt). */
+  position?(): Promise<bigint>;
+  /** A position every replica has replayed (the floor under which recently written keys need no tracking). */
+  settledPosition?(): bigint;
   /** Prefix keys whose handles must not resolve (suspended enterprises). */
   hiddenPrefixKeys(): Promise<string[]>;
   /** Prefix keys hosted at an enterprise's own node: their handles are resolved there (recursion), not read here. */

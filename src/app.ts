@@ -61,7 +61,7 @@ export default async function app(fastify: FastifyInstance, o: AppOptions): Prom
     return who !== null && isNodeAdmin(node.registry, who);
   };
   await fastify.register(healthFace, { store: node.store, resolver: node.resolver, redis: () => node.redisState(), workers: node.workers, mayInspect, draining: o.draining ?? (() => false) });
-  await fastify.register(metricsFace, { stats: () => node.resolver.stats(), nativeStats: o.nativeStats, latency: o.latency ?? null });
+  await fastify.register(metricsFace, { stats: () => node.resolver.stats(), nativeStats: o.nativeStats, replicaStats: () => node.replicas?.stats, latency: o.latency ?? null });
   await fastify.register(handleRestFace, { resolvable: answerable, resolver: node.resolver, registry: node.registry, credentials: node.credentials, site: node.site, policy: node.policy });
   await fastify.register(snmsFace, { registry: node.registry, plan: node.plan });
   await fastify.register(operatorFace, { registry: node.registry, plan: node.plan });

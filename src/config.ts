@@ -45,6 +45,11 @@ const schema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'a postgres:// URL')
     .optional(),
+  /** streaming read replicas of DATABASE_URL (comma-separated postgres:// URLs): resolution reads go to them */
+  DATABASE_REPLICA_URLS: z
+    .string()
+    .regex(/^\s*postgres(ql)?:\/\/[^,\s]+(\s*,\s*postgres(ql)?:\/\/[^,\s]+)*\s*$/, 'comma-separated postgres:// URLs')
+    .optional(),
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, 'a redis:// URL')
@@ -158,8 +163,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     // PGlite lives in one process, and workers keep their caches in step only through Redis.
     throw new ConfigError(['WORKERS: more than one worker needs DATABASE_URL (PostgreSQL) and REDIS_URL (cache invalidation)']);
   }
+  if (parsed.data.DATABASE_REPLICA_URLS !== undefined && !parsed.data.DATABASE_URL) {
+    throw new ConfigError(['DATABASE_REPLICA_URLS: read replicas need DATABASE_URL (their PostgreSQL primary)']);
+  }
   if ((parsed.data.TLS_CERT === undefined) !== (parsed.data.TLS_KEY === undefined)) {
     throw new ConfigError([`${parsed.data.TLS_CERT === undefined ? 'TLS_CERT' : 'TLS_KEY'}: set both TLS_CERT and TLS_KEY (PEM files) to serve HTTPS, or neither`]);
   }
   return parsed.data;
+}
+
+/** DATABASE_REPLICA_URLS as a list (empty when unset). */
+export function replicaUrls(config: Pick<Config, 'DATABASE_REPLICA_URLS'>): string[] {
+  return (config.DATABASE_REPLICA_URLS ?? '').split(',').map((u) => u.trim()).filter((u) => u !== '');
 }

@@ -11,6 +11,7 @@ import { hiddenPrefixKeys } from '../registry/enterprises.js';
 import { selfHostedPrefixKeys } from '../registry/prefix-hosting.js';
 import { openPgliteStore, openPostgresStore } from '../registry/open.js';
 import { DEFAULT_PLAN_FILE, loadPlan, type Plan } from '../registry/plan.js';
+import { primaryPosition, ReplicaReads } from '../registry/replicas.js';
 import type { Store } from '../registry/store.js';
 import { ensureOperator } from '../registry/users/accounts.js';
 import { LoginThrottle, MemoryThrottleStore } from '../registry/users/limiter.js';
@@ -21,7 +22,7 @@ import { createResolver } from '../resolver/pipeline.js';
 import { parseUpstreamSites } from '../resolver/remote/sites.js';
 import { createRedisClient } from '../resolver/redis-client.js';
 import type { RecordSource, Resolver } from '../resolver/types.js';
-import { workerCount, type Config } from './config.js';
+import { replicaUrls, workerCount, type Config } from './config.js';
 import { Credentials } from './credentials.js';
 import { openKeyFile, passwordKeyFilePath } from './key-file.js';
 import { RedisConnectionLog } from './redis-log.js';
@@ -58,6 +59,8 @@ export interface Node {
   /** the key that signs certified native answers (its public half is in the site) */
   serverKey: ServerKey;
   plan: Plan;
+  /** the read replicas (DATABASE_REPLICA_URLS), null without */
+  replicas: ReplicaReads | null;
   /** the shared cache's connection: 'off' without REDIS_URL */
   redisState(): 'ready' | 'down' | 'off';
   /** the HTTP processes serving this node (WORKERS, as `idnode serve` forks them; 1 when this process is the only one) */
@@ -90,16 +93,25 @@ export async function openStore(config: Config): Promise<Store> {
     : openPgliteStore(config.DATA_DIR === ':memory:' ? null : config.DATA_DIR);
 }
 
-/** The resolver's view of the registry: batched reads of records, the suspensions, the cache epoch. */
-function recordSource(registry: RegistryContext): RecordSource {
+/**
+ * The resolver's view of the registry: batched reads of records (from the read replicas when there are any), the
+ * suspensions, the cache epoch.
+ */
+function recordSource(registry: RegistryContext, replicas: ReplicaReads | null): RecordSource {
   const store = registry.store;
-  return {
+  const source: RecordSource = {
     read: (keys) => (keys.length === 1 ? store.resolveHandle(keys[0]!).then((r) => [r]) : store.resolveHandles(keys)),
     hiddenPrefixKeys: () => hiddenPrefixKeys(registry),
     selfHostedPrefixKeys: () => selfHostedPrefixKeys(registry),
     cacheEpoch: () => readCacheEpoch(store),
     bumpCacheEpoch: (o) => bumpCacheEpoch(store, o),
   };
+  if (replicas !== null) {
+    source.readAt = (keys, atLeast) => replicas.read(keys, atLeast, store);
+    source.position = () => primaryPosition(store);
+    source.settledPosition = () => replicas.settled();
+  }
+  return source;
 }
 
 /**
@@ -120,6 +132,8 @@ export async function openNode(config: Config, log: Logger = quietLogger, opened
   if (serverKey.warning !== null) log.warn(serverKey.warning);
   if (serverKey.created) log.info(`created the server key ${serverKey.path} (mode 0600): back it up; clients verify certified answers with its public key`);
   const store = opened ?? (await openStore(config));
+  const urls = store.kind === 'postgres' ? replicaUrls(config) : [];
+  const replicas = urls.length > 0 ? new ReplicaReads(urls, { poolSize: Math.max(2, Math.ceil(config.DB_POOL_SIZE / 2)) }) : null;
   let resolver: Resolver | undefined;
   // Failed logins (SNMS accounts and Basic-auth credentials) are counted where every worker and instance sees them:
   // Redis when configured (WORKERS > 1 requires it); otherwise there is one process, and its memory is enough.
@@ -153,7 +167,7 @@ export async function openNode(config: Config, log: Logger = quietLogger, opened
     await preparePasswordKeys(config, registry, log);
     const site = new NodeSite(config, serverKey.publicKeyBytes);
     const r = await createResolver({
-      source: recordSource(registry),
+      source: recordSource(registry, replicas),
       redis: config.REDIS_URL
         ? { url: config.REDIS_URL, namespace: config.REDIS_NAMESPACE, onConnectionChange: onRedisChange }
         : null,
@@ -204,12 +218,14 @@ export async function openNode(config: Config, log: Logger = quietLogger, opened
       site,
       serverKey,
       plan,
+      replicas,
       redisState: () => (config.REDIS_URL ? (redisUp ? 'ready' : 'down') : 'off'),
       workers: cluster.isWorker ? workerCount(config, availableParallelism()) : 1,
       async close() {
         redisLog?.close();
         await r.close();
         throttleRedis?.disconnect();
+        await replicas?.close();
         await store.close();
       },
     };
@@ -217,6 +233,7 @@ export async function openNode(config: Config, log: Logger = quietLogger, opened
     throttleRedis?.disconnect();
     redisLog?.close();
     await resolver?.close().catch(() => {});
+    await replicas?.close().catch(() => {});
     await store.close().catch(() => {});
     throw err;
   }

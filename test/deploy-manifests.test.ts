@@ -17,7 +17,7 @@ describe('deploy/compose.yaml', () => {
   const services = obj(compose.services);
 
   it('has PostgreSQL, Redis, a one-shot init, the node instances and HAProxy in front', () => {
-    expect(Object.keys(services).sort()).toEqual(['haproxy', 'idnode', 'init', 'postgres', 'redis']);
+    expect(Object.keys(services).sort()).toEqual(['haproxy', 'idnode', 'init', 'postgres', 'postgres-replica', 'redis']);
     const idnode = obj(services.idnode);
     expect(obj(obj(idnode.depends_on).init).condition).toBe('service_completed_successfully');
     expect(obj(services.haproxy).volumes).toContain('./haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro');
@@ -30,6 +30,12 @@ describe('deploy/compose.yaml', () => {
     expect(obj(obj(services.init).environment)).toEqual(env);
     for (const k of Object.keys(env)) expect(settings.has(k), `${k} is not a setting (src/config.ts)`).toBe(true);
     expect(env.DATABASE_URL).toMatch(/^postgres:\/\/.*@postgres:5432\//);
+    // the read replica is a service here, copied from the primary and started as a hot standby
+    expect(env.DATABASE_REPLICA_URLS).toMatch(/^postgres:\/\/.*@postgres-replica:5432\//);
+    const replica = obj(services['postgres-replica']);
+    expect(String((replica.command as string[]).join(' '))).toMatch(/pg_basebackup -h postgres .* -R .*hot_standby=on/s);
+    expect(obj(obj(replica.depends_on).postgres).condition).toBe('service_healthy');
+    expect(obj(services.postgres).volumes).toContain('./pg-primary-init.sh:/docker-entrypoint-initdb.d/replication.sh:ro');
     expect(env.REDIS_URL).toBe('redis://redis:6379');
     const drain = Number(env.DRAIN_SECONDS);
     expect(drain).toBeGreaterThan(1); // more than HAProxy's check (inter 1s fall 1) takes to mark an instance down

@@ -2,6 +2,7 @@
 import { TurnBatcher } from '../batch.js';
 import type { Clock } from '../clock.js';
 import type { Counters } from '../counters.js';
+import type { ReadFloors } from '../read-floors.js';
 import { recordOf } from '../record.js';
 import type { Layer, Lookup, LookupOptions, RecordSource, RecordText } from '../types.js';
 
@@ -15,8 +16,18 @@ export class StoreLayer implements Layer {
     source: RecordSource,
     private readonly clock: Clock,
     private readonly counters: Counters,
+    /** with a source that has replicas: where each key may be read (resolver/read-floors.ts) */
+    floors: ReadFloors | null = null,
   ) {
-    this.reads = new TurnBatcher((keys) => source.read(keys), STORE_BATCH_MAX);
+    const readAt = source.readAt?.bind(source);
+    this.reads =
+      readAt === undefined || floors === null
+        ? new TurnBatcher((keys) => source.read(keys), STORE_BATCH_MAX)
+        : new TurnBatcher((keys) => {
+            // the positions are taken as the batch leaves, so a write acknowledged before then is never missed
+            const atLeast = floors.positions(keys);
+            return atLeast === null ? source.read(keys) : readAt(keys, atLeast);
+          }, STORE_BATCH_MAX);
   }
 
   async lookup(key: string, opts: LookupOptions): Promise<Lookup> {

@@ -1,4 +1,5 @@
 // The metrics of this process as a prom-client registry: the node's metrics defined once, read at scrape time from the stats the node keeps.
+import type { ReplicaStats } from '../../../registry/replicas.js';
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Aggregator, type Histogram } from 'prom-client';
 import type { ResolverStats } from '../../../resolver/types.js';
 import type { NativeStats } from '../native/options.js';
@@ -8,6 +9,8 @@ export interface MetricsSources {
   stats(): ResolverStats;
   /** the native face's counters, once it runs */
   nativeStats(): NativeStats | undefined;
+  /** the read replicas' counters (DATABASE_REPLICA_URLS), when there are any */
+  replicaStats?: () => ReplicaStats | undefined;
   /** the sampled HTTP request-latency histogram (latency.ts), when LATENCY_SAMPLE is not 0 */
   latency?: Histogram<'face'> | null;
 }
@@ -112,6 +115,20 @@ export function nodeRegistry(src: MetricsSources): Registry {
     help: 'Times the cache epoch moved on (an invalidation that could not be confirmed, or another Redis server): every cache entry held went stale.',
     read: () => one(stats().epochChanges),
   });
+  const replicas = () => src.replicaStats?.();
+  counter(r, {
+    name: 'idnode_replica_reads_total',
+    help: 'Store reads of resolution (keys): from a read replica, or from the primary because no replica had replayed the key\'s last write (or none answered).',
+    labelNames: ['source'],
+    read: () => {
+      const x = replicas();
+      return [
+        [{ source: 'replica' }, x?.replicaKeys ?? 0],
+        [{ source: 'primary' }, x?.lagKeys ?? 0],
+      ];
+    },
+  });
+  counter(r, { name: 'idnode_replica_errors_total', help: 'Read-replica queries that failed (their keys were read from the primary).', read: () => one(replicas()?.replicaErrors ?? 0) });
   // per worker each; summed they are the node's cache and its budget (so bytes / max stays the fill)
   gauge(r, { name: 'idnode_cache_entries', help: 'Entries in the in-process cache.', read: () => one(stats().entries) });
   gauge(r, { name: 'idnode_cache_bytes', help: 'Estimated bytes held by the in-process cache.', read: () => one(stats().bytes) });
