@@ -1,6 +1,7 @@
 // The plan scenario bench: 射阳县 seeded as the plan has it at the end of 2024 (through the registry code), the mixed Zipf load against the node, a verdict per target.
-// Usage: npm run bench:plan -- [--per-enterprise 1000] [--seconds 10] [--connections 100] [--database idnode_bench_plan] [--reset]
-//        [--smoke [--no-reset]] [--strict]. Needs DATABASE_URL (its server hosts the bench database) and REDIS_URL.
+// Usage: npm run bench:plan -- [--per-enterprise 1000 | --identifiers 10000000] [--seconds 10] [--connections 100] [--cold 20000]
+//        [--register 20000] [--database idnode_bench_plan] [--reset] [--smoke [--no-reset]] [--strict].
+//        Needs DATABASE_URL (its server hosts the bench database) and REDIS_URL.
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import { sql } from 'kysely';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { request } from 'undici';
+import { DEFAULT_CASE_POLICY, parseHandle } from '../handle/identifier.js';
 import type { RegistryContext } from '../registry/context.js';
 import { STATUS } from '../registry/db.js';
 import { applyEnterprise, approveEnterprise } from '../registry/enterprises.js';
@@ -21,14 +23,22 @@ import type { Actor, Store } from '../registry/store.js';
 import { normaliseTemplateInput } from '../registry/template-rules.js';
 import { createTemplate } from '../registry/templates.js';
 import { openKeyFile } from '../src/key-file.js';
+import { readdirSync, readFileSync } from 'node:fs';
 import { BenchUsageError, parseBenchArgs, positiveInt, runMain } from './args.js';
-import { childPids, cpuMicros, fmtInt, fmtMB, load, rssBytes, seededRandom, shuffle, startNode, writeReport, zipf, type LoadRequest, type LoadResult, type Proc } from './lib.js';
+import { childPids, cpuMicros, fmtInt, fmtMB, load, RESULTS_DIR, rssBytes, seededRandom, shuffle, startNode, writeReport, zipf, type LoadRequest, type LoadResult, type Proc } from './lib.js';
+import { ProgressBar } from './progress.js';
 import { benchContext, benchTemplateBody, syntheticItems } from './registration.js';
 
 // --- options ------------------------------------------------------------------------------------------------------------
 
 export interface PlanBenchOptions {
   perEnterprise: number;
+  /** identifiers in all (spread over the enterprises; overrides perEnterprise), or null */
+  identifiers: number | null;
+  /** distinct identifiers resolved once each by a node with empty caches (cold resolution) */
+  cold: number;
+  /** identifiers registered over HTTP (2 calls in flight) into the seeded database, then removed */
+  register: number;
   seconds: number;
   connections: number;
   database: string;
@@ -41,8 +51,11 @@ export interface PlanBenchOptions {
 export const DEFAULT_DATABASE = 'idnode_bench_plan';
 export const SMOKE_DATABASE = 'idnode_bench_plan_smoke';
 
-const USAGE = `usage: node dist/bench/plan.js [--per-enterprise N] [--seconds N] [--connections N] [--database NAME] [--reset] [--smoke [--no-reset]] [--strict]
-  --per-enterprise N  identifiers per enterprise (default 1000)
+const USAGE = `usage: node dist/bench/plan.js [--per-enterprise N | --identifiers N] [--seconds N] [--connections N] [--cold N] [--register N] [--database NAME] [--reset] [--smoke [--no-reset]] [--strict]
+  --per-enterprise N  identifiers per enterprise (default 1000: 300,000 in all)
+  --identifiers N     identifiers in all, spread over the 300 enterprises (10000000: national size; seeding shows a progress bar)
+  --cold N            distinct identifiers resolved once each by a fresh node, caches empty (default 20000)
+  --register N        identifiers registered over HTTP batchCreate, 2 calls in flight, at this size; removed afterwards (default 20000)
   --seconds N         measured load duration (default 10)
   --connections N     concurrent connections (default 100)
   --database NAME     database on DATABASE_URL's server, created if missing and kept (default ${DEFAULT_DATABASE})
@@ -57,6 +70,9 @@ export function parseOptions(argv: readonly string[]): PlanBenchOptions {
     argv,
     {
       'per-enterprise': { type: 'string' },
+      identifiers: { type: 'string' },
+      cold: { type: 'string' },
+      register: { type: 'string' },
       seconds: { type: 'string' },
       connections: { type: 'string' },
       database: { type: 'string' },
@@ -70,10 +86,14 @@ export function parseOptions(argv: readonly string[]): PlanBenchOptions {
   const smoke = v.smoke === true;
   if (v['no-reset'] && !smoke) throw new BenchUsageError('--no-reset only applies to --smoke (other databases are kept unless --reset)');
   if (v['no-reset'] && v.reset) throw new BenchUsageError('--reset and --no-reset contradict each other');
+  if (v.identifiers !== undefined && v['per-enterprise'] !== undefined) throw new BenchUsageError('give --identifiers or --per-enterprise, not both');
   const database = v.database ?? (smoke ? SMOKE_DATABASE : DEFAULT_DATABASE);
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(database)) throw new BenchUsageError('--database must be a lower-case SQL identifier (a-z, 0-9, _)');
   return {
     perEnterprise: positiveInt('per-enterprise', v['per-enterprise'], smoke ? 5 : 1000, 1_000_000),
+    identifiers: v.identifiers === undefined ? null : positiveInt('identifiers', v.identifiers, 1, 100_000_000),
+    cold: positiveInt('cold', v.cold, smoke ? 200 : 20_000, 1_000_000),
+    register: positiveInt('register', v.register, smoke ? 200 : 20_000, 1_000_000),
     seconds: positiveInt('seconds', v.seconds, smoke ? 2 : 10, 600),
     connections: positiveInt('connections', v.connections, smoke ? 10 : 100, 1000),
     database,
@@ -294,20 +314,15 @@ export async function seed(ctx: RegistryContext, specs: readonly EnterpriseSpec[
     const missing = ranges.reduce((a, r) => a + perEnterprise - r.start, 0);
     log(`${pass === 0 ? 'registering' : 'repairing'} ${fmtInt(missing)} identifiers under ${ranges.length} prefixes (batchCreate, ${MAX_BATCH_ITEMS} per call) …`);
     const chunks = chunked(ranges, perEnterprise);
-    const tReg = Date.now();
+    const bar = new ProgressBar(missing, 'identifiers');
     let sent = 0;
-    let lastLog = 0;
     await pool(chunks, 2, async (chunk) => {
       const items = chunk.flatMap((c) => enterpriseItems(c.prefix, c.start, c.end));
       const res = await registerBatch(ctx, items, 'create', ACTOR);
       const bad = res.find((r) => r.outcome !== 'created' && r.outcome !== 'unchanged' && r.outcome !== 'exists');
       if (bad) throw new Error(`batchCreate refused ${bad.handle}: ${JSON.stringify(bad)}`);
       sent += items.length;
-      if (Date.now() - lastLog > 2000 || sent === missing) {
-        lastLog = Date.now();
-        const s = (Date.now() - tReg) / 1000;
-        log(`  ${fmtInt(sent)}/${fmtInt(missing)} identifiers (${fmtInt(sent / Math.max(s, 0.001))}/s)`);
-      }
+      bar.update(sent);
     });
     counts = await identifierCounts(ctx, keys);
   }
@@ -527,6 +542,120 @@ export function verdictTable(rows: readonly VerdictRow[]): string {
   return lines.join('\n');
 }
 
+// --- national size --------------------------------------------------------------------------------------------------------
+
+/** issue 13: at 10 M identifiers, 10× the whole country's average rate (1.5 亿 a day ≈ 1 736/s), p99 under 30 ms */
+export const NATIONAL_RPS_TARGET = 17_000;
+export const NATIONAL_P99_MS = 30;
+/** issue 13: identifiers/s over HTTP with two calls in flight */
+export const REGISTRATION_TARGET = 20_000;
+
+/** `n` distinct identifiers drawn uniformly (seeded) from the key space, as GETs. */
+export function coldRequests(prefixes: readonly string[], perEnterprise: number, n: number, rnd: () => number): LoadRequest[] {
+  const total = prefixes.length * perEnterprise;
+  const picked = new Set<number>();
+  if (n * 2 >= total) for (const j of shuffle(Array.from({ length: total }, (_, i) => i), rnd).slice(0, n)) picked.add(j);
+  else while (picked.size < n) picked.add(Math.floor(rnd() * total));
+  return [...picked].map((j) => ({ method: 'GET', path: `/api/handles/${prefixes[Math.floor(j / perEnterprise)]!}/${suffixOf(j % perEnterprise)}` }));
+}
+
+/** One size's figures, kept in bench/results/plan-scale-<identifiers>.json so that sizes can be set side by side. */
+export interface ScaleRow {
+  when: string;
+  identifiers: number;
+  handlesRows: number;
+  handlesBytes: number;
+  auditBytes: number;
+  cold: { requests: number; rps: number; p50: number; p99: number; errors: number; storeReads: number };
+  mixed: { rps: number; p50: number; p99: number; errors: number };
+  registrationPerSecond: number;
+  rssAfterBytes: number;
+  workers: number;
+}
+
+function readScaleRows(): ScaleRow[] {
+  let files: string[];
+  try {
+    files = readdirSync(RESULTS_DIR).filter((f) => /^plan-scale-\d+\.json$/.test(f));
+  } catch {
+    return [];
+  }
+  return files.map((f) => JSON.parse(readFileSync(join(RESULTS_DIR, f), 'utf8')) as ScaleRow).sort((a, b) => a.identifiers - b.identifiers);
+}
+
+export function scaleTable(rows: readonly ScaleRow[]): string {
+  if (rows.length === 0) return '(no full runs yet)';
+  const head = `| | ${rows.map((r) => `${fmtInt(r.identifiers)} identifiers`).join(' | ')} |`;
+  const line = (name: string, f: (r: ScaleRow) => string) => `| ${name} | ${rows.map(f).join(' | ')} |`;
+  return [
+    head,
+    `|---|${rows.map(() => '---').join('|')}|`,
+    line('handles table + indexes', (r) => fmtMB(r.handlesBytes)),
+    line('cold resolution req/s (p50 / p99 ms)', (r) => `${fmtInt(r.cold.rps)} (${r.cold.p50.toFixed(1)} / ${r.cold.p99.toFixed(1)})`),
+    line('mixed load req/s (resolution p50 / p99 ms)', (r) => `${fmtInt(r.mixed.rps)} (${r.mixed.p50.toFixed(2)} / ${r.mixed.p99.toFixed(2)})`),
+    line('registration over HTTP, 2 in flight (ids/s)', (r) => fmtInt(r.registrationPerSecond)),
+    line('errors (cold / mixed)', (r) => `${r.cold.errors} / ${r.mixed.errors}`),
+    line('node RSS after the load', (r) => fmtMB(r.rssAfterBytes)),
+    line('measured', (r) => r.when.slice(0, 16).replace('T', ' ')),
+  ].join('\n');
+}
+
+/** Rows and sizes of the handle and audit tables. */
+async function databaseSize(url: string): Promise<{ rows: number; handlesBytes: number; auditBytes: number }> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const r = await c.query<{ n: string; h: string; a: string }>(
+      "select (select count(*) from handles) as n, pg_total_relation_size('handles') as h, pg_total_relation_size('audit_log') as a",
+    );
+    return { rows: Number(r.rows[0]!.n), handlesBytes: Number(r.rows[0]!.h), auditBytes: Number(r.rows[0]!.a) };
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * Registers `n` new identifiers (suffix SCALE-<run>-<serial>, spread over the enterprises) through the node's SNMS
+ * batchCreate, two calls in flight, bodies built before the clock starts; then deletes them, so the seeded data stays
+ * as it was. Throws unless every item is created.
+ */
+async function registerAtSize(port: number, url: string, prefixes: readonly string[], n: number): Promise<{ items: number; seconds: number; perSecond: number }> {
+  const base = `http://127.0.0.1:${port}`;
+  const login = await request(`${base}/identity/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password: ADMIN_SECRET }),
+  });
+  const token = ((await login.body.json()) as { data: { token: string } }).data.token;
+  const tag = randomBytes(3).toString('hex').toUpperCase();
+  const per = Math.ceil(n / prefixes.length);
+  const items: RegisterItem[] = [];
+  for (let e = 0; e < prefixes.length && items.length < n; e++) {
+    for (const it of syntheticItems(prefixes[e]!, TEMPLATE_VERSION, Math.min(per, n - items.length))) {
+      items.push({ ...it, handle: it.handle.replace('/PUMP-2024-', `/SCALE-${tag}-`) });
+    }
+  }
+  const bodies: string[] = [];
+  for (let i = 0; i < items.length; i += MAX_BATCH_ITEMS) bodies.push(JSON.stringify(items.slice(i, i + MAX_BATCH_ITEMS)));
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
+  const t0 = process.hrtime.bigint();
+  await pool(bodies, 2, async (body) => {
+    const res = await request(`${base}/identityv2/data/batchCreate`, { method: 'POST', headers, body, bodyTimeout: 300_000, headersTimeout: 300_000 });
+    const r = (await res.body.json()) as { status: number; message: string; data: { handle: string; msg: string }[] };
+    const bad = r.status !== 1 ? r.message : r.data.find((x) => x.msg !== 'success')?.msg;
+    if (bad !== undefined) throw new Error(`batchCreate over HTTP refused: ${bad}`);
+  });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query('delete from handles where key = any($1::text[])', [items.map((it) => parseHandle(it.handle, DEFAULT_CASE_POLICY).key)]);
+  } finally {
+    await c.end();
+  }
+  return { items: items.length, seconds, perSecond: items.length / seconds };
+}
+
 // --- main ---------------------------------------------------------------------------------------------------------------
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -539,13 +668,15 @@ export async function main(argv: readonly string[]): Promise<number> {
   const year = lastYear(plan);
   const specs = planEnterprises(plan);
   const towns = plan.towns.map((t) => t.name);
+  const perEnterprise = o.identifiers === null ? o.perEnterprise : Math.ceil(o.identifiers / specs.length);
+  const total = specs.length * perEnterprise;
   const planTotal = plan.totals?.identifierRegisteredEnterprises[String(year)];
   if (planTotal !== undefined && planTotal !== specs.length) {
     throw new Error(`the plan's ${year} towns add up to ${specs.length} enterprises but its total says ${planTotal}`);
   }
 
   const { url, created } = await ensureDatabase(serverUrl, o.database, o.reset);
-  log(`database ${o.database} ${o.reset ? 'reset' : created ? 'created' : 'kept from an earlier run'}; ${specs.length} enterprises × ${fmtInt(o.perEnterprise)} identifiers`);
+  log(`database ${o.database} ${o.reset ? 'reset' : created ? 'created' : 'kept from an earlier run'}; ${specs.length} enterprises × ${fmtInt(perEnterprise)} identifiers`);
   let store: Store | null = await openPostgresStore(url, { poolSize: 6 });
   let node: Proc | null = null;
   const namespace = `idnode-bench-plan:${process.pid}-${randomBytes(3).toString('hex')}:`;
@@ -555,7 +686,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     // one file per bench database, so a database kept from an earlier run keeps its key
     const keyFile = join(tmpdir(), `${o.database}.password-key`);
     const ctx: RegistryContext = { ...benchContext(store), passwordDigests: openKeyFile(keyFile).ring };
-    const { prefixes, report: seeding } = await seed(ctx, specs, towns, o.perEnterprise);
+    const { prefixes, report: seeding } = await seed(ctx, specs, towns, perEnterprise);
     log(describeSeed(seeding));
 
     // what the plan asks, as the registry counts it
@@ -577,12 +708,31 @@ export async function main(argv: readonly string[]): Promise<number> {
     // the node, as its own process over the same database and Redis
     node = await startNode({ DATABASE_URL: url, REDIS_URL: redisUrl, REDIS_NAMESPACE: namespace, ADMIN_SECRET, NODE_PREFIX, PASSWORD_KEY_FILE: keyFile });
     log(`node pid ${node.pid} on 127.0.0.1:${node.port}, Redis namespace ${namespace}`);
+    // cold: a node whose caches are empty resolves identifiers it never saw, each once (the store answers)
+    const coldList = coldRequests(prefixes, perEnterprise, Math.min(o.cold, total), seededRandom(20250101));
+    const coldTiers0 = await tierCounters(node.port);
+    const coldSamples: number[] = [];
+    log(`cold: ${fmtInt(coldList.length)} distinct identifiers, each resolved once, ${o.connections} connections`);
+    const cold = await load({
+      port: node.port,
+      requests: coldList,
+      connections: o.connections,
+      amount: coldList.length,
+      pid: node.pid,
+      stagger: true,
+      sampleMs: 100,
+      onResponse: (_m, _status, ms) => coldSamples.push(ms),
+    });
+    const coldTiers1 = await tierCounters(node.port);
+    const coldLatency = latencyOf(coldSamples);
+    const coldStore = (coldTiers1.tiers.store ?? 0) - (coldTiers0.tiers.store ?? 0);
+
     const probe = `${prefixes[0]!}/${suffixOf(0)}`;
     await check(node.port, 'GET', `/api/handles/${probe}`);
     await check(node.port, 'PUT', `/api/handles/${probe}?index=1`, { 'content-type': 'application/json', authorization: ADMIN_AUTH }, JSON.stringify([{ index: 1, type: 'URL', data: `https://example.com/v2/${probe}` }]));
 
     const rnd = seededRandom(20241231);
-    const { requests, distinct } = buildRequests(prefixes, o.perEnterprise, LOAD_REQUESTS, rnd);
+    const { requests, distinct } = buildRequests(prefixes, perEnterprise, LOAD_REQUESTS, rnd);
     const warmSeconds = o.smoke ? 1 : Math.min(3, o.seconds);
     log(`warm-up ${warmSeconds} s (untimed), then ${o.seconds} s at ${o.connections} connections over ${fmtInt(requests.length)} prebuilt requests (${fmtInt(distinct)} distinct identifiers, 1 % writes)`);
     const pids = () => [node!.pid, ...childPids(node!.pid)];
@@ -618,6 +768,25 @@ export async function main(argv: readonly string[]): Promise<number> {
       .join(', ');
     const processesAsked = Math.min(tiers0.processes, tiers1.processes);
 
+    // registration at this size: new identifiers over HTTP batchCreate, two calls in flight, removed afterwards
+    log(`registration: ${fmtInt(o.register)} identifiers over HTTP batchCreate (${MAX_BATCH_ITEMS} per call, 2 in flight) into ${fmtInt(total)} …`);
+    const registration = await registerAtSize(node.port, url, prefixes, o.register);
+    log(`  ${fmtInt(registration.perSecond)} identifiers/s (${registration.seconds.toFixed(1)} s); removed again`);
+    const size = await databaseSize(url);
+    const scale: ScaleRow = {
+      when: new Date().toISOString(),
+      identifiers: total,
+      handlesRows: size.rows,
+      handlesBytes: size.handlesBytes,
+      auditBytes: size.auditBytes,
+      cold: { requests: cold.requests, rps: cold.rps, p50: coldLatency.p50, p99: coldLatency.p99, errors: cold.errors + cold.non2xx, storeReads: coldStore },
+      mixed: { rps: mixed.rps, p50: resolution.p50, p99: resolution.p99, errors: mixed.errors + mixed.non2xx },
+      registrationPerSecond: registration.perSecond,
+      rssAfterBytes: rssAfter,
+      workers,
+    };
+    if (!o.smoke) writeReport(`plan-scale-${total}`, scaleTable([scale]), scale);
+
     // verdicts
     const rows: VerdictRow[] = [];
     for (const t of progress.towns) {
@@ -626,7 +795,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       rows.push(verdict(`enterprises registered, ${t.town}`, `plan ${year}`, 'min', target, t.current, ''));
     }
     rows.push(verdict('enterprises registered, total', `plan ${year}`, 'min', progress.totals.target[year] ?? specs.length, progress.totals.current, ''));
-    rows.push(verdict('identifiers registered', `${specs.length} × --per-enterprise ${o.perEnterprise}`, 'min', specs.length * o.perEnterprise, idCount, ''));
+    rows.push(verdict('identifiers registered', `${specs.length} × --per-enterprise ${perEnterprise}`, 'min', specs.length * perEnterprise, idCount, ''));
     rows.push(verdict('resolution p99 under the mixed load', "node's own service objective (the plan sets none)", 'max', P99_TARGET_MS, resolution.p99, 'ms'));
     const clean = mixed.errors === 0 && mixed.non2xx === 0;
     rows.push(
@@ -641,6 +810,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         `${mixed.errors} errors, ${mixed.non2xx} non-2xx`,
       ),
     );
+    const scaleNote = `${fmtInt(total)} identifiers`;
+    rows.push(verdict('mixed req/s, zero errors (national size)', 'issue 13: 10× the country average of 1.5 亿/day, at 10 M identifiers', 'min', NATIONAL_RPS_TARGET, mixed.rps, 'req/s', clean, scaleNote));
+    rows.push(verdict('resolution p99, mixed load (national size)', 'issue 13, at 10 M identifiers', 'max', NATIONAL_P99_MS, resolution.p99, 'ms', true, scaleNote));
+    rows.push(verdict('registration over HTTP, 2 calls in flight', 'issue 13: a 15 M/day sync in < 13 min', 'min', REGISTRATION_TARGET, registration.perSecond, 'ids/s', true, scaleNote));
     const failed = rows.filter((r) => !r.pass).length;
 
     const figures = [
@@ -658,14 +831,17 @@ export async function main(argv: readonly string[]): Promise<number> {
       `| load generator CPU use (this process, same box) | ${generatorCores.toFixed(2)} cores |`,
       `| server RSS, all processes: max during run / after | ${fmtMB(mixed.rssMaxBytes)} / ${fmtMB(rssAfter)} |`,
       `| resolutions by tier during the run (/metrics of ${processesAsked}/${Math.max(1, workers)} processes) | ${tierText} |`,
-      `| identifiers in the key space / distinct in the request list | ${fmtInt(specs.length * o.perEnterprise)} / ${fmtInt(distinct)} |`,
+      `| identifiers in the key space / distinct in the request list | ${fmtInt(specs.length * perEnterprise)} / ${fmtInt(distinct)} |`,
+      `| cold resolution (fresh node, ${fmtInt(cold.requests)} distinct identifiers once each): req/s, p50 / p99 | ${fmtInt(cold.rps)} req/s, ${coldLatency.p50.toFixed(2)} / ${coldLatency.p99.toFixed(2)} ms (${fmtInt(coldStore)} store reads, ${cold.errors + cold.non2xx} errors) |`,
+      `| registration over HTTP at this size (${fmtInt(registration.items)} identifiers, 2 calls in flight) | ${fmtInt(registration.perSecond)} identifiers/s |`,
+      `| handles: rows / table + indexes / audit log | ${fmtInt(size.rows)} / ${fmtMB(size.handlesBytes)} / ${fmtMB(size.auditBytes)} |`,
       `| seeding time | ${seeding.seconds.toFixed(1)} s (${seeding.nothingNew ? 'seeded nothing new' : `${seeding.enterprises.applied} applied, ${seeding.enterprises.approved} approved, ${seeding.templates.created} templates, ${fmtInt(seeding.identifiers.registered)} identifiers`}) |`,
       `| planProgress query time | ${progressSeconds.toFixed(2)} s |`,
     ].join('\n');
     const md = [
       `# Plan scenario — ${plan.county.name}, the ${year} column of ${relative(process.cwd(), DEFAULT_PLAN_FILE) || DEFAULT_PLAN_FILE}`,
       '',
-      `${new Date().toISOString()} · database \`${o.database}\` · ${specs.length} enterprises × ${fmtInt(o.perEnterprise)} identifiers · mixed load: Zipf(s=1) over all identifiers, 1 % writes (Handle PUT index=1), ${o.seconds} s at ${o.connections} connections after ${warmSeconds} s warm-up${o.smoke ? ' · SMOKE (tiny sizes; figures mean nothing)' : ''}`,
+      `${new Date().toISOString()} · database \`${o.database}\` · ${specs.length} enterprises × ${fmtInt(perEnterprise)} identifiers · mixed load: Zipf(s=1) over all identifiers, 1 % writes (Handle PUT index=1), ${o.seconds} s at ${o.connections} connections after ${warmSeconds} s warm-up${o.smoke ? ' · SMOKE (tiny sizes; figures mean nothing)' : ''}`,
       '',
       `The plan's years are over, so the enterprise rows use \`planProgress\` \`current\` (registered as of now) against the ${year} target; towns without a ${year} target (${plan.towns.filter((t) => t.identifierRegisteredEnterprises?.[String(year)] === undefined).map((t) => t.name).join('、') || 'none'}) got no enterprises. The latency and throughput targets are the node's own service objectives: the plan sets none.`,
       '',
@@ -676,6 +852,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       figures,
       '',
       describeSeed(seeding),
+      '',
+      '## By size (every full run on this machine, bench/results/plan-scale-*.json)',
+      '',
+      scaleTable(o.smoke ? [scale] : readScaleRows()),
     ].join('\n');
     const json = {
       when: new Date().toISOString(),
@@ -688,7 +868,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         towns: progress.towns.map((t) => ({ town: t.town, target: t.target[year] ?? null, current: t.current })),
         total: { target: progress.totals.target[year] ?? null, current: progress.totals.current },
       },
-      identifiers: { target: specs.length * o.perEnterprise, count: idCount },
+      identifiers: { target: specs.length * perEnterprise, count: idCount },
+      scale,
       load: {
         seconds: o.seconds,
         warmSeconds,

@@ -1,6 +1,8 @@
 // The plan scenario bench's pure parts: how the county is seeded, and its options (its smoke runs are in test/slow/).
 import { describe, expect, it } from 'vitest';
-import { creditCodeFor, parseOptions, planEnterprises, SMOKE_DATABASE, suffixOf } from '../bench/plan.js';
+import { coldRequests, creditCodeFor, parseOptions, planEnterprises, SMOKE_DATABASE, suffixOf } from '../bench/plan.js';
+import { progressLine } from '../bench/progress.js';
+import { seededRandom } from '../bench/lib.js';
 import { DEFAULT_PLAN_FILE, loadPlan } from '../registry/plan.js';
 import { checkCreditCode } from '../registry/rules.js';
 
@@ -36,5 +38,27 @@ describe('plan bench: the county as seeded', () => {
     expect(() => parseOptions(['--database', 'Bad-Name'])).toThrow(/database/);
     expect(() => parseOptions(['--frobnicate'])).toThrow(/unknown option/);
     expect(() => parseOptions(['--no-reset'])).toThrow(/smoke/);
+    expect(parseOptions(['--identifiers', '10000000'])).toMatchObject({ identifiers: 10_000_000, cold: 20_000, register: 20_000 });
+    expect(parseOptions([]).identifiers).toBeNull();
+    expect(() => parseOptions(['--identifiers', '5', '--per-enterprise', '5'])).toThrow(/not both/);
+  });
+});
+
+describe('plan bench: national size', () => {
+  it('draws distinct cold identifiers from the whole key space', () => {
+    const prefixes = ['88.320924.1', '88.320924.2'];
+    const small = coldRequests(prefixes, 10, 20, seededRandom(1));
+    expect(new Set(small.map((r) => r.path)).size).toBe(20);
+    const big = coldRequests(prefixes, 5_000_000, 1000, seededRandom(2));
+    expect(new Set(big.map((r) => r.path)).size).toBe(1000);
+    expect(big.some((r) => r.path.includes('88.320924.2/'))).toBe(true);
+    expect(big[0]!.path).toMatch(/^\/api\/handles\/88\.320924\.[12]\/PUMP-2024-\d{8}$/);
+  });
+
+  it('shows progress with a rate and what is left', () => {
+    expect(progressLine(0, 100, 0)).toMatch(/^\[\.{30}\]   0\.0 %  0\/100/);
+    const half = progressLine(5_000_000, 10_000_000, 250, 'identifiers');
+    expect(half).toContain('[###############...............]  50.0 %  5,000,000/10,000,000 identifiers  20,000/s  ETA 4m10s');
+    expect(progressLine(10, 10, 3725)).toContain('took 1h02m');
   });
 });

@@ -33,11 +33,19 @@ function wellFormed(json: { verdict: Row[]; progress: { towns: { town: string; c
     expect(targets).toContain(`enterprises registered, ${t.name}`);
     expect(md).toContain(`| enterprises registered, ${t.name} |`);
   }
-  for (const t of ['enterprises registered, total', 'identifiers registered', 'resolution p99 under the mixed load', 'sustained req/s with zero errors']) {
+  for (const t of [
+    'enterprises registered, total',
+    'identifiers registered',
+    'resolution p99 under the mixed load',
+    'sustained req/s with zero errors',
+    'mixed req/s, zero errors (national size)',
+    'resolution p99, mixed load (national size)',
+    'registration over HTTP, 2 calls in flight',
+  ]) {
     expect(targets).toContain(t);
     expect(md).toContain(`| ${t} |`);
   }
-  expect(rows).toHaveLength(townsWithTarget.length + 4);
+  expect(rows).toHaveLength(townsWithTarget.length + 7);
   for (const r of rows) {
     expect(Number.isFinite(r.targetValue), r.target).toBe(true);
     expect(Number.isFinite(r.measured), r.target).toBe(true);
@@ -50,6 +58,13 @@ function wellFormed(json: { verdict: Row[]; progress: { towns: { town: string; c
   for (const t of json.progress.towns) expect(Number.isInteger(t.current)).toBe(true);
   expect(Number.isFinite(json.seeding.seconds)).toBe(true);
   for (const k of ['mixed', 'resolution', 'writes']) expect(typeof json.load[k]).toBe('object');
+  // the cold pass resolved distinct identifiers once each, all from the store, and registration at size ran
+  const scale = (json as unknown as { scale: { identifiers: number; cold: { requests: number; errors: number; storeReads: number }; registrationPerSecond: number } }).scale;
+  expect(scale.identifiers).toBe(1500);
+  expect(scale.cold).toMatchObject({ requests: 200, errors: 0 });
+  expect(scale.cold.storeReads).toBeGreaterThanOrEqual(200);
+  expect(scale.registrationPerSecond).toBeGreaterThan(0);
+  expect(md).toMatch(/## By size/);
 }
 
 describe.skipIf(!requireServices && (!hasPostgres || !hasRedis))('plan bench: smoke runs over PostgreSQL and Redis', () => {
