@@ -7,6 +7,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { request } from 'undici';
 import { BenchUsageError, parseBenchArgs, positiveInt, runMain } from './args.js';
 import { cpuMicros, fmtInt, load, shuffle, startNode, type LoadRequest, type LoadResult, type Proc } from './lib.js';
+import { freeNativePort } from './native-load.js';
 import { scratchDatabase } from './registration.js';
 
 const USAGE = `usage: node dist/bench/instances.js [--counts 1,2,4] [--seconds N] [--connections N] [--keys N] [--rounds N]
@@ -59,15 +60,6 @@ function haproxyConfig(frontPort: number, ports: readonly number[]): string {
     ...ports.map((p, i) => `  server n${i} 127.0.0.1:${p} check`),
     '',
   ].join('\n');
-}
-
-async function freeTcpPort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 async function main(argv: readonly string[]): Promise<void> {
@@ -158,7 +150,7 @@ async function main(argv: readonly string[]): Promise<void> {
 
     const rows: Row[] = [await measure('1 instance, asked directly', nodes[0]!.port, [nodes[0]!], null)];
     for (const n of counts) {
-      const front = await freeTcpPort();
+      const front = await freeNativePort();
       const cfg = join(dir, `haproxy-${n}.cfg`);
       writeFileSync(cfg, haproxyConfig(front, nodes.slice(0, n).map((p) => p.port)));
       const check = spawnSync(HAPROXY, ['-c', '-q', '-f', cfg], { encoding: 'utf8' });

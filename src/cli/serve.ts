@@ -62,7 +62,7 @@ async function serve(config: Config): Promise<void> {
     stopping = true;
     // SIGTERM (a service manager, a rolling restart) drains: /readyz turns 503 and the node serves on for
     // DRAIN_SECONDS, so a balancer's health check takes it out first; SIGINT (a terminal) stops at once
-    const drainMs = signal === 'SIGTERM' ? config.DRAIN_SECONDS * 1000 : 0;
+    const drainMs = drainMsFor(signal, config);
     if (!cluster.isWorker) stderrLog.info(`${signal}: ${drainMs > 0 ? `draining for ${config.DRAIN_SECONDS} s, then ` : ''}shutting down`);
     const force = setTimeout(() => process.exit(1), drainMs + 10_000);
     force.unref();
@@ -74,6 +74,14 @@ async function serve(config: Config): Promise<void> {
       },
     );
   });
+}
+
+/**
+ * How long a stop signal leaves the node serving with /readyz at 503: SIGTERM (a service manager, a rolling restart)
+ * drains for DRAIN_SECONDS, so a balancer's health check takes it out first; SIGINT (a terminal) stops at once.
+ */
+function drainMsFor(signal: string, config: Config): number {
+  return signal === 'SIGTERM' ? config.DRAIN_SECONDS * 1000 : 0;
 }
 
 /**
@@ -122,10 +130,11 @@ function servePrimary(config: Config, workers: number): Promise<void> {
   onStopSignals((signal) => {
     if (stopping) return;
     stopping = true;
-    stderrLog.info(`${signal}: ${signal === 'SIGTERM' && config.DRAIN_SECONDS > 0 ? `draining for ${config.DRAIN_SECONDS} s, then ` : ''}shutting down ${workers} workers`);
+    const drainMs = drainMsFor(signal, config);
+    stderrLog.info(`${signal}: ${drainMs > 0 ? `draining for ${config.DRAIN_SECONDS} s, then ` : ''}shutting down ${workers} workers`);
     // each worker gets the same signal, so drains as one process would
     for (const w of Object.values(cluster.workers ?? {})) w?.process.kill(signal as NodeJS.Signals);
-    setTimeout(() => process.exit(1), (signal === 'SIGTERM' ? config.DRAIN_SECONDS * 1000 : 0) + 12_000).unref();
+    setTimeout(() => process.exit(1), drainMs + 12_000).unref();
     if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
   });
   return Promise.resolve();

@@ -77,8 +77,9 @@ export async function startChildNode(env: Record<string, string>, timeoutMs = 30
   });
   let log = '';
   let exit: number | string | null = null;
+  // 'close', not 'exit': by then stdout and stderr are drained, so a child failing at start shows all it said
   const exitSeen = new Promise<void>((resolve) =>
-    child.once('exit', (code, signal) => {
+    child.once('close', (code, signal) => {
       exit = code ?? signal ?? 'unknown';
       if (ownDataDir !== null) rmSync(ownDataDir, { recursive: true, force: true });
       resolve();
