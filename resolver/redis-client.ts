@@ -61,8 +61,8 @@ export function createRedisClient(url: string, o: RedisConnectionOptions = {}): 
       ...(t.sentinelUsername !== undefined ? { sentinelUsername: t.sentinelUsername } : {}),
       ...(t.sentinelPassword !== undefined ? { sentinelPassword: t.sentinelPassword } : {}),
       sentinelCommandTimeout: base.connectTimeout!,
-      // one round over the sentinels per connection attempt; the connection's own backoff paces the next attempt
-      sentinelRetryStrategy: () => null,
+      // never null: a connection attempt that gives up on the sentinels would end the client for good
+      sentinelRetryStrategy: (times: number) => Math.min(cap, 50 * 2 ** Math.min(times, 16)),
       sentinelReconnectStrategy: (times: number) => Math.min(cap, 50 * 2 ** Math.min(times, 16)),
       // a switch-master seen on a sentinel drops the connection at once, even while the old master still answers
       failoverDetector: true,
@@ -134,6 +134,8 @@ export async function closeRedisClient(client: RedisClient): Promise<void> {
   if (client.status === 'ready') {
     try {
       await client.quit();
+      // a Sentinel client's failover detector (its own connections to the sentinels) goes only with disconnect()
+      if (!isCluster(client)) client.disconnect(false);
       return;
     } catch {
       // fall through
