@@ -1,6 +1,18 @@
 // Cross-instance invalidation on Redis pub/sub: publish a change, every instance applies it and acks, the writer waits.
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
+
+/** What the bus uses of its subscriber connection: a plain connection, or a ShardSubscriber (Redis Cluster). */
+export interface BusSubscriber {
+  readonly status: string;
+  on(event: 'message', listener: (channel: string, message: string) => void): unknown;
+  on(event: 'ready' | 'close', listener: () => void): unknown;
+  off(event: 'message', listener: (channel: string, message: string) => void): unknown;
+  off(event: 'ready' | 'close', listener: () => void): unknown;
+  /** SUBSCRIBE (SSUBSCRIBE for a ShardSubscriber) */
+  subscribe(...channels: string[]): Promise<unknown>;
+  disconnect(reconnect?: boolean): void;
+}
 
 /** A change as it travels: handle keys, and whether suspensions changed (every instance re-reads them). */
 export interface BusChange {
@@ -10,11 +22,25 @@ export interface BusChange {
   position?: bigint;
 }
 
+/**
+ * The invalidation and ack channels. Sharded (Redis Cluster): one hash tag, so both live on one shard. Otherwise the
+ * names of earlier versions, so that instances of both hear each other during a rolling upgrade.
+ */
+export function busChannels(namespace: string, sharded: boolean): [inv: string, ack: string] {
+  return sharded ? [`{${namespace}bus}:inv`, `{${namespace}bus}:ack`] : [`${namespace}inv`, `${namespace}ack`];
+}
+
 export interface InvalidationBusOptions {
   /** command connection: PUBLISH of invalidations and acks */
-  cmd: Redis;
+  cmd: RedisClient;
   /** dedicated subscriber connection (this bus subscribes it; the caller owns and closes both connections) */
-  sub: Redis;
+  sub: BusSubscriber;
+  /**
+   * Redis Cluster: PUBLISH counts only the subscribers of the node it reached, so the bus uses sharded pub/sub —
+   * both channels share one slot (a hash tag), SPUBLISH goes to that slot's master and `sub` (a ShardSubscriber)
+   * is subscribed there, so the count covers every instance again.
+   */
+  sharded?: boolean;
   namespace: string;
   instanceId: string;
   /** the longest publish() waits for acks, ms (default 1000) */
@@ -46,8 +72,9 @@ interface Pending {
 export class InvalidationBus {
   readonly invChannel: string;
   readonly ackChannel: string;
-  private readonly cmd: Redis;
-  private readonly sub: Redis;
+  private readonly cmd: RedisClient;
+  private readonly sub: BusSubscriber;
+  private readonly sharded: boolean;
   private readonly instanceId: string;
   private readonly ackTimeoutMs: number;
   private readonly o: InvalidationBusOptions;
@@ -64,8 +91,12 @@ export class InvalidationBus {
     this.sub = o.sub;
     this.instanceId = o.instanceId;
     this.ackTimeoutMs = o.ackTimeoutMs ?? 1000;
-    this.invChannel = `${o.namespace}inv`;
-    this.ackChannel = `${o.namespace}ack`;
+    this.sharded = o.sharded === true;
+    [this.invChannel, this.ackChannel] = busChannels(o.namespace, this.sharded);
+  }
+
+  private send(channel: string, message: string): Promise<number> {
+    return this.sharded ? this.cmd.spublish(channel, message).then(Number) : this.cmd.publish(channel, message);
   }
 
   get subscribed(): boolean {
@@ -125,7 +156,7 @@ export class InvalidationBus {
       timer = setTimeout(() => p.done(), this.ackTimeoutMs);
       let receivers: number;
       try {
-        receivers = await this.cmd.publish(this.invChannel, msg);
+        receivers = await this.send(this.invChannel, msg);
       } catch (e) {
         this.o.onError(e);
         return { receivers: -1, acks: p.acks.size, complete: false };
@@ -210,7 +241,7 @@ export class InvalidationBus {
       this.o.onError(new Error('redis not connected (ack)'));
       return;
     }
-    this.cmd.publish(this.ackChannel, JSON.stringify({ id: m.id, instance: this.instanceId })).catch((e: unknown) => this.o.onError(e));
+    this.send(this.ackChannel, JSON.stringify({ id: m.id, instance: this.instanceId })).catch((e: unknown) => this.o.onError(e));
   }
 
   private onAck(message: string): void {

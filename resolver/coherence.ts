@@ -16,17 +16,26 @@
 //     that completed (a poll that fails because the store is out of reach counts: no write can be acknowledged then).
 //     A process whose polls run late (a stalled event loop) stops answering from its caches instead of answering
 //     from before a write whose writer waited out the lease.
-import type { Redis } from 'ioredis';
-import { InvalidationBus, type BusChange } from './bus.js';
+//
+// Replicated Redis (Sentinel, Cluster). Replication is asynchronous: a master that dies before passing on an
+// invalidation would leave the promoted replica serving the old value under the current epoch. So there an
+// invalidation counts for rule 1 only once WAIT says a replica has it (layers/redis.ts); otherwise the writer moves
+// the epoch on as for any unconfirmed change. Rule 2's "server" is the master (Sentinel: the connection follows a
+// failover by dropping and coming back 'ready' on the new master, whose run id differs) or, for a cluster, the set
+// of masters serving the slots (a fingerprint of their run ids): any node connection coming or going stops Redis
+// reads until it is verified again, and every poll re-checks it, so a failover or a restarted master moves the epoch
+// on. Every poll also compares the run id the store's epoch names with the one verified here: when another instance
+// has moved it to another server, this one verifies again before reading on.
+import { InvalidationBus, type BusChange, type BusSubscriber } from './bus.js';
 import type { Counters } from './counters.js';
 import type { EpochSource, RedisLayer } from './layers/redis.js';
-import { serverRunId } from './redis-client.js';
+import { isCluster, serverRunId, type RedisClient } from './redis-client.js';
 import type { CacheEpoch, RecordSource } from './types.js';
 
 export interface CoherenceOptions {
   source: RecordSource;
-  cmd: Redis;
-  sub: Redis;
+  cmd: RedisClient;
+  sub: BusSubscriber;
   namespace: string;
   instanceId: string;
   counters: Counters;
@@ -62,6 +71,9 @@ function sleep(ms: number): Promise<void> {
 export class Coherence implements EpochSource {
   /** the epoch Redis was verified under since the connection came up (null: not verified) */
   #epoch: number | null = null;
+  /** the run id (cluster: fingerprint) the last successful verification found */
+  private verifiedRunId: string | null = null;
+  private rechecking = false;
   /** Date.now() time: caches may be read until then (rule 4) */
   #trustedUntil = 0;
   readonly bus: InvalidationBus;
@@ -98,6 +110,7 @@ export class Coherence implements EpochSource {
       sub: o.sub,
       namespace: o.namespace,
       instanceId: o.instanceId,
+      sharded: isCluster(o.cmd),
       ...(o.ackTimeoutMs !== undefined ? { ackTimeoutMs: o.ackTimeoutMs } : {}),
       onChange: (c) => o.apply(c),
       onSubscribed: () => {
@@ -120,6 +133,10 @@ export class Coherence implements EpochSource {
     this.bus.start();
     this.o.cmd.on('ready', this.onReady);
     this.o.cmd.on('close', this.onClose);
+    if (isCluster(this.o.cmd)) {
+      this.o.cmd.on('+node', this.onNodeChange);
+      this.o.cmd.on('-node', this.onNodeChange);
+    }
     this.o.setLease(0);
     if (this.o.cmd.status === 'ready') void this.verify();
     this.timer = setInterval(() => void this.poll(), this.pollMs);
@@ -151,6 +168,8 @@ export class Coherence implements EpochSource {
     if (this.timer !== null) clearInterval(this.timer);
     this.o.cmd.off('ready', this.onReady);
     this.o.cmd.off('close', this.onClose);
+    this.o.cmd.off('+node', this.onNodeChange);
+    this.o.cmd.off('-node', this.onNodeChange);
     this.bus.close();
   }
 
@@ -187,8 +206,14 @@ export class Coherence implements EpochSource {
     this.polling = true;
     const started = Date.now();
     try {
-      this.adopt(await this.o.source.cacheEpoch!());
+      const e = await this.o.source.cacheEpoch!();
+      this.adopt(e);
       this.renew(started);
+      if (this.#epoch !== null && !this.closed) {
+        // another instance moved the epoch to another server (or cluster shape): verify before reading on
+        if (e.redisRunId !== this.verifiedRunId) void this.verify();
+        else if (isCluster(this.o.cmd)) void this.recheck();
+      }
     } catch (err) {
       // the store is out of reach: no write can be acknowledged either, so the caches go on (rule 4)
       if (isUnreachable(err)) this.renew(started);
@@ -205,6 +230,36 @@ export class Coherence implements EpochSource {
     this.epoch = null;
     this.verifying++;
   };
+
+  /**
+   * A cluster node connection was made or lost (a node restarted, a replica promoted, the map changed): Redis is not
+   * read until the masters are verified again. Nothing has been sent on a new connection yet when this runs.
+   */
+  private readonly onNodeChange = (): void => {
+    if (this.closed) return;
+    this.epoch = null;
+    const attempt = ++this.verifying;
+    // several nodes come and go together: verify once they have
+    setTimeout(() => {
+      if (attempt === this.verifying && !this.closed && this.o.cmd.status === 'ready') void this.verify();
+    }, 50).unref();
+  };
+
+  /** Cluster: the masters' fingerprint again; verified anew (the epoch moves on) when it changed. */
+  private async recheck(): Promise<void> {
+    if (this.rechecking) return;
+    this.rechecking = true;
+    const attempt = this.verifying;
+    try {
+      const runId = await serverRunId(this.o.cmd);
+      if (runId !== this.verifiedRunId && attempt === this.verifying && !this.closed) void this.verify();
+    } catch (err) {
+      // a master out of reach: its slots fail on their own; the map changing will bring a verification
+      this.o.counters.redisError(err);
+    } finally {
+      this.rechecking = false;
+    }
+  }
 
   private lastReset = 0;
 
@@ -230,8 +285,11 @@ export class Coherence implements EpochSource {
       const started = Date.now();
       let e = await this.o.source.cacheEpoch!();
       if (e.redisRunId !== runId) e = await this.o.source.bumpCacheEpoch!({ expectRunId: e.redisRunId, runId });
+      // another instance moved it on meanwhile, against another server (a cluster map seen differently): again later
+      if (e.redisRunId !== runId) throw new Error('the cache epoch was just taken against another Redis server');
       if (attempt !== this.verifying || this.closed) return;
       this.adopt(e);
+      this.verifiedRunId = runId;
       this.epoch = e.epoch;
       this.renew(started);
     } catch (err) {

@@ -2,9 +2,8 @@
 // store, and the resolver's narrow contract (resolve, peek, invalidate) on top.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
 import { isUnderPrefix, PREFIX_RECORD_PREFIX } from '../handle/identifier.js';
-import type { BusChange } from './bus.js';
+import { busChannels, type BusChange, type BusSubscriber } from './bus.js';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import { Coherence } from './coherence.js';
@@ -18,10 +17,13 @@ import { SingleFlight } from './layers/single-flight.js';
 import { StoreLayer } from './layers/store.js';
 import { MemoryCache, type CacheEntry, type TtlPolicyOptions } from './memory-cache.js';
 import { ReadFloors } from './read-floors.js';
-import { closeRedisClient, createRedisClient, waitReady, watchConnection } from './redis-client.js';
+import { closeRedisClient, createRedisClient, isCluster, waitReady, watchConnection, type RedisClient } from './redis-client.js';
+import { parseRedisUrl } from './redis-url.js';
+import { ShardSubscriber } from './shard-subscriber.js';
 import type { Change, HitToken, Layer, RecordSource, Resolution, ResolveOptions, Resolver, ResolverStats } from './types.js';
 
 export interface ResolverRedisOptions {
+  /** REDIS_URL: redis:// or rediss:// (one server), redis-sentinel:// or redis-cluster:// (resolver/redis-url.ts) */
   url: string;
   /** prefix of every key and channel (default `idnode:`) */
   namespace?: string;
@@ -74,7 +76,10 @@ class PipelineResolver implements Resolver {
   coherence: Coherence | null = null;
   /** whether a key is answered from the store (set when recursion is configured) */
   homes: (key: string) => boolean = () => true;
-  clients: Redis[] = [];
+  /** the Redis connections (commands, subscriber), for inspection */
+  clients: (RedisClient | BusSubscriber)[] = [];
+  /** closes the Redis connections */
+  closers: (() => Promise<void>)[] = [];
   /** with read replicas: the positions reads must be at (null: the store has none) */
   floors: ReadFloors | null = null;
   /** the store's write position now (with read replicas) */
@@ -211,9 +216,10 @@ class PipelineResolver implements Resolver {
     this.unwatch();
     this.coherence?.close();
     this.coherence = null;
-    const clients = this.clients;
+    const closers = this.closers;
+    this.closers = [];
     this.clients = [];
-    await Promise.all(clients.map(closeRedisClient));
+    await Promise.all(closers.map((c) => c()));
   }
 
   floorTimer: NodeJS.Timeout | null = null;
@@ -311,8 +317,10 @@ export async function createResolver(opts: CreateResolverOptions): Promise<Resol
 
   const r = opts.redis;
   let coherence: Coherence | null = null;
-  let clients: Redis[] = [];
+  let closers: (() => Promise<void>)[] = [];
+  let clients: (RedisClient | BusSubscriber)[] = [];
   let redisLayer: RedisLayer | null = null;
+  let cmdClient: ReturnType<typeof createRedisClient> | null = null;
   let unwatch = (): void => {};
   // the layers above Redis, known once built (coherence's callbacks reach them)
   const top: { memory: MemoryLayer | null; resolver: PipelineResolver | null } = { memory: null, resolver: null };
@@ -321,17 +329,31 @@ export async function createResolver(opts: CreateResolverOptions): Promise<Resol
       throw new Error('a shared Redis cache needs a source with a cache epoch');
     }
     const ns = r.namespace ?? 'idnode:';
+    const target = parseRedisUrl(r.url);
+    if (target.kind === 'cluster' && /[{}]/.test(ns)) throw new Error('with Redis Cluster the namespace may hold no { or } (they would change the keys\' hash tags)');
     const connectTimeout = r.connectTimeout ?? 1000;
+    const commandTimeout = r.commandTimeout ?? 250;
     const instanceId = opts.instanceId ?? defaultInstanceId();
     const name = `${ns}${instanceId}`.replace(/[^\w.:-]/g, '_');
     const conn = {
       connectTimeout,
-      ...(r.commandTimeout !== undefined ? { commandTimeout: r.commandTimeout } : {}),
+      commandTimeout,
       ...(r.maxReconnectDelayMs !== undefined ? { maxReconnectDelayMs: r.maxReconnectDelayMs } : {}),
     };
     const cmd = createRedisClient(r.url, { ...conn, connectionName: `${name}:cmd` });
-    const sub = createRedisClient(r.url, { ...conn, connectionName: `${name}:sub` });
-    clients = [cmd, sub];
+    let sub: BusSubscriber;
+    clients = [cmd];
+    if (isCluster(cmd)) {
+      const s = new ShardSubscriber(cmd, busChannels(ns, true)[0], { ...conn, connectionName: `${name}:sub` });
+      sub = s;
+      clients.push(s);
+      closers = [() => closeRedisClient(cmd), () => s.close()];
+    } else {
+      const s = createRedisClient(r.url, { ...conn, connectionName: `${name}:sub` });
+      sub = s;
+      clients.push(s);
+      closers = [() => closeRedisClient(cmd), () => closeRedisClient(s)];
+    }
     if (r.onConnectionChange !== undefined) unwatch = watchConnection(cmd, r.onConnectionChange);
     coherence = new Coherence({
       source: opts.source,
@@ -358,7 +380,10 @@ export async function createResolver(opts: CreateResolverOptions): Promise<Resol
       reloadGate: () => gate.reload(),
     });
     const c = coherence;
-    redisLayer = new RedisLayer(below, cmd, ns, coherence, cache.policy, clock, counters, () => c.resetCommandConnection());
+    // replicated Redis: an invalidation is done once a replica has it (WAIT), within most of a command's time
+    const replication = target.kind === 'standalone' ? { waitReplicas: 0, waitMs: 0 } : { waitReplicas: 1, waitMs: Math.max(10, Math.floor(commandTimeout * 0.6)) };
+    redisLayer = new RedisLayer(below, cmd, ns, coherence, cache.policy, clock, counters, () => c.resetCommandConnection(), replication);
+    cmdClient = cmd;
     below = redisLayer;
   }
   const memory = new MemoryLayer(new SingleFlight(below), cache, clock, counters);
@@ -379,11 +404,12 @@ export async function createResolver(opts: CreateResolverOptions): Promise<Resol
   }
   if (coherence !== null && redisLayer !== null && r) {
     resolver.coherence = coherence;
+    resolver.closers = closers;
     resolver.clients = clients;
     resolver.unwatch = unwatch;
     coherence.start(redisLayer);
     const connectTimeout = r.connectTimeout ?? 1000;
-    await Promise.all([waitReady(clients[0]!, connectTimeout), coherence.ready(connectTimeout)]);
+    await Promise.all([waitReady(cmdClient!, connectTimeout), coherence.ready(connectTimeout)]);
   }
   return resolver;
 }

@@ -1,6 +1,7 @@
 // The one configuration loader: the environment, validated with zod, into a typed Config.
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { parseRedisUrl } from '../resolver/redis-url.js';
 import { parseUpstreamSites } from '../resolver/remote/sites.js';
 import { parseTrustProxy } from './trust-proxy.js';
 
@@ -50,9 +51,16 @@ const schema = z.object({
     .string()
     .regex(/^\s*postgres(ql)?:\/\/[^,\s]+(\s*,\s*postgres(ql)?:\/\/[^,\s]+)*\s*$/, 'comma-separated postgres:// URLs')
     .optional(),
+  /** redis:// or rediss:// (one server), redis-sentinel://h:26379,h:26380/<master> or redis-cluster://h:7000,h:7001 */
   REDIS_URL: z
     .string()
-    .regex(/^rediss?:\/\//, 'a redis:// URL')
+    .superRefine((s, ctx) => {
+      try {
+        parseRedisUrl(s);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      }
+    })
     .optional(),
   REDIS_NAMESPACE: z.string().min(1).max(64).default('idnode:'),
   DATA_DIR: z.string().min(1).default('./data'),
@@ -165,6 +173,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (parsed.data.DATABASE_REPLICA_URLS !== undefined && !parsed.data.DATABASE_URL) {
     throw new ConfigError(['DATABASE_REPLICA_URLS: read replicas need DATABASE_URL (their PostgreSQL primary)']);
+  }
+  if (parsed.data.REDIS_URL !== undefined && parseRedisUrl(parsed.data.REDIS_URL).kind === 'cluster' && /[{}]/.test(parsed.data.REDIS_NAMESPACE)) {
+    throw new ConfigError(['REDIS_NAMESPACE: with redis-cluster:// it may hold no { or } (Redis Cluster reads them as hash tags)']);
   }
   if ((parsed.data.TLS_CERT === undefined) !== (parsed.data.TLS_KEY === undefined)) {
     throw new ConfigError([`${parsed.data.TLS_CERT === undefined ? 'TLS_CERT' : 'TLS_KEY'}: set both TLS_CERT and TLS_KEY (PEM files) to serve HTTPS, or neither`]);

@@ -1,10 +1,14 @@
 // What logs may say about secrets: URLs with their passwords masked, query strings without credential values, and
 // the pino redaction paths (headers, password/secret/token fields) every HTTP log line goes through.
+import { redactMultiHostRedisUrl } from '../resolver/redis-url.js';
 
 const MASK = '***';
 
 /** A connection URL with its password (and a token-like username when there is no password) masked: for logs and errors. */
 export function redactUrl(url: string): string {
+  // redis-sentinel:// and redis-cluster:// name several hosts, which URL cannot take apart
+  const multi = redactMultiHostRedisUrl(url);
+  if (multi !== null) return multi;
   try {
     const u = new URL(url);
     if (u.password !== '') u.password = MASK;

@@ -1,22 +1,28 @@
 // The failed-login counts in Redis, shared by every worker and instance on it; one process's memory while Redis is unreachable.
-import type { Redis } from 'ioredis';
+import { isCluster, type RedisClient } from '../resolver/redis-client.js';
 import { MemoryThrottleStore, type ThrottleCount, type ThrottleStore } from '../registry/users/limiter.js';
 
 /**
  * Each key is a Redis hash `{c: failures, t: latest ms}` under `<namespace>throttle:`, expiring `ttlMs` after its
  * latest failure. When a command fails (Redis down or slow) the counts fall back to this process's memory, so logins
- * keep working and keep being throttled, per process, until Redis is back.
+ * keep working and keep being throttled, per process, until Redis is back. In a Redis Cluster every key carries the
+ * hash tag `{<namespace>throttle}`, so the pipelines and MULTIs over several keys stay on one slot (failed logins
+ * are few: one shard holds them all easily).
  */
 export class RedisThrottleStore implements ThrottleStore {
   private readonly fallback = new MemoryThrottleStore();
 
+  private readonly prefix: string;
+
   constructor(
-    private readonly redis: Redis,
-    private readonly namespace: string,
-  ) {}
+    private readonly redis: RedisClient,
+    namespace: string,
+  ) {
+    this.prefix = isCluster(redis) ? `{${namespace}throttle}:` : `${namespace}throttle:`;
+  }
 
   private key(k: string): string {
-    return `${this.namespace}throttle:${k}`;
+    return `${this.prefix}${k}`;
   }
 
   async read(keys: readonly string[], nowMs: number): Promise<(ThrottleCount | null)[]> {

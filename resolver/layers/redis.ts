@@ -1,8 +1,9 @@
 // The shared layer: Redis, read in one MGET per event-loop turn, filled under a generation guard, its keys named by
 // the cache epoch so an entry from before a partition or a restart is never read (resolver/coherence.ts).
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { TurnBatcher } from '../batch.js';
+import { keySlot } from '../key-slot.js';
+import { isCluster, type RedisClient } from '../redis-client.js';
 import type { Clock } from '../clock.js';
 import type { Counters } from '../counters.js';
 import type { TtlPolicy } from '../memory-cache.js';
@@ -22,6 +23,20 @@ if (g or '') ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1`;
 const FILL_SHA = createHash('sha1').update(FILL_LUA).digest('hex');
+
+/** KEYS: gen, value. ARGV: gen ttl ms. One key's invalidation, atomic on the node that holds both keys. */
+const INVALIDATE_LUA = `redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2])
+return 1`;
+
+/** How the layer writes to a replicated Redis (Sentinel, Cluster); absent for one server. */
+export interface ReplicationOptions {
+  /** an invalidation counts as done only once this many replicas have it (WAIT); 0: not asked */
+  waitReplicas: number;
+  /** ms WAIT waits for them (keep it under the command timeout) */
+  waitMs: number;
+}
 
 /** A record's min TTL for the payload, or null when it cannot be known (corrupt stored values). */
 function minTtlOf(record: ResolvedRecord | null): number | null {
@@ -44,14 +59,13 @@ export class RedisLayer implements Layer {
    * GETs, batched: those asked for while the event loop handles one round of ready sockets go to Redis as one MGET
    * (one write, one reply, one wake-up of Redis) — under load most of what a Redis hit costs on a small machine.
    */
-  private readonly gets = new TurnBatcher<string | null>(
-    (keys) => (keys.length === 1 ? this.client.get(keys[0]!).then((v) => [v]) : this.client.mget(keys)),
-    MGET_MAX,
-  );
+  private readonly gets: TurnBatcher<string | null>;
+  /** keys are hash-tagged so a key's value and generation share a slot; reads go out per node, not as one MGET */
+  readonly cluster: boolean;
 
   constructor(
     private readonly inner: Layer,
-    readonly client: Redis,
+    readonly client: RedisClient,
     readonly namespace: string,
     private readonly trust: EpochSource,
     private readonly policy: TtlPolicy,
@@ -59,19 +73,37 @@ export class RedisLayer implements Layer {
     private readonly counters: Counters,
     /** a command timed out: its reply may still come and be taken for another's, so the connection must go */
     private readonly onTimeout: () => void = () => {},
-  ) {}
+    private readonly replication: ReplicationOptions = { waitReplicas: 0, waitMs: 0 },
+  ) {
+    const c = client;
+    this.cluster = isCluster(c);
+    // In a cluster an MGET cannot span slots: each GET is sent on its own and the client's auto-pipelining groups
+    // those of one turn per node (one write per node). One server keeps the single MGET.
+    this.gets = new TurnBatcher<string | null>(
+      isCluster(c)
+        ? (keys) => Promise.all(keys.map((k) => c.get(k)))
+        : (keys) => (keys.length === 1 ? c.get(keys[0]!).then((v) => [v]) : c.mget(keys)),
+      MGET_MAX,
+    );
+  }
 
   private failed(e: unknown): void {
     this.counters.redisError(e);
     if (e instanceof Error && /timed? ?out/i.test(e.message)) this.onTimeout();
   }
 
+  /**
+   * The value key. In a cluster `<ns>h{<epoch>:<key>}`: the hash tag (from the first `{` to the next `}`) is the same
+   * text in the value and the generation key even when the handle holds braces, so the fill script and the
+   * invalidation touch one slot (the namespace may hold no braces). One server keeps `<ns>h:<epoch>:<key>`, the
+   * names instances of earlier versions read and invalidate during a rolling upgrade.
+   */
   valueKey(epoch: number, key: string): string {
-    return `${this.namespace}h:${epoch}:${key}`;
+    return this.cluster ? `${this.namespace}h{${epoch}:${key}}` : `${this.namespace}h:${epoch}:${key}`;
   }
 
   genKey(epoch: number, key: string): string {
-    return `${this.namespace}g:${epoch}:${key}`;
+    return this.cluster ? `${this.namespace}g{${epoch}:${key}}` : `${this.namespace}g:${epoch}:${key}`;
   }
 
   async lookup(key: string, opts: LookupOptions): Promise<Lookup> {
@@ -82,6 +114,8 @@ export class RedisLayer implements Layer {
     try {
       if (opts.authoritative !== true) {
         const payload = await this.gets.get(this.valueKey(epoch, key));
+        // a cluster node came or went while the read was out (it may have been redirected there): not trusted
+        if (this.cluster && this.trust.epoch !== epoch) throw new Error('the cluster changed during the read');
         if (payload !== null) {
           const hit = this.fromPayload(key, payload);
           if (hit !== null) return hit;
@@ -106,14 +140,17 @@ export class RedisLayer implements Layer {
   }
 
   /**
-   * Bumps each key's generation and deletes its value under `epoch`, atomically (MULTI). False when Redis failed:
-   * the caller must then make the epoch move on.
+   * Bumps each key's generation and deletes its value under `epoch`. False when Redis failed or (replicated Redis)
+   * a node could not confirm that a replica has it: the caller must then make the epoch move on, since a replica
+   * promoted without it would serve the old value under the current epoch.
    */
   async invalidate(epoch: number, keys: readonly string[]): Promise<boolean> {
     if (keys.length === 0) return true;
-    if (this.client.status !== 'ready') return false;
+    const client = this.client;
+    if (client.status !== 'ready') return false;
+    if (isCluster(client) || this.replication.waitReplicas > 0) return this.invalidateReplicated(epoch, keys);
     try {
-      const m = this.client.multi();
+      const m = client.multi();
       for (const k of keys) {
         const g = this.genKey(epoch, k);
         m.incr(g).pexpire(g, GEN_TTL_MS).del(this.valueKey(epoch, k));
@@ -126,6 +163,48 @@ export class RedisLayer implements Layer {
       this.failed(e);
       return false;
     }
+  }
+
+  /**
+   * One script per key (generation and value share a slot), sent as one pipeline per node and followed on the same
+   * connection by WAIT: the node answers once `waitReplicas` replicas have everything it wrote before, this included.
+   */
+  private async invalidateReplicated(epoch: number, keys: readonly string[]): Promise<boolean> {
+    const groups = new Map<string, string[]>();
+    if (isCluster(this.client)) {
+      const slots = this.client.slots;
+      for (const k of keys) {
+        const node = slots[keySlot(this.genKey(epoch, k))]?.[0];
+        if (node === undefined) return this.failedInvalidation(new Error('cluster slot map incomplete'));
+        const g = groups.get(node);
+        if (g === undefined) groups.set(node, [k]);
+        else g.push(k);
+      }
+    } else groups.set('', [...keys]);
+    const want = this.replication.waitReplicas;
+    try {
+      const done = await Promise.all(
+        [...groups.values()].map(async (group) => {
+          const p = this.client.pipeline();
+          for (const k of group) p.eval(INVALIDATE_LUA, 2, this.genKey(epoch, k), this.valueKey(epoch, k), GEN_TTL_MS);
+          if (want > 0) p.wait(want, this.replication.waitMs);
+          const res = await p.exec();
+          if (res === null) throw new Error('pipeline aborted');
+          for (const [err] of res) if (err) throw err;
+          return want === 0 || Number(res[res.length - 1]![1]) >= want;
+        }),
+      );
+      if (done.every(Boolean)) return true;
+      this.counters.redisError(new Error(`an invalidation reached fewer than ${want} replica(s) in ${this.replication.waitMs} ms`));
+      return false;
+    } catch (e) {
+      return this.failedInvalidation(e);
+    }
+  }
+
+  private failedInvalidation(e: unknown): false {
+    this.failed(e);
+    return false;
   }
 
   /** A Redis hit as a lookup; null (a miss: read the store and overwrite it) when the payload is unreadable. */

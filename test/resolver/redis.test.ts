@@ -50,7 +50,7 @@ describe.skipIf(!hasRedis)('Redis layer and invalidation bus', () => {
   });
 
   async function client(url = redisUrl): Promise<Redis> {
-    const c = createRedisClient(url);
+    const c = createRedisClient(url) as Redis; // a redis:// URL: one server
     clients.push(c);
     expect(await waitReady(c, 2000)).toBe(true);
     return c;
