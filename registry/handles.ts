@@ -12,7 +12,7 @@ import type { Database } from './db.js';
 import { copyActions, keepSecretCopies, type CopyActions, type PlainSecrets } from './secret-copies.js';
 import { sealSecrets } from './secret-values.js';
 import { toRecord } from './sql-store.js';
-import { textArrayParam } from './text-array.js';
+import { TextArrayBuilder } from './text-array.js';
 import { digestVault } from './users/keys.js';
 import type {
   Actor,
@@ -176,30 +176,29 @@ export class HandleTx {
     const order = [...first.values()].sort((a, b) => cmp(items[a]!.ref.key, items[b]!.ref.key));
     const n = order.length;
     const keys = new Array<string>(n);
-    const handles = new Array<string>(n);
-    const prefixes = new Array<string>(n);
-    const values = new Array<string>(n);
-    const answers = new Array<string>(n);
+    const col = () => new TextArrayBuilder(this.kind, n);
+    const [k, h, p, v, j] = [col(), col(), col(), col(), col()];
     /** the values as audited, only for lists holding a secret to redact (else the audit row takes the row's values) */
-    let audited: (string | null)[] | null = null;
+    let audited: TextArrayBuilder | null = null;
     for (let r = 0; r < n; r++) {
       const it = items[order[r]!]!;
       keys[r] = it.ref.key;
-      handles[r] = it.ref.handle;
-      prefixes[r] = it.ref.prefixKey;
-      values[r] = JSON.stringify(it.values);
-      answers[r] = publicValuesJson(it.values);
-      if (plains[order[r]!] !== null) {
-        audited ??= new Array<string | null>(n).fill(null);
-        audited[r] = JSON.stringify(redactSecrets(it.values));
+      k.push(it.ref.key);
+      h.push(it.ref.handle);
+      p.push(it.ref.prefixKey);
+      v.push(JSON.stringify(it.values));
+      j.push(publicValuesJson(it.values));
+      if (plains[order[r]!] !== null && audited === null) {
+        audited = col();
+        for (let e = 0; e < r; e++) audited.push(null);
       }
+      audited?.push(plains[order[r]!] !== null ? JSON.stringify(redactSecrets(it.values)) : null);
     }
     // One statement inserts what is new and writes its audit rows from what was inserted. The columns travel as text
-    // arrays (binary on \`pg\`: no literal to escape or parse, see text-array.ts) and each value list is parsed into
+    // arrays (binary on `pg`: no literal to escape or parse, see text-array.ts) and each value list is parsed into
     // JSONB once, by the insert; the audit row takes the parsed list from RETURNING. A fixed statement whatever the
     // batch size: nothing to plan per row (a multi-row VALUES spent a seventh of the database's time planning).
-    const arr = (list: (string | null)[]) => textArrayParam(this.kind, list);
-    const columns = sql`${arr(keys)}::text[], ${arr(handles)}::text[], ${arr(prefixes)}::text[], ${arr(values)}::text[], ${arr(answers)}::text[]`;
+    const columns = sql`${k.param()}::text[], ${h.param()}::text[], ${p.param()}::text[], ${v.param()}::text[], ${j.param()}::text[]`;
     const inserted =
       audited === null
         ? await sql<{ handle_key: string }>`
@@ -215,7 +214,7 @@ export class HandleTx {
             returning handle_key`.execute(this.db)
         : await sql<{ handle_key: string }>`
             with t as (
-              select * from unnest(${columns}, ${arr(audited)}::text[]) as t(k, h, p, v, j, a)
+              select * from unnest(${columns}, ${audited.param()}::text[]) as t(k, h, p, v, j, a)
             ), ins as (
               insert into handles (key, handle, prefix_key, values, public_json, version)
               select t.k, t.h, t.p, t.v::jsonb, t.j, 1 from t
