@@ -150,7 +150,7 @@ export interface ScenarioResult extends Measured {
   cpuRatio: number | null;
   hits: TierHits | null;
   note?: string;
-  raw?: { unnest: Rate; recordset: Rate };
+  raw?: { unnest: Rate; recordset: Rate; binary: Rate };
 }
 
 export interface Verdict {
@@ -714,7 +714,8 @@ async function registration(node: Proc, store: Store, secret: string, n: number)
   const payloads = rawPayloads(items);
   const unnest = await measureRawInsert(store.db, payloads, REG_BATCH, 'unnest');
   const recordset = await measureRawInsert(store.db, payloads, REG_BATCH, 'recordset');
-  const raw = Math.max(unnest.perSecond, recordset.perSecond);
+  const binary = await measureRawInsert(store.db, payloads, REG_BATCH, 'binary');
+  const raw = Math.max(unnest.perSecond, recordset.perSecond, binary.perSecond);
   const sorted = calls.slice().sort((a, b) => a - b);
   const rps = n / secs;
   return {
@@ -736,7 +737,7 @@ async function registration(node: Proc, store: Store, secret: string, n: number)
     cpuRatio: null,
     hits: null,
     note: `${fmtInt(n)} identifiers, ${REG_BATCH} per call (latency = per call, CPU = per identifier); raw multi-row insert ${fmtInt(raw)} items/s`,
-    raw: { unnest, recordset },
+    raw: { unnest, recordset, binary },
   };
 }
 

@@ -17,9 +17,17 @@ export interface ValueJson {
   references?: { handle: string; index: number }[];
 }
 
+/** The last timestamp formatted: a batch's values share one (every value of a registration is stamped alike). */
+let lastSec = Number.NaN;
+let lastText = '';
+
 /** Epoch seconds → `2024-01-02T03:04:05Z`. */
 export function formatTimestamp(sec: number): string {
-  return new Date(sec * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  if (sec !== lastSec) {
+    lastText = new Date(sec * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    lastSec = sec;
+  }
+  return lastText;
 }
 
 export function valueToJson(v: HandleValue): ValueJson {

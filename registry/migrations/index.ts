@@ -8,6 +8,7 @@ import * as m005 from './005_secret_public_answers.js';
 import * as m006 from './006_console_accounts.js';
 import * as m007 from './007_prefix_hosting.js';
 import * as m008 from './008_secret_key_copies.js';
+import * as m009 from './009_lz4_values.js';
 
 /**
  * Every migration by name; kysely applies them in name order. Add new ones as `NNN_name.ts` and list them here —
@@ -22,6 +23,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '006_console_accounts': m006,
   '007_prefix_hosting': m007,
   '008_secret_key_copies': m008,
+  '009_lz4_values': m009,
 });
 
 export const migrationProvider: MigrationProvider = {

@@ -2,6 +2,7 @@
 import type { FastifySchemaCompiler, FastifySerializerCompiler } from 'fastify';
 import { ResponseSerializationError, validatorCompiler as zodValidator } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { isControlFreeBody } from './json-body.js';
 import { textIssue } from './text-fields.js';
 
 const checkedByRoute = new WeakSet<z.ZodType>();
@@ -36,6 +37,7 @@ export const validatorCompiler: FastifySchemaCompiler<z.ZodType> = (route) => {
     // the route answers every other mistake in its own words; a control character or NUL in a text field is refused
     // here, naming the field, before anything reaches the store
     return (data) => {
+      if (isControlFreeBody(data)) return true;
       const r = schema.safeParse(data);
       if (r.success) return true;
       const found = textIssue(r.error.issues as Parameters<typeof textIssue>[0]);
