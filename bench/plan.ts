@@ -474,11 +474,18 @@ function getFresh(port: number, path: string): Promise<string> {
  * Resolution counters by tier of the whole node: /metrics is one view summed over its workers, and names the
  * processes it counts (`idnode_process_info`, one per worker) — `processes` says how many.
  */
-async function tierCounters(port: number): Promise<{ tiers: Record<string, number>; processes: number }> {
+async function tierCounters(port: number): Promise<{ tiers: Record<string, number>; processes: number; evictions: number; cacheBytes: number; cacheMaxBytes: number }> {
   const text = await getFresh(port, '/metrics');
   const tiers: Record<string, number> = {};
   for (const m of text.matchAll(/^idnode_resolutions_total\{tier="(\w+)"\} (\d+)/gm)) tiers[m[1]!] = Number(m[2]);
-  return { tiers, processes: [...text.matchAll(/^idnode_process_info\{/gm)].length };
+  const one = (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+  return {
+    tiers,
+    processes: [...text.matchAll(/^idnode_process_info\{/gm)].length,
+    evictions: one('idnode_cache_evictions_total'),
+    cacheBytes: one('idnode_cache_bytes'),
+    cacheMaxBytes: one('idnode_cache_max_bytes'),
+  };
 }
 
 async function check(port: number, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<void> {
@@ -835,6 +842,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       `| server CPU use (warm-up + run, all processes) | ${serverCores.toFixed(2)} cores |`,
       `| load generator CPU use (this process, same box) | ${generatorCores.toFixed(2)} cores |`,
       `| server RSS, all processes: max during run / after | ${fmtMB(mixed.rssMaxBytes)} / ${fmtMB(rssAfter)} |`,
+      `| in-process caches after the run: bytes / budget (all processes), evictions during the run | ${fmtMB(tiers1.cacheBytes)} / ${fmtMB(tiers1.cacheMaxBytes)}, ${fmtInt(tiers1.evictions - tiers0.evictions)} |`,
       `| resolutions by tier during the run (/metrics of ${processesAsked}/${Math.max(1, workers)} processes) | ${tierText} |`,
       `| identifiers in the key space / distinct in the request list | ${fmtInt(specs.length * perEnterprise)} / ${fmtInt(distinct)} |`,
       `| cold resolution (fresh node, ${fmtInt(cold.requests)} distinct identifiers once each): req/s, p50 / p99 | ${fmtInt(cold.rps)} req/s, ${coldLatency.p50.toFixed(2)} / ${coldLatency.p99.toFixed(2)} ms (${fmtInt(coldStore)} store reads, ${cold.errors + cold.non2xx} errors) |`,
