@@ -10,6 +10,7 @@ const RECORD_OVERHEAD_BYTES = 160;
 /** Estimated cost of one parsed value beside its strings' characters (the value, data and permissions objects). */
 const PARSED_VALUE_BYTES = 200;
 const NON_LATIN1 = /[^\u0000-\u00ff]/;
+const NON_ASCII = /[^\u0000-\u007f]/;
 
 /** Bytes V8 keeps for a string's characters: one each when they all fit in Latin-1 (a one-byte string), else two. */
 export function stringBytes(s: string): number {
@@ -27,6 +28,13 @@ export function recordText(handle: string, values: readonly HandleValue[]): Reco
  */
 export class LazyRecord implements ResolvedRecord {
   sizeBytes: number;
+  /**
+   * The values' text as kept: itself when it is ASCII, else its UTF-8 bytes one per character (latin1), which V8
+   * keeps at one byte each instead of two for a text holding Chinese (about half the memory of the record's largest
+   * part; it is read only on a miss's way to Redis, or parsed once for an authorised reader or a filter).
+   */
+  readonly #valuesText: string;
+  readonly #valuesPacked: boolean;
   /** set by the cache that holds this record: told how many bytes the record grew by */
   grow: ((bytes: number) => void) | null = null;
   #values: readonly HandleValue[] | null = null;
@@ -37,20 +45,29 @@ export class LazyRecord implements ResolvedRecord {
   constructor(
     readonly handle: string,
     readonly key: string,
-    readonly valuesJson: string,
+    valuesJson: string,
     publicJson: string | null,
     private readonly nowSec: number,
     minTtl: number | null,
   ) {
     this.#publicJson = publicJson;
     this.#minTtl = minTtl;
-    this.sizeBytes = RECORD_OVERHEAD_BYTES + stringBytes(handle) + stringBytes(key) + stringBytes(publicJson ?? valuesJson) + stringBytes(valuesJson);
+    // packed only when smaller: text that is mostly Chinese takes three bytes a character in UTF-8, two as it is
+    this.#valuesPacked = NON_ASCII.test(valuesJson) && Buffer.byteLength(valuesJson, 'utf8') < 2 * valuesJson.length;
+    this.#valuesText = this.#valuesPacked ? Buffer.from(valuesJson, 'utf8').toString('latin1') : valuesJson;
+    this.sizeBytes = RECORD_OVERHEAD_BYTES + stringBytes(handle) + stringBytes(key) + stringBytes(publicJson ?? valuesJson) + (this.#valuesPacked ? this.#valuesText.length : stringBytes(valuesJson));
+  }
+
+  /** The values in the value model's JSON, as stored. */
+  get valuesJson(): string {
+    return this.#valuesPacked ? Buffer.from(this.#valuesText, 'latin1').toString('utf8') : this.#valuesText;
   }
 
   get values(): readonly HandleValue[] {
     if (this.#values === null) {
-      this.#values = Object.freeze(parseStoredValues(this.valuesJson));
-      const parsed = this.#values.length * PARSED_VALUE_BYTES + stringBytes(this.valuesJson);
+      const text = this.valuesJson;
+      this.#values = Object.freeze(parseStoredValues(text));
+      const parsed = this.#values.length * PARSED_VALUE_BYTES + stringBytes(text);
       this.sizeBytes += parsed;
       this.grow?.(parsed);
     }

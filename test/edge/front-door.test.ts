@@ -114,6 +114,20 @@ describe('the edge front door', () => {
     return { source, resolver, door, count, served, errors, get };
   }
 
+  it('answers holding Chinese (and Latin-1) text go out as their UTF-8 bytes, first and from the kept answer', async () => {
+    const h = await harness();
+    h.source.put('88.1/ZH', '88.1/zh', [val(2000, 'productName', '离心泵 IS80-65-160 · café')]);
+    const want = `{"responseCode":1,"handle":"88.1/zh","values":[${handleJson(2000, 'productName', '离心泵 IS80-65-160 · café')}]}`;
+    for (let i = 0; i < 3; i++) {
+      const r = await h.get('/api/handles/88.1/zh');
+      expect(r.status).toBe(200);
+      expect(r.headers['content-length']).toBe(String(Buffer.byteLength(want)));
+      expect(r.text).toBe(want);
+    }
+    // kept in wire form: its UTF-8 bytes (one per character), not its two-byte characters
+    expect(h.count.kept.some((k) => k.startsWith('h:'))).toBe(true);
+  });
+
   it('a repeated anonymous GET is answered from the kept answer: one O(1) check, no lookup, nothing built', async () => {
     const h = await harness();
     h.source.put('88.1/ABC', '88.1/abc', [val(1, 'URL', 'https://a.example'), val(2, 'SECRET', 's', 86400, false)]);

@@ -87,6 +87,16 @@ describe('LazyRecord', () => {
     expect(wide.sizeBytes - ascii.sizeBytes).toBe(1000);
   });
 
+  it('keeps mostly-ASCII values holding Chinese as UTF-8 bytes (smaller), and gives them back as they were', () => {
+    const text = JSON.stringify([{ index: 2000, type: 'productName', data: { format: 'string', value: '离心泵 IS80-65-160' }, pad: 'x'.repeat(500) }]);
+    const ascii = recordOf({ handle: '88.1/A', valuesJson: 'x'.repeat(text.length), publicJson: '[]' }, '88.1/A', NOW_SEC);
+    const r = recordOf({ handle: '88.1/A', valuesJson: text, publicJson: '[]' }, '88.1/A', NOW_SEC) as unknown as { valuesJson: string; sizeBytes: number };
+    expect(r.valuesJson).toBe(text);
+    // three CJK characters take 3 bytes each in UTF-8: 6 more than their count, against text.length more as two-byte text
+    expect(r.sizeBytes - ascii.sizeBytes).toBe(6);
+    expect(textOf(r as never).valuesJson).toBe(text);
+  });
+
   it('grows by what its parsed values take when they are parsed, and tells its holder; minTtl alone keeps nothing parsed', () => {
     const r = recordFromValues('88.1/A', '88.1/A', [val(1, 'URL', 'https://example.com/a'), val(2, 'EMAIL', 'a@example.com')], NOW_SEC);
     const before = r.sizeBytes;
