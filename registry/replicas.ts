@@ -103,6 +103,12 @@ class Replica {
   }
 }
 
+/** An error PostgreSQL answered about the query itself (an SQLSTATE outside connection, shutdown and resource classes). */
+function answeredError(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|53|57|58|XX)/.test(code);
+}
+
 const POSITION_SQL = "select pg_last_wal_replay_lsn()::text as lsn, (extract(epoch from pg_postmaster_start_time()) * 1000000)::bigint::text as started";
 
 export class ReplicaReads {
@@ -140,9 +146,11 @@ export class ReplicaReads {
       const p = res[0].rows[0]!;
       position = r.observe(p.lsn, p.started);
       rows = res[1].rows;
-    } catch {
+    } catch (err) {
       this.stats.replicaErrors++;
-      r.failed();
+      // the replica out of reach, shutting down or overloaded is rested; an error of this query alone (what the keys
+      // held, say) is not held against it, so no request can keep the replicas idle
+      if (!answeredError(err)) r.failed();
       return store.resolveHandles(keys);
     }
     if (position === null) {
