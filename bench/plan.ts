@@ -27,7 +27,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { BenchUsageError, parseBenchArgs, positiveInt, runMain } from './args.js';
 import { childPids, cpuMicros, fmtInt, fmtMB, load, RESULTS_DIR, rssBytes, seededRandom, shuffle, startNode, writeReport, zipf, type LoadRequest, type LoadResult, type Proc } from './lib.js';
 import { ProgressBar } from './progress.js';
-import { benchContext, benchTemplateBody, syntheticItems } from './registration.js';
+import { benchContext, benchTemplateBody, snmsToken, syntheticItems } from './registration.js';
 
 // --- options ------------------------------------------------------------------------------------------------------------
 
@@ -629,12 +629,7 @@ async function databaseSize(url: string): Promise<{ rows: number; handlesBytes: 
  */
 async function registerAtSize(port: number, url: string, prefixes: readonly string[], n: number): Promise<{ items: number; seconds: number; perSecond: number }> {
   const base = `http://127.0.0.1:${port}`;
-  const login = await request(`${base}/identity/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'admin', password: ADMIN_SECRET }),
-  });
-  const token = ((await login.body.json()) as { data: { token: string } }).data.token;
+  const token = await snmsToken(base, 'admin', ADMIN_SECRET);
   const tag = randomBytes(3).toString('hex').toUpperCase();
   const calls: RegisterItem[][] = [];
   for (let done = 0, i = 0; done < n; i++) {

@@ -342,17 +342,22 @@ export interface HttpNode {
   close(): Promise<void>;
 }
 
+/** An SNMS token for `username` from the node at `base` (POST /identity/token). */
+export async function snmsToken(base: string, username: string, password: string): Promise<string> {
+  const login = await request(`${base}/identity/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  return ((await login.body.json()) as { data: { token: string } }).data.token;
+}
+
 export async function startHttpNode(databaseUrl: string): Promise<HttpNode> {
   const { child, port } = await startNode(databaseUrl);
   const dbName = decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
   try {
     const base = `http://127.0.0.1:${port}`;
-    const login = await request(`${base}/identity/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'admin', password: BENCH_SECRET }),
-    });
-    const token = ((await login.body.json()) as { data: { token: string } }).data.token;
+    const token = await snmsToken(base, 'admin', BENCH_SECRET);
     const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
     const post = async (body: string) => {
       const res = await request(`${base}/identityv2/data/batchCreate`, { method: 'POST', headers, body, bodyTimeout: 120_000, headersTimeout: 120_000 });
