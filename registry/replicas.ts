@@ -21,7 +21,7 @@ export function parseLsn(text: string): bigint {
 }
 
 /** A resolution row as the replica returns it (the same columns as the store's RESOLVE_HANDLES_SQL). */
-export interface ReplicaRow {
+interface ReplicaRow {
   key: string;
   handle: string;
   values_text: string;
@@ -63,7 +63,6 @@ class Replica {
   notStandby = false;
 
   constructor(
-    readonly label: string,
     url: string,
     o: Required<ReplicaOptions>,
   ) {
@@ -120,7 +119,7 @@ export class ReplicaReads {
 
   constructor(urls: readonly string[], o: ReplicaOptions = {}) {
     const opts: Required<ReplicaOptions> = { poolSize: o.poolSize ?? 5, timeoutMs: o.timeoutMs ?? 1000, pollMs: o.pollMs ?? 200 };
-    this.replicas = urls.map((u, i) => new Replica(`replica ${i + 1}`, u, opts));
+    this.replicas = urls.map((u) => new Replica(u, opts));
     this.timer = setInterval(() => void this.poll(), opts.pollMs);
     this.timer.unref();
     void this.poll();
@@ -175,11 +174,6 @@ export class ReplicaReads {
     let min: bigint | null = null;
     for (const r of this.replicas) if (min === null || r.seen < min) min = r.seen;
     return min ?? 0n;
-  }
-
-  /** Per replica: its highest replay position seen, and whether reads go to it now. */
-  state(): { label: string; position: string; usable: boolean }[] {
-    return this.replicas.map((r) => ({ label: r.label, position: r.seen.toString(), usable: r.usable && r.seen >= r.regress }));
   }
 
   async close(): Promise<void> {

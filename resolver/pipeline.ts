@@ -82,8 +82,6 @@ class PipelineResolver implements Resolver {
   closers: (() => Promise<void>)[] = [];
   /** with read replicas: the positions reads must be at (null: the store has none) */
   floors: ReadFloors | null = null;
-  /** the store's write position now (with read replicas) */
-  position: (() => Promise<bigint>) | null = null;
   /** stops reporting the connection's state (closing it is no loss) */
   unwatch = (): void => {};
   private closed = false;
@@ -126,9 +124,9 @@ class PipelineResolver implements Resolver {
     const c: BusChange = { keys, prefixes };
     // With read replicas the change carries the store position of its commit (read after it), so every instance
     // reads these keys only from a replica that has replayed it.
-    if (this.position !== null && keys.length > 0) {
+    if (this.floors !== null && keys.length > 0) {
       try {
-        c.position = await this.position();
+        c.position = await this.floors.position();
       } catch {
         // unknown: the keys are read from the primary until a position is learned (ReadFloors.note)
       }
@@ -171,9 +169,9 @@ class PipelineResolver implements Resolver {
   /** A change applied in this process: the keys dropped (and their running lookups made uncacheable), suspensions re-read. */
   async apply(c: BusChange): Promise<void> {
     if (c.keys.length > 0) {
-      if (this.floors !== null && c.position === undefined && this.position !== null) {
+      if (this.floors !== null && c.position === undefined) {
         // a change from an instance that sent no position: the store's position now is at or above its commit
-        c.position = await this.position().catch(() => undefined);
+        c.position = await this.floors.position().catch(() => undefined);
       }
       this.floors?.note(c.keys, c.position);
       this.memory.forget(c.keys);
@@ -212,7 +210,7 @@ class PipelineResolver implements Resolver {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.floorTimer !== null) clearInterval(this.floorTimer);
+    this.floors?.close();
     this.unwatch();
     this.coherence?.close();
     this.coherence = null;
@@ -220,34 +218,6 @@ class PipelineResolver implements Resolver {
     this.closers = [];
     this.clients = [];
     await Promise.all(closers.map((c) => c()));
-  }
-
-  floorTimer: NodeJS.Timeout | null = null;
-  private floorSeq = 0;
-
-  /**
-   * Replica reads stop until the floor is raised to the store's position now (retried until it is): at start, when
-   * the invalidation subscription comes or goes, and when the cache epoch moves on — whenever writes may have been
-   * missed.
-   */
-  refloor(): void {
-    const floors = this.floors;
-    const position = this.position;
-    if (floors === null || position === null) return;
-    floors.suspend();
-    const seq = ++this.floorSeq;
-    const attempt = (): void => {
-      position().then(
-        (p) => {
-          if (seq === this.floorSeq) floors.raiseAndTrust(p);
-          else floors.raise(p);
-        },
-        () => {
-          if (seq === this.floorSeq && !this.closed) setTimeout(attempt, 500).unref();
-        },
-      );
-    };
-    attempt();
   }
 
   /** The one answer per entry (the hot path then allocates nothing), rebuilt when the suspensions changed since. */
@@ -370,7 +340,7 @@ export async function createResolver(opts: CreateResolverOptions): Promise<Resol
       },
       forgetAll: () => {
         top.memory?.forget(null);
-        top.resolver?.refloor();
+        floors?.refloor();
       },
       setTrusting: (t) => {
         cache.setTrusting(t);
@@ -393,14 +363,9 @@ export async function createResolver(opts: CreateResolverOptions): Promise<Resol
   top.memory = memory;
   top.resolver = resolver;
   if (floors !== null) {
-    const source = opts.source;
     resolver.floors = floors;
-    resolver.position = () => source.position!();
-    resolver.refloor();
-    if (source.settledPosition !== undefined) {
-      resolver.floorTimer = setInterval(() => floors.prune(source.settledPosition!()), 1000);
-      resolver.floorTimer.unref();
-    }
+    const source = opts.source;
+    floors.follow({ position: () => source.position!(), ...(source.settledPosition ? { settledPosition: () => source.settledPosition!() } : {}) });
   }
   if (coherence !== null && redisLayer !== null && r) {
     resolver.coherence = coherence;

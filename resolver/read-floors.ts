@@ -9,6 +9,12 @@
 /** The floor of a key whose write position could not be learned: no replica may answer it until it is. */
 const UNKNOWN = (1n << 64n) - 1n;
 
+/** Where the floors learn positions from: the store (its write position now, and what every replica has replayed). */
+export interface PositionSource {
+  position(): Promise<bigint>;
+  settledPosition?(): bigint;
+}
+
 export class ReadFloors {
   private readonly byKey = new Map<string, bigint>();
   /** keys noted UNKNOWN: given the next position learned from the primary */
@@ -18,6 +24,11 @@ export class ReadFloors {
   private ready: boolean;
   private trusting = true;
   private leaseUntil = Number.POSITIVE_INFINITY;
+  private source: PositionSource | null = null;
+  private pruneTimer: NodeJS.Timeout | null = null;
+  /** counts refloors: only the latest one's answer makes replicas readable again */
+  private refloors = 0;
+  private closed = false;
 
   constructor(
     /** whether a coherence subscription governs this process (several instances share the store) */
@@ -25,6 +36,48 @@ export class ReadFloors {
     private readonly maxKeys = 100_000,
   ) {
     this.ready = !coherent;
+  }
+
+  /** Starts following `source`: the floor raised to its position now, and keys pruned as the replicas replay. */
+  follow(source: PositionSource): void {
+    this.source = source;
+    this.refloor();
+    if (source.settledPosition !== undefined) {
+      const settled = source.settledPosition.bind(source);
+      this.pruneTimer = setInterval(() => this.prune(settled()), 1000);
+      this.pruneTimer.unref();
+    }
+  }
+
+  /** The store's write position now (every commit acknowledged before the call is at or below it). */
+  position(): Promise<bigint> {
+    return this.source === null ? Promise.reject(new Error('no position source')) : this.source.position();
+  }
+
+  /**
+   * Replica reads stop until the floor is raised to the store's position now (retried until it is): at start, when
+   * the invalidation subscription comes or goes, and when the cache epoch moves on — whenever writes may have been
+   * missed.
+   */
+  refloor(): void {
+    const source = this.source;
+    if (source === null) return;
+    this.suspend();
+    const seq = ++this.refloors;
+    const attempt = (): void => {
+      source.position().then(
+        (p) => (seq === this.refloors ? this.raiseAndTrust(p) : this.raise(p)),
+        () => {
+          if (seq === this.refloors && !this.closed) setTimeout(attempt, 500).unref();
+        },
+      );
+    };
+    attempt();
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.pruneTimer !== null) clearInterval(this.pruneTimer);
   }
 
   /** Keys written at (or below) `position`; undefined: the position is not known (primary only until it is). */
