@@ -18,7 +18,7 @@ import { StoreLayer } from './layers/store.js';
 import { MemoryCache, type CacheEntry, type TtlPolicyOptions } from './memory-cache.js';
 import { ReadFloors } from './read-floors.js';
 import { closeRedisClient, createRedisClient, isCluster, waitReady, watchConnection, type RedisClient } from './redis-client.js';
-import { parseRedisUrl } from './redis-url.js';
+import { namespaceProblem, parseRedisUrl } from './redis-url.js';
 import { ShardSubscriber } from './shard-subscriber.js';
 import type { Change, HitToken, Layer, RecordSource, Resolution, ResolveOptions, Resolver, ResolverStats } from './types.js';
 
@@ -300,7 +300,8 @@ export async function createResolver(opts: CreateResolverOptions): Promise<Resol
     }
     const ns = r.namespace ?? 'idnode:';
     const target = parseRedisUrl(r.url);
-    if (target.kind === 'cluster' && /[{}]/.test(ns)) throw new Error('with Redis Cluster the namespace may hold no { or } (they would change the keys\' hash tags)');
+    const nsProblem = namespaceProblem(target, ns);
+    if (nsProblem !== null) throw new Error(`Redis namespace ${ns}: ${nsProblem}`);
     const connectTimeout = r.connectTimeout ?? 1000;
     const commandTimeout = r.commandTimeout ?? 250;
     const instanceId = opts.instanceId ?? defaultInstanceId();

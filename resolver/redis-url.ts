@@ -149,3 +149,11 @@ export function redactMultiHostRedisUrl(url: string): string | null {
     .join('&');
   return `${p.scheme}://${userinfo}${p.hosts}${p.path}${query === '' ? '' : `?${query}`}`;
 }
+
+/**
+ * Why `namespace` cannot prefix keys on `target`, or null when it can: Redis Cluster reads `{…}` in a key as its hash
+ * tag, so a namespace holding a brace would move the value and generation keys of one handle to different slots.
+ */
+export function namespaceProblem(target: RedisTarget, namespace: string): string | null {
+  return target.kind === 'cluster' && /[{}]/.test(namespace) ? 'with redis-cluster:// it may hold no { or } (Redis Cluster reads them as hash tags)' : null;
+}

@@ -1,7 +1,7 @@
 // The one configuration loader: the environment, validated with zod, into a typed Config.
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { parseRedisUrl } from '../resolver/redis-url.js';
+import { namespaceProblem, parseRedisUrl } from '../resolver/redis-url.js';
 import { parseUpstreamSites } from '../resolver/remote/sites.js';
 import { parseTrustProxy } from './trust-proxy.js';
 
@@ -174,9 +174,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (parsed.data.DATABASE_REPLICA_URLS !== undefined && !parsed.data.DATABASE_URL) {
     throw new ConfigError(['DATABASE_REPLICA_URLS: read replicas need DATABASE_URL (their PostgreSQL primary)']);
   }
-  if (parsed.data.REDIS_URL !== undefined && parseRedisUrl(parsed.data.REDIS_URL).kind === 'cluster' && /[{}]/.test(parsed.data.REDIS_NAMESPACE)) {
-    throw new ConfigError(['REDIS_NAMESPACE: with redis-cluster:// it may hold no { or } (Redis Cluster reads them as hash tags)']);
-  }
+  const nsProblem = parsed.data.REDIS_URL === undefined ? null : namespaceProblem(parseRedisUrl(parsed.data.REDIS_URL), parsed.data.REDIS_NAMESPACE);
+  if (nsProblem !== null) throw new ConfigError([`REDIS_NAMESPACE: ${nsProblem}`]);
   if ((parsed.data.TLS_CERT === undefined) !== (parsed.data.TLS_KEY === undefined)) {
     throw new ConfigError([`${parsed.data.TLS_CERT === undefined ? 'TLS_CERT' : 'TLS_KEY'}: set both TLS_CERT and TLS_KEY (PEM files) to serve HTTPS, or neither`]);
   }
