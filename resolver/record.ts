@@ -10,7 +10,6 @@ const RECORD_OVERHEAD_BYTES = 160;
 /** Estimated cost of one parsed value beside its strings' characters (the value, data and permissions objects). */
 const PARSED_VALUE_BYTES = 200;
 const NON_LATIN1 = /[^\u0000-\u00ff]/;
-const NON_ASCII = /[^\u0000-\u007f]/;
 
 /** Bytes V8 keeps for a string's characters: one each when they all fit in Latin-1 (a one-byte string), else two. */
 export function stringBytes(s: string): number {
@@ -29,7 +28,7 @@ export function recordText(handle: string, values: readonly HandleValue[]): Reco
 export class LazyRecord implements ResolvedRecord {
   sizeBytes: number;
   /**
-   * The values' text as kept: itself when it is ASCII, else its UTF-8 bytes one per character (latin1), which V8
+   * The values' text as kept: itself when it is Latin-1, else its UTF-8 bytes one per character (latin1), which V8
    * keeps at one byte each instead of two for a text holding Chinese (about half the memory of the record's largest
    * part; it is read only on a miss's way to Redis, or parsed once for an authorised reader or a filter).
    */
@@ -52,10 +51,14 @@ export class LazyRecord implements ResolvedRecord {
   ) {
     this.#publicJson = publicJson;
     this.#minTtl = minTtl;
-    // packed only when smaller: text that is mostly Chinese takes three bytes a character in UTF-8, two as it is
-    this.#valuesPacked = NON_ASCII.test(valuesJson) && Buffer.byteLength(valuesJson, 'utf8') < 2 * valuesJson.length;
+    // packed only when it is a two-byte string (Latin-1 text already takes a byte a character) and packing makes it
+    // smaller (text that is mostly Chinese takes three bytes a character in UTF-8, two as it is); one scan of the
+    // text, the one sizing it took before
+    const wide = NON_LATIN1.test(valuesJson);
+    this.#valuesPacked = wide && Buffer.byteLength(valuesJson, 'utf8') < 2 * valuesJson.length;
     this.#valuesText = this.#valuesPacked ? Buffer.from(valuesJson, 'utf8').toString('latin1') : valuesJson;
-    this.sizeBytes = RECORD_OVERHEAD_BYTES + stringBytes(handle) + stringBytes(key) + stringBytes(publicJson ?? valuesJson) + (this.#valuesPacked ? this.#valuesText.length : stringBytes(valuesJson));
+    const valuesBytes = this.#valuesPacked ? this.#valuesText.length : wide ? 2 * valuesJson.length : valuesJson.length;
+    this.sizeBytes = RECORD_OVERHEAD_BYTES + stringBytes(handle) + stringBytes(key) + stringBytes(publicJson ?? valuesJson) + valuesBytes;
   }
 
   /** The values in the value model's JSON, as stored. */
